@@ -1,0 +1,51 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a convenience.
+BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_ARGS ?=
+JOBS       ?= $(shell nproc)
+HOST       ?= 127.0.0.1
+PORT       ?= 8080
+DB         ?= ./llmtrace.db
+
+.PHONY: all deps deps-test configure build run test test-fast bench stress fuzz asan format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-test:
+	@scripts/install-deps.sh test
+
+configure:
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) > /dev/null
+
+build: deps configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/collector/llmtrace-collector --host $(HOST) --port $(PORT) --db $(DB)
+
+test: deps-test configure
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: deps-test configure
+	@cmake --build $(BUILD) -j $(JOBS)
+	@scripts/bench.sh $(BUILD)
+
+stress: deps-test configure
+	@cmake --build $(BUILD) -j $(JOBS)
+	@scripts/stress.sh $(BUILD)
+
+fuzz: deps-test
+	@scripts/fuzz.sh
+
+asan: deps-test
+	@$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DLLMTRACE_SANITIZE=ON -DLLMTRACE_BUILD_BENCH=OFF"
+
+format:
+	@git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format -i
+
+clean:
+	@rm -rf $(BUILD)

@@ -1,0 +1,25 @@
+// What a route module needs, wired once by main.cpp (config -> logger -> store -> services -> routes).
+// Lifetime: every referenced object outlives the HTTP server.
+#pragma once
+
+namespace llmtrace {
+
+struct config;
+namespace storage {
+class store;
+}
+namespace ingest {
+class ingest_service;
+}
+namespace api {
+class event_hub;
+}
+
+struct app_context {
+  const config& cfg;
+  storage::store& store;
+  ingest::ingest_service& ingest;
+  api::event_hub& events;
+};
+
+}  // namespace llmtrace
