@@ -1,0 +1,57 @@
+// The collector's data model: sessions and records, as stored and as served by the API (SPEC "Data model").
+// Plain values, no behaviour; JSON bodies are kept as the validated text they arrived in (parse once).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmtrace::model {
+
+enum class record_status { pending, success, error };
+
+std::string_view to_string(record_status s) noexcept;
+// "pending" | "success" | "error"; nullopt for anything else.
+std::optional<record_status> parse_status(std::string_view s) noexcept;
+
+struct token_usage {
+  std::optional<int64_t> prompt_tokens;
+  std::optional<int64_t> completion_tokens;
+  std::optional<int64_t> total_tokens;
+};
+
+// Times are milliseconds since the Unix epoch, UTC; the API renders them as RFC 3339 with milliseconds.
+struct record {
+  std::string id;  // time-ordered (UUIDv7) when the server makes it
+  std::string session_id;
+  int64_t turn_number = 0;  // >= 1 once stored
+  std::string request_json = "null";   // JSON text
+  std::string response_json = "null";  // JSON text, "null" when there is none yet
+  record_status status = record_status::pending;
+  std::string error_message;
+  std::string metadata_json = "{}";  // JSON object text
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  std::optional<int64_t> started_at_ms;
+  std::optional<int64_t> ended_at_ms;
+  std::optional<double> latency_ms;
+  std::string model;  // empty: unknown
+  token_usage usage;
+  std::string replay_of;  // record id, empty: not a replay
+  std::string parent_id;  // record id, empty: top level
+};
+
+struct session {
+  std::string id;
+  std::string name;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;  // last activity
+  // Derived counts.
+  int64_t record_count = 0;
+  int64_t turn_count = 0;
+  int64_t error_count = 0;
+  int64_t total_tokens = 0;
+};
+
+}  // namespace llmtrace::model

@@ -1,0 +1,137 @@
+// Storage interface (Jaeger-style writer/reader). Knows nothing of HTTP or JSON parsing: the ingest layer
+// validates and normalises, the store applies the ingest rules that must be atomic (auto session, auto turn,
+// pending->final merge, idempotent ids) inside one transaction per batch.
+// Thread safety: every method may be called from any thread concurrently; implementations serialise writes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/record.hpp"
+
+namespace llmtrace::storage {
+
+// The database is locked or overloaded: retry later (the API answers 503 + Retry-After).
+struct store_busy : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// The database cannot take writes (disk full, read-only, I/O error). The API answers 503; nothing is acked.
+struct store_unavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// One validated record report. Optional fields left empty mean "not sent": on an update they keep the stored
+// value, on a create they take the defaults of model::record.
+struct record_write {
+  std::optional<std::string> id;          // client id; none: match a pending (session, turn) or create with a new id
+  std::optional<std::string> session_id;  // none: a new session is created
+  std::string new_session_name;           // name for a session this write creates (ingest fills the default)
+  int64_t turn_number = 0;                // 0: next turn of the session (max + 1), assigned atomically
+  std::optional<std::string> request_json;
+  std::optional<std::string> response_json;
+  model::record_status status = model::record_status::success;
+  std::optional<std::string> error_message;
+  std::optional<std::string> metadata_json;
+  std::optional<int64_t> started_at_ms;
+  std::optional<int64_t> ended_at_ms;
+  std::optional<double> latency_ms;
+  std::optional<std::string> model;
+  model::token_usage usage;
+  std::optional<std::string> replay_of;
+  std::optional<std::string> parent_id;
+  std::string search_text;  // message text to index for full-text search (ingest extracts it)
+  int64_t received_at_ms = 0;
+};
+
+enum class write_outcome {
+  created,  // a new record
+  updated,  // merged into an existing record (same id, or the pending record of that session and turn)
+  stale,    // a late `pending` for a record already final: nothing changed (still a success for the client)
+};
+
+struct write_result {
+  write_outcome outcome = write_outcome::created;
+  bool session_created = false;
+  model::record record;  // the record as stored after this write
+};
+
+struct page_request {
+  int64_t page = 1;  // >= 1
+  int64_t size = 20;
+};
+
+template <class T>
+struct page {
+  std::vector<T> items;
+  int64_t page = 1;
+  int64_t size = 20;
+  int64_t total = 0;
+};
+
+struct search_query {
+  std::string text;  // full-text query over message content; empty: no text filter
+  std::optional<model::record_status> status;
+  std::string model;
+  std::string session_id;
+  page_request paging;
+};
+
+struct store_stats {
+  int64_t sessions = 0;
+  int64_t records = 0;
+  int64_t errors = 0;
+  int64_t pending = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens = 0;
+  int64_t db_size_bytes = 0;
+};
+
+class store_writer {
+ public:
+  virtual ~store_writer() = default;
+  // Writes a batch in ONE transaction and returns one result per item, in order, only after COMMIT.
+  // Throws store_busy / store_unavailable; then nothing of the batch is stored.
+  virtual std::vector<write_result> write_batch(const std::vector<record_write>& batch) = 0;
+  // false: no such session / record.
+  virtual bool rename_session(const std::string& id, const std::string& name, int64_t now_ms) = 0;
+  virtual bool delete_session(const std::string& id) = 0;  // and its records
+  virtual bool delete_record(const std::string& id) = 0;
+};
+
+class store_reader {
+ public:
+  virtual ~store_reader() = default;
+  virtual page<model::session> list_sessions(const page_request& p) = 0;  // newest activity first
+  virtual std::optional<model::session> get_session(const std::string& id) = 0;
+  // Turn order; within a turn the original first, then its replays and children by creation time.
+  virtual page<model::record> list_records(const std::string& session_id, const page_request& p) = 0;
+  virtual std::optional<model::record> get_record(const std::string& id) = 0;
+  virtual page<model::record> search(const search_query& q) = 0;
+  virtual store_stats stats() = 0;
+  // Every record of a session in turn order, for export; stops when fn returns false.
+  virtual void for_each_record(const std::string& session_id,
+                               const std::function<bool(const model::record&)>& fn) = 0;
+};
+
+class store : public store_writer, public store_reader {
+ public:
+  ~store() override = default;
+};
+
+struct sqlite_options {
+  std::string path = "./llmtrace.db";  // ":memory:" for tests
+  int busy_timeout_ms = 2000;
+  int read_connections = 4;
+};
+
+// Opens (creating and migrating as needed) a SQLite store. Throws std::runtime_error with a clear message
+// when the file cannot be opened or migrated.
+std::unique_ptr<store> open_sqlite_store(const sqlite_options& options);
+
+}  // namespace llmtrace::storage
