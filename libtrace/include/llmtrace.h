@@ -1,0 +1,114 @@
+/* llmtrace C API: a plain C surface over the C++ SDK for FFI users (Python ctypes, Node koffi, C programs).
+ * Conventions: every symbol is prefixed lt_; functions return 0 (LT_OK) or a negative LT_E* code, with
+ * a thread-local message in lt_last_error(); output parameters come first; lt_client_free accepts NULL.
+ * Threading: an lt_client may be used from any number of threads at once (lt_trace_json never blocks
+ * unless overflow_policy is LT_OVERFLOW_BLOCK); lt_client_free must be called once, by one thread, when no
+ * other thread uses the client. Ownership: strings passed in are copied before the call returns; the
+ * library never keeps a caller's pointer. No C++ exception ever crosses this boundary. */
+#ifndef LLMTRACE_H
+#define LLMTRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define LT_API __declspec(dllexport)
+#else
+#define LT_API __attribute__((visibility("default")))
+#endif
+
+/* Return codes. */
+#define LT_OK 0
+#define LT_EINVAL (-1)      /* bad argument (NULL where not allowed, not a JSON object, bad options) */
+#define LT_ENOMEM (-2)      /* allocation failed */
+#define LT_EQUEUE_FULL (-3) /* the queue's byte budget is used up: the record was dropped and counted */
+#define LT_ETIMEOUT (-4)    /* lt_flush / lt_shutdown: the deadline passed before everything was delivered */
+#define LT_EDISABLED (-5)   /* the client is disabled (LLMTRACE_DISABLED=1 or options.disabled): nothing done */
+#define LT_ESTOPPED (-6)    /* the client was shut down */
+#define LT_EVERSION (-7)    /* lt_options.version is not one this library knows */
+#define LT_EINTERNAL (-8)   /* unexpected internal error */
+
+#define LT_OPTIONS_VERSION 1u
+
+#define LT_OVERFLOW_DROP_NEW 0
+#define LT_OVERFLOW_BLOCK 1
+
+/* Fill with lt_options_init() and then change fields; zero numeric fields also mean "default". */
+typedef struct lt_options {
+  uint32_t version;           /* LT_OPTIONS_VERSION */
+  const char* endpoint;       /* collector base URL; NULL: LLMTRACE_ENDPOINT or http://127.0.0.1:8080 */
+  const char* api_key;        /* NULL: LLMTRACE_API_KEY or none */
+  uint64_t queue_limit_bytes; /* memory budget of queued records (default 64 MiB) */
+  uint32_t max_batch_records; /* default 512 */
+  uint32_t max_batch_bytes;   /* default 1 MiB */
+  int32_t flush_interval_ms;  /* default 200 */
+  int32_t connect_timeout_ms; /* default 1000 */
+  int32_t request_timeout_ms; /* default 5000 */
+  int32_t max_retries;        /* default 5; negative: 0 */
+  int32_t max_backoff_ms;     /* default 5000 */
+  int32_t overflow_policy;    /* LT_OVERFLOW_DROP_NEW (default) or LT_OVERFLOW_BLOCK */
+  int32_t block_timeout_ms;   /* LT_OVERFLOW_BLOCK only; default 10 */
+  int32_t gzip;               /* non-zero: gzip batch bodies */
+  int32_t disabled;           /* non-zero: lt_trace_json does nothing (LLMTRACE_DISABLED=1 also disables) */
+  int32_t exit_flush_deadline_ms; /* bound of the flush in lt_client_free; default 2000 */
+} lt_options;
+
+/* Like POSIX struct stat / stat(): the struct tag and the function share the name lt_stats. */
+struct lt_stats {
+  uint64_t enqueued;    /* records accepted into the queue */
+  uint64_t dropped;     /* records refused because the queue was full */
+  uint64_t sent;        /* records the collector committed */
+  uint64_t failed;      /* records rejected by the collector or whose batch failed for good */
+  uint64_t retried;     /* batch attempts repeated after a retryable failure */
+  uint64_t discarded;   /* records abandoned at a shutdown deadline */
+  uint64_t queue_bytes; /* memory held by queued records now */
+  uint64_t requests;    /* HTTP requests made */
+};
+
+typedef struct lt_client lt_client; /* opaque */
+
+/* Library version, e.g. "0.1.0". Static string. */
+LT_API const char* lt_version(void);
+
+/* Message of the last failed lt_* call on this thread ("" if none). Valid until the next lt_* call on
+ * this thread. */
+LT_API const char* lt_last_error(void);
+
+/* Sets version and the defaults. */
+LT_API void lt_options_init(lt_options* opts);
+
+/* Creates a client and starts its flusher. opts NULL: defaults plus environment. On success *out owns
+ * a client to release with lt_client_free. */
+LT_API int lt_client_new(lt_client** out, const lt_options* opts);
+
+/* Queues one record given as a JSON object in the POST /api/trace shape (session_id, turn_number, request,
+ * response, status, error_message, metadata, optional id, model, started_at, ended_at, latency_ms,
+ * parent_id). The text is checked cheaply (one JSON object) and given an "id" when it has none, so that
+ * retries are idempotent. Never blocks (unless LT_OVERFLOW_BLOCK). Returns LT_OK, LT_EINVAL,
+ * LT_EQUEUE_FULL, LT_EDISABLED or LT_ESTOPPED. */
+LT_API int lt_trace_json(lt_client* c, const char* json, size_t len);
+
+/* Waits until everything queued before the call is delivered or dropped. LT_ETIMEOUT on deadline. */
+LT_API int lt_flush(lt_client* c, int32_t timeout_ms);
+
+/* Flushes, then stops the flusher; returns within timeout_ms even if the collector never answers
+ * (LT_ETIMEOUT then). Later lt_trace_json calls return LT_ESTOPPED. */
+LT_API int lt_shutdown(lt_client* c, int32_t timeout_ms);
+
+/* Shuts down (bounded by exit_flush_deadline_ms) and frees. Accepts NULL. */
+LT_API void lt_client_free(lt_client* c);
+
+LT_API int lt_stats(lt_client* c, struct lt_stats* out);
+
+/* Writes a new time-ordered UUIDv7 and a NUL into buf; len must be at least 37. */
+LT_API int lt_new_id(char* buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMTRACE_H */

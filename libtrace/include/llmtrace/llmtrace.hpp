@@ -1,0 +1,201 @@
+// llmtrace C++ SDK: record LLM calls with trace(), which never blocks and never throws; a background flusher
+// ships batches to the collector. Threading: a client is safe to use from any number of threads at once;
+// trace() is wait-free apart from one allocation. Lifetime: destroying a client flushes within
+// options::exit_flush_deadline and never hangs; a call or session must not outlive the client it came from.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace llmtrace {
+
+// SDK version, "MAJOR.MINOR.PATCH".
+const char* version() noexcept;
+
+enum class status { pending, success, error };
+
+// What trace() does when the queue's byte budget is used up.
+enum class overflow_policy {
+  drop_new,  // drop the new record and count it (default: the caller never waits)
+  block,     // wait up to options::block_timeout for room, then drop and count
+};
+
+// Plain aggregate: designated initializers work, e.g. llmtrace::options{.endpoint = "http://127.0.0.1:9000"}.
+struct options {
+  std::string endpoint = "http://127.0.0.1:8080";  // collector base URL (http only)
+  std::string api_key;                             // sent as "Authorization: Bearer <key>" when not empty
+  std::size_t queue_limit_bytes = 64u << 20;       // memory budget of queued records (payload + overhead)
+  std::size_t max_batch_records = 512;
+  std::size_t max_batch_bytes = 1u << 20;
+  std::chrono::milliseconds flush_interval{200};
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds request_timeout{5000};
+  int max_retries = 5;  // extra attempts of one batch after a retryable failure
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};  // cap of the exponential backoff and of Retry-After
+  overflow_policy overflow = overflow_policy::drop_new;
+  std::chrono::milliseconds block_timeout{10};  // only with overflow_policy::block
+  bool gzip = false;                            // compress batch bodies (Content-Encoding: gzip)
+  bool disabled = false;                        // trace() is a no-op
+  std::chrono::milliseconds exit_flush_deadline{2000};  // destructor / atexit flush bound
+  // Receives rate-limited warnings (never a record's content). Empty: write them to stderr.
+  // Called on the flusher thread or the caller's thread; must not call back into the client.
+  std::function<void(std::string_view)> on_warning;
+
+  // The one place that reads the environment: LLMTRACE_ENDPOINT, LLMTRACE_API_KEY, LLMTRACE_DISABLED=1
+  // override the matching fields of `base`.
+  static options from_env(options base);
+  static options from_env();
+};
+
+// One LLM call. Views: the strings are copied into the queue by trace(), so they only need to live
+// for the duration of that call. JSON fields are embedded verbatim and must be valid JSON text
+// (empty: omitted). Empty strings / unset optionals are omitted and the collector fills them.
+struct record {
+  std::string_view id;          // empty: a new UUIDv7 is generated
+  std::string_view session_id;  // empty: the collector creates a session
+  int64_t turn_number = 0;      // 0: the collector assigns the next turn
+  std::string_view request_json;
+  std::string_view response_json;
+  llmtrace::status status = llmtrace::status::success;
+  std::string_view error_message;
+  std::string_view metadata_json;  // a JSON object
+  std::string_view model;
+  std::optional<std::chrono::system_clock::time_point> started_at;
+  std::optional<std::chrono::system_clock::time_point> ended_at;
+  std::optional<double> latency_ms;
+  std::string_view parent_id;  // for nested spans (tool calls, retrieval, agent steps)
+};
+
+struct stats {
+  uint64_t enqueued = 0;     // records accepted into the queue
+  uint64_t dropped = 0;      // records refused because the queue was full (never enqueued)
+  uint64_t sent = 0;         // records the collector committed
+  uint64_t failed = 0;       // records rejected by the collector, or whose batch failed for good
+  uint64_t retried = 0;      // batch attempts repeated after a retryable failure
+  uint64_t discarded = 0;    // enqueued records abandoned at shutdown or inherited by a forked child
+  uint64_t queue_bytes = 0;  // memory currently held by queued records
+  uint64_t requests = 0;     // HTTP requests made
+};
+
+enum class flush_result {
+  ok,        // everything enqueued before the call was delivered or dropped
+  timeout,   // the deadline passed first
+  disabled,  // the client is disabled
+  stopped,   // the client was shut down
+};
+const char* to_string(flush_result r) noexcept;
+
+// A time-ordered UUIDv7 ("xxxxxxxx-xxxx-7xxx-yxxx-xxxxxxxxxxxx").
+std::string new_id();
+
+class call;
+class session;
+
+class client {
+ public:
+  explicit client(options opts = options::from_env());
+  ~client();  // flushes within options::exit_flush_deadline, then stops the flusher
+  client(client&&) noexcept;
+  client& operator=(client&&) noexcept;
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // Queue one record. Returns false when it was dropped (queue full, client disabled or shut down).
+  bool trace(const record& r) noexcept;
+  bool trace(std::string_view session_id, int64_t turn_number, std::string_view request_json,
+             std::string_view response_json, llmtrace::status st = llmtrace::status::success,
+             std::string_view error_message = {}, std::string_view metadata_json = {}) noexcept;
+  // Queue one record already serialised as a JSON object in the POST /api/trace shape (used by the C API).
+  // Only cheap checks; the caller is responsible for an id if it wants idempotent retries.
+  bool trace_json(std::string_view record_json) noexcept;
+
+  // RAII helper: sends a pending record now; finish()/fail() (or the destructor) send the final one.
+  call start_call(std::string_view session_id, std::string_view request_json, int64_t turn_number = 0,
+                  std::string_view model = {});
+
+  flush_result flush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) noexcept;
+  // Flushes, then stops the flusher; returns within `timeout` even if the collector never answers
+  // (timeout is then reported and unsent records are counted as discarded). Later trace() calls drop.
+  flush_result shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5)) noexcept;
+
+  llmtrace::stats stats() const noexcept;
+  bool disabled() const noexcept;
+  bool stopped() const noexcept;  // shutdown() was called (or the client was moved from)
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+// One in-flight LLM call. Movable, not copyable. If destroyed without finish() or fail(), records an
+// error: the in-flight exception's message when unwinding, else "abandoned".
+class call {
+ public:
+  call(call&&) noexcept;
+  call& operator=(call&&) noexcept;
+  call(const call&) = delete;
+  call& operator=(const call&) = delete;
+  ~call();
+
+  void finish(std::string_view response_json, std::string_view metadata_json = {}) noexcept;
+  void fail(std::string_view error_message, std::string_view response_json = {}) noexcept;
+
+  const std::string& id() const noexcept { return id_; }
+  const std::string& session_id() const noexcept { return session_id_; }
+  int64_t turn_number() const noexcept { return turn_number_; }
+  bool done() const noexcept { return done_; }
+
+ private:
+  friend class client;
+  call(std::shared_ptr<client::impl> c, std::string session_id, int64_t turn_number, std::string request_json,
+       std::string model);
+  void send_final(llmtrace::status st, std::string_view response_json, std::string_view error_message,
+                  std::string_view metadata_json) noexcept;
+
+  std::shared_ptr<client::impl> impl_;  // keeps working if the client object is moved
+  std::string id_;
+  std::string session_id_;
+  int64_t turn_number_ = 0;
+  std::string request_json_;
+  std::string model_;
+  std::chrono::system_clock::time_point started_at_;
+  std::chrono::steady_clock::time_point started_steady_;
+  int uncaught_at_start_ = 0;
+  bool done_ = false;
+};
+
+// Owns a session id (generated when not given) and numbers turns 1, 2, 3... atomically.
+// Not movable (the counter is shared by all threads using it); must not outlive its client.
+class session {
+ public:
+  explicit session(client& c, std::string id = {});
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  const std::string& id() const noexcept { return id_; }
+  int64_t next_turn() noexcept { return next_turn_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+  call start_call(std::string_view request_json, std::string_view model = {});
+  // Fills session_id and, when 0, turn_number.
+  bool trace(record r) noexcept;
+
+ private:
+  client& client_;
+  std::string id_;
+  std::atomic<int64_t> next_turn_{0};
+};
+
+// A process-wide client built from options::from_env() on first use; flushed at exit (atexit) within
+// its exit_flush_deadline. Never destroyed, so it is safe to use from other static destructors.
+client& default_client();
+
+}  // namespace llmtrace

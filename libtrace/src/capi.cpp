@@ -1,0 +1,191 @@
+// The C API boundary: converts lt_* calls to the C++ client and catches every exception.
+#include <new>
+#include <string>
+
+#include "client_impl.hpp"
+#include "llmtrace.h"
+#include "llmtrace/llmtrace.hpp"
+#include "record_json.hpp"
+
+struct lt_client {
+  llmtrace::client c;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+int fail(int code, const char* msg) noexcept {
+  try {
+    g_last_error = msg;
+  } catch (...) {
+  }
+  return code;
+}
+
+int ok() noexcept {
+  g_last_error.clear();
+  return LT_OK;
+}
+
+int from_flush(llmtrace::flush_result r, const char* what) noexcept {
+  switch (r) {
+    case llmtrace::flush_result::ok: return ok();
+    case llmtrace::flush_result::timeout:
+      return fail(LT_ETIMEOUT, what);
+    case llmtrace::flush_result::disabled: return fail(LT_EDISABLED, "client is disabled");
+    case llmtrace::flush_result::stopped: return fail(LT_ESTOPPED, "client was shut down");
+  }
+  return fail(LT_EINTERNAL, "unknown result");
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* lt_version(void) { return llmtrace::version(); }
+
+const char* lt_last_error(void) { return g_last_error.c_str(); }
+
+void lt_options_init(lt_options* o) {
+  if (!o) return;
+  const llmtrace::options d;
+  *o = lt_options{};
+  o->version = LT_OPTIONS_VERSION;
+  o->endpoint = nullptr;
+  o->api_key = nullptr;
+  o->queue_limit_bytes = d.queue_limit_bytes;
+  o->max_batch_records = static_cast<uint32_t>(d.max_batch_records);
+  o->max_batch_bytes = static_cast<uint32_t>(d.max_batch_bytes);
+  o->flush_interval_ms = static_cast<int32_t>(d.flush_interval.count());
+  o->connect_timeout_ms = static_cast<int32_t>(d.connect_timeout.count());
+  o->request_timeout_ms = static_cast<int32_t>(d.request_timeout.count());
+  o->max_retries = d.max_retries;
+  o->max_backoff_ms = static_cast<int32_t>(d.max_backoff.count());
+  o->overflow_policy = LT_OVERFLOW_DROP_NEW;
+  o->block_timeout_ms = static_cast<int32_t>(d.block_timeout.count());
+  o->gzip = 0;
+  o->disabled = 0;
+  o->exit_flush_deadline_ms = static_cast<int32_t>(d.exit_flush_deadline.count());
+}
+
+int lt_client_new(lt_client** out, const lt_options* o) {
+  if (!out) return fail(LT_EINVAL, "out is NULL");
+  *out = nullptr;
+  try {
+    using std::chrono::milliseconds;
+    llmtrace::options opts = llmtrace::options::from_env();
+    if (o) {
+      if (o->version != LT_OPTIONS_VERSION) return fail(LT_EVERSION, "lt_options.version is not LT_OPTIONS_VERSION");
+      if (o->endpoint) opts.endpoint = o->endpoint;
+      if (o->api_key) opts.api_key = o->api_key;
+      if (o->queue_limit_bytes) opts.queue_limit_bytes = o->queue_limit_bytes;
+      if (o->max_batch_records) opts.max_batch_records = o->max_batch_records;
+      if (o->max_batch_bytes) opts.max_batch_bytes = o->max_batch_bytes;
+      if (o->flush_interval_ms > 0) opts.flush_interval = milliseconds(o->flush_interval_ms);
+      if (o->connect_timeout_ms > 0) opts.connect_timeout = milliseconds(o->connect_timeout_ms);
+      if (o->request_timeout_ms > 0) opts.request_timeout = milliseconds(o->request_timeout_ms);
+      opts.max_retries = o->max_retries < 0 ? 0 : o->max_retries;
+      if (o->max_backoff_ms > 0) opts.max_backoff = milliseconds(o->max_backoff_ms);
+      if (o->overflow_policy != LT_OVERFLOW_DROP_NEW && o->overflow_policy != LT_OVERFLOW_BLOCK)
+        return fail(LT_EINVAL, "overflow_policy must be LT_OVERFLOW_DROP_NEW or LT_OVERFLOW_BLOCK");
+      opts.overflow = o->overflow_policy == LT_OVERFLOW_BLOCK ? llmtrace::overflow_policy::block
+                                                              : llmtrace::overflow_policy::drop_new;
+      if (o->block_timeout_ms > 0) opts.block_timeout = milliseconds(o->block_timeout_ms);
+      opts.gzip = o->gzip != 0;
+      if (o->disabled) opts.disabled = true;
+      if (o->exit_flush_deadline_ms > 0) opts.exit_flush_deadline = milliseconds(o->exit_flush_deadline_ms);
+    }
+    if (opts.endpoint.rfind("http://", 0) != 0 && opts.endpoint.rfind("https://", 0) != 0)
+      return fail(LT_EINVAL, "endpoint must start with http:// or https://");
+    *out = new lt_client{llmtrace::client(std::move(opts))};
+    return ok();
+  } catch (const std::bad_alloc&) {
+    return fail(LT_ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(LT_EINTERNAL, e.what());
+  } catch (...) {
+    return fail(LT_EINTERNAL, "unknown error");
+  }
+}
+
+int lt_trace_json(lt_client* c, const char* json, size_t len) {
+  if (!c) return fail(LT_EINVAL, "client is NULL");
+  if (!json) return fail(LT_EINVAL, "json is NULL");
+  if (c->c.disabled()) return LT_EDISABLED;
+  try {
+    std::string_view text(json, len);
+    bool has_id = false;
+    if (!llmtrace::detail::scan_object(text, has_id)) return fail(LT_EINVAL, "record is not a JSON object");
+    bool queued;
+    if (has_id) {
+      queued = c->c.trace_json(text);
+    } else {
+      // Insert an id right after the opening brace so a retried batch updates instead of duplicating.
+      const std::size_t brace = text.find('{');
+      std::string with_id;
+      with_id.reserve(len + 48);
+      with_id.append(text.substr(0, brace + 1));
+      with_id += "\"id\":\"";
+      const std::size_t at = with_id.size();
+      with_id.resize(at + 36);
+      llmtrace::detail::write_uuid_v7(with_id.data() + at);
+      with_id += '"';
+      std::string_view rest = text.substr(brace + 1);
+      std::size_t k = 0;
+      while (k < rest.size() && (rest[k] == ' ' || rest[k] == '\n' || rest[k] == '\t' || rest[k] == '\r')) ++k;
+      if (k < rest.size() && rest[k] != '}') with_id += ',';
+      with_id.append(rest);
+      queued = c->c.trace_json(with_id);
+    }
+    if (queued) return LT_OK;
+    if (c->c.stopped()) return fail(LT_ESTOPPED, "client was shut down");
+    return fail(LT_EQUEUE_FULL, "record dropped: queue full");
+  } catch (const std::bad_alloc&) {
+    return fail(LT_ENOMEM, "out of memory");
+  } catch (...) {
+    return fail(LT_EINTERNAL, "unknown error");
+  }
+}
+
+int lt_flush(lt_client* c, int32_t timeout_ms) {
+  if (!c) return fail(LT_EINVAL, "client is NULL");
+  if (timeout_ms < 0) timeout_ms = 0;
+  return from_flush(c->c.flush(std::chrono::milliseconds(timeout_ms)), "flush timed out");
+}
+
+int lt_shutdown(lt_client* c, int32_t timeout_ms) {
+  if (!c) return fail(LT_EINVAL, "client is NULL");
+  if (timeout_ms < 0) timeout_ms = 0;
+  return from_flush(c->c.shutdown(std::chrono::milliseconds(timeout_ms)), "shutdown timed out");
+}
+
+void lt_client_free(lt_client* c) {
+  try {
+    delete c;
+  } catch (...) {
+  }
+}
+
+int lt_stats(lt_client* c, struct lt_stats* out) {
+  if (!c || !out) return fail(LT_EINVAL, "client or out is NULL");
+  const llmtrace::stats s = c->c.stats();
+  out->enqueued = s.enqueued;
+  out->dropped = s.dropped;
+  out->sent = s.sent;
+  out->failed = s.failed;
+  out->retried = s.retried;
+  out->discarded = s.discarded;
+  out->queue_bytes = s.queue_bytes;
+  out->requests = s.requests;
+  return ok();
+}
+
+int lt_new_id(char* buf, size_t len) {
+  if (!buf || len < 37) return fail(LT_EINVAL, "buffer must hold 37 bytes");
+  llmtrace::detail::write_uuid_v7(buf);
+  buf[36] = '\0';
+  return ok();
+}
+
+}  // extern "C"
