@@ -1,0 +1,104 @@
+// Schema v1. Records live in a rowid table (rid) whose time-ordered UUIDv7 `id` is UNIQUE, so both the
+// table and the id index grow at the end. Every secondary index carries rid implicitly, which gives
+// "creation order" for free (ORDER BY rid) without indexing created_at. Sessions keep derived counters that
+// the write transaction maintains, so the sessions page never aggregates over records. The FTS5 table holds
+// only message text (search_text), keyed by rid; triggers remove its rows with the record.
+#include "storage/sqlite_schema.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace llmtrace::storage::sqlite_schema {
+namespace {
+
+void migrate_v1(SQLite::Database& db) {
+  db.exec(R"sql(
+CREATE TABLE sessions (
+  id                TEXT PRIMARY KEY,
+  name              TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  record_count      INTEGER NOT NULL DEFAULT 0,
+  turn_count        INTEGER NOT NULL DEFAULT 0,
+  error_count       INTEGER NOT NULL DEFAULT 0,
+  pending_count     INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+  completion_tokens INTEGER NOT NULL DEFAULT 0,
+  total_tokens      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_by_activity ON sessions (updated_at DESC);
+
+CREATE TABLE records (
+  rid               INTEGER PRIMARY KEY,
+  id                TEXT NOT NULL UNIQUE,
+  session_id        TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  turn_number       INTEGER NOT NULL,
+  nested            INTEGER NOT NULL DEFAULT 0, -- 1: a replay or a child span, listed after the turn's original
+  request           TEXT NOT NULL,
+  response          TEXT NOT NULL,
+  status            TEXT NOT NULL,
+  error_message     TEXT NOT NULL DEFAULT '',
+  metadata          TEXT NOT NULL,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  started_at        INTEGER,
+  ended_at          INTEGER,
+  latency_ms        REAL,
+  model             TEXT,
+  prompt_tokens     INTEGER,
+  completion_tokens INTEGER,
+  total_tokens      INTEGER,
+  replay_of         TEXT,
+  parent_id         TEXT
+);
+CREATE INDEX records_by_turn ON records (session_id, turn_number, nested);
+CREATE INDEX records_by_status ON records (status);
+CREATE INDEX records_by_model ON records (model) WHERE model IS NOT NULL;
+CREATE INDEX records_by_replay_of ON records (replay_of) WHERE replay_of IS NOT NULL;
+CREATE INDEX records_by_parent ON records (parent_id) WHERE parent_id IS NOT NULL;
+
+CREATE VIRTUAL TABLE records_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TRIGGER records_fts_delete AFTER DELETE ON records BEGIN
+  DELETE FROM records_fts WHERE rowid = old.rid;
+END;
+)sql");
+}
+
+using migration = void (*)(SQLite::Database&);
+// Append v2, v3... here; never edit a released step.
+constexpr migration k_migrations[] = {migrate_v1};
+
+int user_version(SQLite::Database& db) {
+  SQLite::Statement q(db, "PRAGMA user_version");
+  q.executeStep();
+  return q.getColumn(0).getInt();
+}
+
+}  // namespace
+
+int current_version() { return static_cast<int>(std::size(k_migrations)); }
+
+void migrate(SQLite::Database& db) {
+  for (;;) {
+    // The version is re-read inside the write lock so two processes opening a new file do not both migrate.
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    const int version = user_version(db);
+    if (version > current_version()) {
+      throw std::runtime_error("database schema version " + std::to_string(version) +
+                               " is newer than this collector understands (" + std::to_string(current_version()) +
+                               ")");
+    }
+    if (version == current_version()) {
+      tx.commit();
+      return;
+    }
+    k_migrations[version](db);
+    db.exec("PRAGMA user_version = " + std::to_string(version + 1));
+    tx.commit();
+  }
+}
+
+}  // namespace llmtrace::storage::sqlite_schema
