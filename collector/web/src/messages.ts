@@ -1,0 +1,195 @@
+// Reads OpenAI-style request and response bodies (chat/completions, completions, responses, embeddings) into
+// a small view model the timeline renders. Unknown shapes degrade to raw JSON, never to an error.
+export interface ToolCall {
+  id?: string;
+  name: string;
+  arguments: string;
+}
+
+export interface Message {
+  role: string;
+  content: string;
+  toolCalls: ToolCall[];
+  toolCallId?: string;
+  name?: string;
+}
+
+export interface ResponseView {
+  content: string | null;
+  toolCalls: ToolCall[];
+  finishReason?: string;
+  note?: string; // e.g. "3 embeddings × 1536"
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function pretty(v: unknown): string {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v, null, 2);
+  } catch {
+    return String(v);
+  }
+}
+
+// Message content: a string, or an array of parts ({type:"text",text}, {type:"input_text",text}, images...).
+export function contentText(content: unknown): string {
+  if (content == null) return '';
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part) => {
+        if (typeof part === 'string') return part;
+        if (isObj(part)) {
+          const text = str(part.text) ?? str(part.content) ?? str(part.refusal);
+          if (text !== undefined) return text;
+          if (isObj(part.image_url)) return `[image ${str(part.image_url.url)?.slice(0, 80) ?? ''}]`;
+          return `[${str(part.type) ?? 'part'}]`;
+        }
+        return pretty(part);
+      })
+      .join('\n');
+  }
+  return pretty(content);
+}
+
+function toolCallsOf(v: unknown): ToolCall[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter(isObj).map((tc) => {
+    const fn = isObj(tc.function) ? tc.function : tc;
+    const args = fn.arguments ?? fn.input ?? '';
+    return {
+      id: str(tc.id) ?? str(tc.call_id),
+      name: str(fn.name) ?? str(tc.type) ?? 'tool',
+      arguments: typeof args === 'string' ? args : pretty(args),
+    };
+  });
+}
+
+function chatMessage(m: Obj): Message {
+  const calls = toolCallsOf(m.tool_calls);
+  if (isObj(m.function_call)) calls.push(...toolCallsOf([{ function: m.function_call }]));
+  return {
+    role: str(m.role) ?? 'unknown',
+    content: contentText(m.content),
+    toolCalls: calls,
+    toolCallId: str(m.tool_call_id),
+    name: str(m.name),
+  };
+}
+
+// Items of the Responses API `input`: messages, function calls and their outputs.
+function responsesItem(item: unknown): Message {
+  if (typeof item === 'string') return { role: 'user', content: item, toolCalls: [] };
+  if (!isObj(item)) return { role: 'unknown', content: pretty(item), toolCalls: [] };
+  const type = str(item.type);
+  if (type === 'function_call') {
+    return { role: 'assistant', content: '', toolCalls: toolCallsOf([item]) };
+  }
+  if (type === 'function_call_output') {
+    return { role: 'tool', content: contentText(item.output), toolCalls: [], toolCallId: str(item.call_id) };
+  }
+  return chatMessage(item);
+}
+
+export function requestMessages(request: unknown): Message[] {
+  if (typeof request === 'string') return [{ role: 'user', content: request, toolCalls: [] }];
+  if (!isObj(request)) return [];
+  const out: Message[] = [];
+  if (typeof request.system === 'string') out.push({ role: 'system', content: request.system, toolCalls: [] });
+  if (typeof request.instructions === 'string') {
+    out.push({ role: 'system', content: request.instructions, toolCalls: [] });
+  }
+  if (Array.isArray(request.messages)) {
+    out.push(...request.messages.map((m) => (isObj(m) ? chatMessage(m) : responsesItem(m))));
+  } else if (request.prompt !== undefined) {
+    const prompts = Array.isArray(request.prompt) ? request.prompt : [request.prompt];
+    out.push(...prompts.map((p) => ({ role: 'user', content: contentText(p), toolCalls: [] })));
+  } else if (request.input !== undefined) {
+    const items = Array.isArray(request.input) ? request.input : [request.input];
+    out.push(...items.map(responsesItem));
+  }
+  return out;
+}
+
+// Assembles streamed chat chunks ([{choices:[{delta:{content}}]}...]) that a client stored as an array.
+function fromChunks(chunks: unknown[]): ResponseView | null {
+  if (!chunks.every((c) => isObj(c) && Array.isArray(c.choices))) return null;
+  let content = '';
+  let finish: string | undefined;
+  const calls = new Map<number, ToolCall>();
+  for (const c of chunks as Obj[]) {
+    for (const ch of c.choices as unknown[]) {
+      if (!isObj(ch)) continue;
+      const delta = isObj(ch.delta) ? ch.delta : {};
+      content += str(delta.content) ?? str(ch.text) ?? '';
+      finish = str(ch.finish_reason) ?? finish;
+      if (Array.isArray(delta.tool_calls)) {
+        for (const tc of delta.tool_calls) {
+          if (!isObj(tc)) continue;
+          const idx = typeof tc.index === 'number' ? tc.index : 0;
+          const cur = calls.get(idx) ?? { name: '', arguments: '' };
+          const fn = isObj(tc.function) ? tc.function : {};
+          cur.id = str(tc.id) ?? cur.id;
+          cur.name += str(fn.name) ?? '';
+          cur.arguments += str(fn.arguments) ?? '';
+          calls.set(idx, cur);
+        }
+      }
+    }
+  }
+  return { content, toolCalls: [...calls.values()], finishReason: finish };
+}
+
+export function responseView(response: unknown): ResponseView | null {
+  if (response == null) return null;
+  if (typeof response === 'string') return { content: response, toolCalls: [] };
+  if (Array.isArray(response)) return fromChunks(response) ?? { content: pretty(response), toolCalls: [] };
+  if (!isObj(response)) return { content: pretty(response), toolCalls: [] };
+  if (Array.isArray(response.choices) && response.choices.length > 0) {
+    const ch = response.choices[0];
+    if (isObj(ch)) {
+      const msg = isObj(ch.message) ? ch.message : isObj(ch.delta) ? ch.delta : null;
+      if (msg) {
+        const m = chatMessage(msg);
+        return {
+          content: msg.content == null ? null : m.content,
+          toolCalls: m.toolCalls,
+          finishReason: str(ch.finish_reason),
+        };
+      }
+      if (typeof ch.text === 'string') return { content: ch.text, toolCalls: [], finishReason: str(ch.finish_reason) };
+    }
+  }
+  if (Array.isArray(response.output)) {
+    const texts: string[] = [];
+    const calls: ToolCall[] = [];
+    for (const item of response.output) {
+      if (!isObj(item)) continue;
+      if (item.type === 'function_call') calls.push(...toolCallsOf([item]));
+      else if (item.content !== undefined) texts.push(contentText(item.content));
+    }
+    return { content: texts.length ? texts.join('\n') : null, toolCalls: calls, finishReason: str(response.status) };
+  }
+  if (typeof response.output_text === 'string') return { content: response.output_text, toolCalls: [] };
+  if (Array.isArray(response.data) && response.data.every((d) => isObj(d) && Array.isArray(d.embedding))) {
+    const first = response.data[0] as Obj | undefined;
+    const dim = first && Array.isArray(first.embedding) ? first.embedding.length : 0;
+    return { content: null, toolCalls: [], note: `${response.data.length} embedding(s) × ${dim}` };
+  }
+  if (typeof response.content === 'string') return { content: response.content, toolCalls: [] };
+  return { content: pretty(response), toolCalls: [] };
+}
+
+// The text a replay diff compares: content plus tool calls, so a changed call shows up too.
+export function responseText(response: unknown): string {
+  const v = responseView(response);
+  if (!v) return '';
+  const parts = [v.content ?? ''];
+  for (const tc of v.toolCalls) parts.push(`→ ${tc.name}(${tc.arguments})`);
+  if (v.note) parts.push(v.note);
+  return parts.filter((p) => p !== '').join('\n');
+}
