@@ -13,13 +13,15 @@ class ingest_service;
 }
 namespace api {
 class event_hub;
-}
+class metrics;
+}  // namespace api
 
 struct app_context {
   const config& cfg;
   storage::store& store;
   ingest::ingest_service& ingest;
   api::event_hub& events;
+  api::metrics* metrics = nullptr;  // optional: request metrics for /metrics
 };
 
 }  // namespace llmtrace

@@ -1,7 +1,82 @@
-// llmtrace-collector entry point. Placeholder until the collector core lands.
-#include <cstdio>
+// llmtrace-collector: wiring only. config -> logger -> store -> collector_server (ingest, events, routes)
+// -> listen. SIGINT/SIGTERM: stop accepting, let in-flight requests finish, close the store, exit 0.
+#include <pthread.h>
+#include <signal.h>
 
-int main() {
-  std::puts("llmtrace-collector " LLMTRACE_VERSION);
-  return 0;
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+#include "server.hpp"
+#include "storage/store.hpp"
+
+int main(int argc, char** argv) {
+  using namespace llmtrace;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  parse_result parsed = parse_config(args, process_env());
+  switch (parsed.what) {
+    case parse_result::action::help: std::cout << help_text(); return 0;
+    case parse_result::action::version: std::cout << "llmtrace-collector " << LLMTRACE_VERSION << "\n"; return 0;
+    case parse_result::action::error:
+      std::cerr << "llmtrace-collector: " << parsed.message << "\n";
+      return 2;
+    case parse_result::action::run: break;
+  }
+  const config& cfg = parsed.cfg;
+
+  // Signals are taken by one waiting thread (sigwait), so every other thread, including httplib's workers
+  // created later, must start with them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto logger = spdlog::stderr_color_mt("llmtrace");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  std::unique_ptr<collector_server> server;
+  try {
+    storage::sqlite_options so;
+    so.path = cfg.db_path;
+    auto store = storage::open_sqlite_store(so);
+    server = std::make_unique<collector_server>(cfg, std::move(store));
+    server->bind();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    std::cerr << "llmtrace-collector: " << e.what() << "\n";
+    return 1;
+  }
+
+  spdlog::info("llmtrace-collector {} listening on http://{}:{} (db {}, auth {}, upstream {})", LLMTRACE_VERSION,
+               cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]" : cfg.host, server->port(),
+               cfg.db_path, cfg.api_key.empty() ? "off" : "on", cfg.upstream);
+
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    while (!done.load()) {
+      timespec ts{0, 200 * 1000 * 1000};
+      int sig = sigtimedwait(&signals, nullptr, &ts);
+      if (sig == SIGINT || sig == SIGTERM) {
+        spdlog::info("signal {}: stopping (draining in-flight requests)", sig);
+        server->stop();
+        return;
+      }
+    }
+  });
+
+  bool ok = server->run();
+  done.store(true);
+  waiter.join();
+  server.reset();  // closes the store after every request has finished
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  return ok ? 0 : 1;
 }

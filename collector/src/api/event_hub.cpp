@@ -1,0 +1,186 @@
+#include "api/event_hub.hpp"
+
+#include <charconv>
+
+#include <httplib.h>
+
+#include "api/auth.hpp"
+#include "api/errors.hpp"
+#include "api/render.hpp"
+#include "app.hpp"
+
+namespace llmtrace::api {
+
+const std::string& event_hub::event::wire() const {
+  std::call_once(rendered_, [this] {
+    nlohmann::json data;
+    if (auto* r = std::get_if<model::record>(&payload_)) {
+      data = to_json(*r);
+      data["change"] = change_;
+    } else if (auto* s = std::get_if<model::session>(&payload_)) {
+      data = to_json(*s);
+    } else if (auto* d = std::get_if<deleted_ref>(&payload_)) {
+      data = {{"kind", d->kind}, {"id", d->id}};
+    }
+    wire_ = "id: " + std::to_string(id) + "\nevent: " + type + "\ndata: " + dump_json(data) + "\n\n";
+  });
+  return wire_;
+}
+
+std::size_t event_hub::event::approx_bytes() const {
+  if (auto* r = std::get_if<model::record>(&payload_))
+    return 512 + r->request_json.size() + r->response_json.size() + r->metadata_json.size();
+  return 512;
+}
+
+event_hub::event_hub(options opts) : opts_(opts) {}
+
+void event_hub::push(std::shared_ptr<event> e) {
+  {
+    std::lock_guard lock(mu_);
+    e->id = next_id_++;
+    ring_bytes_ += e->approx_bytes();
+    ring_.push_back(std::move(e));
+    while (ring_.size() > 1 && (ring_.size() > opts_.ring_capacity || ring_bytes_ > opts_.ring_bytes)) {
+      ring_bytes_ -= ring_.front()->approx_bytes();
+      ring_.pop_front();
+    }
+  }
+  cv_.notify_all();
+}
+
+void event_hub::publish_record(const model::record& r, std::string_view change) {
+  auto e = std::make_shared<event>();
+  e->type = "record";
+  e->payload_ = r;
+  e->change_ = std::string(change);
+  push(std::move(e));
+}
+
+void event_hub::publish_session(const model::session& s) {
+  auto e = std::make_shared<event>();
+  e->type = "session";
+  e->payload_ = s;
+  push(std::move(e));
+}
+
+void event_hub::publish_deleted(std::string_view kind, std::string_view id) {
+  auto e = std::make_shared<event>();
+  e->type = "deleted";
+  e->payload_ = deleted_ref{std::string(kind), std::string(id)};
+  push(std::move(e));
+}
+
+bool event_hub::try_open_stream() {
+  std::lock_guard lock(mu_);
+  if (stopping_ || open_streams_ >= opts_.max_streams) return false;
+  ++open_streams_;
+  return true;
+}
+
+void event_hub::close_stream() {
+  std::lock_guard lock(mu_);
+  if (open_streams_ > 0) --open_streams_;
+}
+
+int event_hub::open_streams() const {
+  std::lock_guard lock(mu_);
+  return open_streams_;
+}
+
+uint64_t event_hub::resume_cursor(std::optional<uint64_t> last_event_id) const {
+  std::lock_guard lock(mu_);
+  if (last_event_id && *last_event_id < next_id_) {
+    uint64_t oldest = ring_.empty() ? next_id_ : ring_.front()->id;
+    // Resume only when nothing between last_event_id and now has been dropped from the ring.
+    if (*last_event_id + 1 >= oldest) return *last_event_id + 1;
+  }
+  return next_id_;
+}
+
+std::vector<event_hub::event_ptr> event_hub::wait_from(uint64_t& cursor, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return stopping_ || next_id_ > cursor; });
+  std::vector<event_ptr> out;
+  if (stopping_) return out;
+  for (const auto& e : ring_)
+    if (e->id >= cursor) out.push_back(e);
+  if (next_id_ > cursor) cursor = next_id_;
+  return out;
+}
+
+void event_hub::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool event_hub::stopping() const {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+uint64_t event_hub::last_id() const {
+  std::lock_guard lock(mu_);
+  return next_id_ - 1;
+}
+
+namespace {
+
+std::optional<uint64_t> parse_event_id(const std::string& s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+void mount_events(httplib::Server& server, app_context& app) {
+  server.Get("/api/events", [&app](const httplib::Request& req, httplib::Response& res) {
+    if (!require_auth(req, res, app)) return;
+    event_hub& hub = app.events;
+    std::optional<uint64_t> last;
+    if (req.has_header("Last-Event-ID")) last = parse_event_id(req.get_header_value("Last-Event-ID"));
+    else if (req.has_param("last_event_id")) last = parse_event_id(req.get_param_value("last_event_id"));
+    if (!hub.try_open_stream()) {
+      res.set_header("Retry-After", "2");
+      write_error(res, 503, "too_many_streams", "too many open event streams; the UI falls back to polling");
+      return;
+    }
+    struct stream_state {
+      uint64_t cursor = 0;
+      bool started = false;
+    };
+    auto state = std::make_shared<stream_state>();
+    state->cursor = hub.resume_cursor(last);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [&hub, state](size_t, httplib::DataSink& sink) {
+          if (!state->started) {
+            state->started = true;
+            std::string hello = "retry: 2000\n: connected\n\n";
+            return sink.write(hello.data(), hello.size());
+          }
+          auto events = hub.wait_from(state->cursor, hub.opts().heartbeat);
+          if (hub.stopping()) {
+            sink.done();
+            return true;
+          }
+          if (events.empty()) {
+            static const std::string ping = ": ping\n\n";
+            return sink.write(ping.data(), ping.size());
+          }
+          std::string out;
+          for (const auto& e : events) out += e->wire();
+          return sink.write(out.data(), out.size());
+        },
+        [&hub](bool) { hub.close_stream(); });
+  });
+}
+
+}  // namespace llmtrace::api

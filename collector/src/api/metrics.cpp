@@ -1,0 +1,99 @@
+#include "api/metrics.hpp"
+
+#include <sstream>
+
+#include "api/event_hub.hpp"
+#include "app.hpp"
+#include "ingest/ingest_service.hpp"
+#include "storage/store.hpp"
+
+namespace llmtrace::api {
+
+std::string route_label(std::string_view path) {
+  static const std::pair<std::string_view, std::string_view> prefixes[] = {
+      {"/api/sessions/", "/api/sessions/:id"},
+      {"/api/records/", "/api/records/:id"},
+  };
+  for (auto [prefix, label] : prefixes) {
+    if (path.rfind(prefix, 0) == 0 && path.size() > prefix.size()) {
+      auto rest = path.substr(prefix.size());
+      auto slash = rest.find('/');
+      if (slash == std::string_view::npos) return std::string(label);
+      auto tail = rest.substr(slash);
+      if (tail == "/records" || tail == "/export" || tail == "/replay") return std::string(label) + std::string(tail);
+      return std::string(label) + "/other";
+    }
+  }
+  for (auto known : {"/api/trace", "/api/traces", "/api/sessions", "/api/search", "/api/stats", "/api/events",
+                     "/healthz", "/metrics", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+                     "/v1/responses", "/v1/models"})
+    if (path == known) return std::string(path);
+  if (path.rfind("/api/", 0) == 0) return "/api/other";
+  if (path.rfind("/v1/", 0) == 0) return "/v1/other";
+  return "/static";
+}
+
+void metrics::observe(std::string_view method, std::string_view path, int status, double seconds) {
+  std::string route = route_label(path);
+  std::lock_guard lock(mu_);
+  ++requests_[{std::string(method), route, status}];
+  auto& s = latency_[{std::string(method), std::move(route)}];
+  ++s.count;
+  s.sum += seconds;
+  for (std::size_t i = 0; i < buckets.size(); ++i)
+    if (seconds <= buckets[i]) ++s.bucket_counts[i];
+}
+
+std::string metrics::render(const app_context& app) const {
+  std::ostringstream o;
+  o.precision(9);
+  {
+    std::lock_guard lock(mu_);
+    o << "# HELP llmtrace_http_requests_total HTTP requests by method, route and status.\n"
+      << "# TYPE llmtrace_http_requests_total counter\n";
+    for (const auto& [key, n] : requests_)
+      o << "llmtrace_http_requests_total{method=\"" << std::get<0>(key) << "\",route=\"" << std::get<1>(key)
+        << "\",status=\"" << std::get<2>(key) << "\"} " << n << "\n";
+    o << "# HELP llmtrace_http_request_duration_seconds HTTP request latency by method and route.\n"
+      << "# TYPE llmtrace_http_request_duration_seconds histogram\n";
+    for (const auto& [key, s] : latency_) {
+      std::string labels = "method=\"" + key.first + "\",route=\"" + key.second + "\"";
+      for (std::size_t i = 0; i < buckets.size(); ++i)
+        o << "llmtrace_http_request_duration_seconds_bucket{" << labels << ",le=\"" << buckets[i] << "\"} "
+          << s.bucket_counts[i] << "\n";
+      o << "llmtrace_http_request_duration_seconds_bucket{" << labels << ",le=\"+Inf\"} " << s.count << "\n"
+        << "llmtrace_http_request_duration_seconds_sum{" << labels << "} " << s.sum << "\n"
+        << "llmtrace_http_request_duration_seconds_count{" << labels << "} " << s.count << "\n";
+    }
+  }
+  const auto& c = app.ingest.counters();
+  o << "# HELP llmtrace_ingest_records_total Records written by ingest, by outcome.\n"
+    << "# TYPE llmtrace_ingest_records_total counter\n"
+    << "llmtrace_ingest_records_total{outcome=\"created\"} " << c.created.load() << "\n"
+    << "llmtrace_ingest_records_total{outcome=\"updated\"} " << c.updated.load() << "\n"
+    << "llmtrace_ingest_records_total{outcome=\"stale\"} " << c.stale.load() << "\n"
+    << "# HELP llmtrace_ingest_batches_total Committed ingest transactions.\n"
+    << "# TYPE llmtrace_ingest_batches_total counter\n"
+    << "llmtrace_ingest_batches_total " << c.batches.load() << "\n"
+    << "# HELP llmtrace_ingest_rejected_total Rejected traces and requests, by reason.\n"
+    << "# TYPE llmtrace_ingest_rejected_total counter\n";
+  for (const auto& [reason, n] : app.ingest.rejected_by_reason())
+    o << "llmtrace_ingest_rejected_total{reason=\"" << reason << "\"} " << n << "\n";
+  o << "# HELP llmtrace_event_streams_open Open /api/events streams.\n"
+    << "# TYPE llmtrace_event_streams_open gauge\n"
+    << "llmtrace_event_streams_open " << app.events.open_streams() << "\n";
+  try {
+    auto st = app.store.stats();
+    o << "# HELP llmtrace_sessions Sessions stored.\n# TYPE llmtrace_sessions gauge\n"
+      << "llmtrace_sessions " << st.sessions << "\n"
+      << "# HELP llmtrace_records Records stored.\n# TYPE llmtrace_records gauge\n"
+      << "llmtrace_records " << st.records << "\n"
+      << "# HELP llmtrace_db_size_bytes Database size.\n# TYPE llmtrace_db_size_bytes gauge\n"
+      << "llmtrace_db_size_bytes " << st.db_size_bytes << "\n";
+  } catch (const std::exception&) {
+    o << "# store statistics unavailable\n";
+  }
+  return o.str();
+}
+
+}  // namespace llmtrace::api

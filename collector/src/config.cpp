@@ -1,0 +1,186 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+namespace llmtrace {
+namespace {
+
+template <class T>
+bool parse_int(std::string_view s, T& out, T lo, T hi) {
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+void split_hosts(std::string_view s, std::vector<std::string>& out) {
+  while (!s.empty()) {
+    auto comma = s.find(',');
+    auto part = s.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+}
+
+bool valid_log_level(std::string_view l) {
+  for (auto v : {"trace", "debug", "info", "warn", "error", "critical", "off"})
+    if (l == v) return true;
+  return false;
+}
+
+// Applies one setting by its flag name; used for env and flags alike so both validate the same way.
+// Returns an error message, empty on success.
+std::string apply(config& c, std::string_view name, const std::string& value) {
+  auto bad = [&](std::string_view what) {
+    return "invalid value '" + value + "' for --" + std::string(name) + ": " + std::string(what);
+  };
+  if (name == "host") {
+    if (value.empty()) return bad("must not be empty");
+    c.host = value;
+  } else if (name == "port") {
+    if (!parse_int(value, c.port, 0, 65535)) return bad("expected a port number 0..65535");
+  } else if (name == "db") {
+    if (value.empty()) return bad("must not be empty");
+    c.db_path = value;
+  } else if (name == "api-key") {
+    c.api_key = value;
+  } else if (name == "upstream") {
+    if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
+      return bad("expected an http:// or https:// base URL");
+    c.upstream = value;
+    while (c.upstream.size() > 8 && c.upstream.back() == '/') c.upstream.pop_back();
+  } else if (name == "log-level") {
+    if (!valid_log_level(value)) return bad("expected trace|debug|info|warn|error|critical|off");
+    c.log_level = value;
+  } else if (name == "max-body-bytes") {
+    if (!parse_int<std::size_t>(value, c.max_body_bytes, 1024, std::size_t{1} << 32))
+      return bad("expected bytes between 1024 and 4294967296");
+  } else if (name == "threads") {
+    if (!parse_int(value, c.threads, 2, 256)) return bad("expected 2..256");
+  } else if (name == "max-streams") {
+    if (!parse_int(value, c.max_streams, 0, 1024)) return bad("expected 0..1024");
+  } else if (name == "max-ingest-inflight") {
+    if (!parse_int(value, c.max_ingest_inflight, 1, 1024)) return bad("expected 1..1024");
+  } else if (name == "allowed-host") {
+    split_hosts(value, c.allowed_hosts);
+  } else if (name == "heartbeat-ms") {
+    if (!parse_int(value, c.heartbeat_ms, 10, 3600000)) return bad("expected 10..3600000");
+  } else {
+    return "unknown option --" + std::string(name) + " (see --help)";
+  }
+  return {};
+}
+
+bool known_flag(std::string_view n) {
+  for (auto v : {"host", "port", "db", "api-key", "upstream", "log-level", "max-body-bytes", "threads",
+                 "max-streams", "max-ingest-inflight", "allowed-host", "heartbeat-ms"})
+    if (n == v) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string help_text() {
+  std::ostringstream o;
+  o << "llmtrace-collector " << LLMTRACE_VERSION << " - stores LLM call traces and serves the API and UI\n\n"
+    << "Usage: llmtrace-collector [options]\n\n"
+    << "Options (flags override environment variables):\n"
+    << "  --host HOST              listen address (env LLMTRACE_HOST, default 127.0.0.1)\n"
+    << "  --port PORT              listen port, 0 = any free port (env LLMTRACE_PORT or SERVER_PORT,\n"
+    << "                           default 8080)\n"
+    << "  --db PATH                SQLite database file (env LLMTRACE_DB, default ./llmtrace.db)\n"
+    << "  --api-key KEY            require 'Authorization: Bearer KEY' on /api and /v1 (env LLMTRACE_API_KEY)\n"
+    << "  --upstream URL           OpenAI-compatible base URL for replay and proxy (env OPENAI_BASE_URL,\n"
+    << "                           default https://api.openai.com/v1); its key comes from env OPENAI_API_KEY\n"
+    << "  --log-level LEVEL        trace|debug|info|warn|error|critical|off (env LLMTRACE_LOG_LEVEL, default info)\n"
+    << "  --max-body-bytes N       request body limit, also after gzip decompression (env\n"
+    << "                           LLMTRACE_MAX_BODY_BYTES, default 16777216)\n"
+    << "  --threads N              HTTP worker threads for API requests (env LLMTRACE_THREADS, default 8)\n"
+    << "  --max-streams N          concurrent /api/events streams, each has its own thread (env\n"
+    << "                           LLMTRACE_MAX_STREAMS, default 16)\n"
+    << "  --max-ingest-inflight N  concurrent ingest requests before 503 + Retry-After (env\n"
+    << "                           LLMTRACE_MAX_INGEST_INFLIGHT, default 6)\n"
+    << "  --allowed-host NAME      extra Host header value to accept (repeatable or comma separated; env\n"
+    << "                           LLMTRACE_ALLOWED_HOSTS); loopback names and --host are always accepted\n"
+    << "  --heartbeat-ms N         event stream heartbeat interval (env LLMTRACE_HEARTBEAT_MS, default 15000)\n"
+    << "  -h, --help               print this help and exit\n"
+    << "  -V, --version            print the version and exit\n";
+  return o.str();
+}
+
+parse_result parse_config(const std::vector<std::string>& args, const env_lookup& env) {
+  parse_result r;
+  config& c = r.cfg;
+  auto fail = [&](std::string msg) {
+    r.what = parse_result::action::error;
+    r.message = std::move(msg);
+    return r;
+  };
+
+  // Environment first. SERVER_PORT is a fallback name for hosting platforms; LLMTRACE_PORT wins.
+  static const std::pair<const char*, const char*> env_names[] = {
+      {"LLMTRACE_HOST", "host"},
+      {"SERVER_PORT", "port"},
+      {"LLMTRACE_PORT", "port"},
+      {"LLMTRACE_DB", "db"},
+      {"LLMTRACE_API_KEY", "api-key"},
+      {"OPENAI_BASE_URL", "upstream"},
+      {"LLMTRACE_LOG_LEVEL", "log-level"},
+      {"LLMTRACE_MAX_BODY_BYTES", "max-body-bytes"},
+      {"LLMTRACE_THREADS", "threads"},
+      {"LLMTRACE_MAX_STREAMS", "max-streams"},
+      {"LLMTRACE_MAX_INGEST_INFLIGHT", "max-ingest-inflight"},
+      {"LLMTRACE_ALLOWED_HOSTS", "allowed-host"},
+      {"LLMTRACE_HEARTBEAT_MS", "heartbeat-ms"},
+  };
+  if (env) {
+    for (auto [var, flag] : env_names) {
+      auto v = env(var);
+      if (!v || v->empty()) continue;
+      auto err = apply(c, flag, *v);
+      if (!err.empty()) return fail("environment variable " + std::string(var) + ": " + err);
+    }
+    if (auto k = env("OPENAI_API_KEY")) c.upstream_api_key = *k;
+  }
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      r.what = parse_result::action::help;
+      return r;
+    }
+    if (a == "-V" || a == "--version") {
+      r.what = parse_result::action::version;
+      return r;
+    }
+    if (a.rfind("--", 0) != 0 || a.size() == 2) return fail("unexpected argument '" + a + "' (see --help)");
+    std::string name = a.substr(2), value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    } else {
+      if (!known_flag(name)) return fail("unknown option --" + name + " (see --help)");
+      if (i + 1 >= args.size()) return fail("option --" + name + " needs a value (see --help)");
+      value = args[++i];
+    }
+    auto err = apply(c, name, value);
+    if (!err.empty()) return fail(err);
+  }
+  return r;
+}
+
+env_lookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+}  // namespace llmtrace

@@ -1,0 +1,83 @@
+#include "ingest/ingest_service.hpp"
+
+#include "model/time.hpp"
+
+namespace llmtrace::ingest {
+
+ingest_service::ingest_service(storage::store& store, commit_listener on_commit)
+    : store_(store), on_commit_(std::move(on_commit)) {}
+
+std::vector<storage::write_result> ingest_service::commit(const std::vector<storage::record_write>& writes) {
+  if (writes.empty()) return {};
+  auto results = store_.write_batch(writes);
+  counters_.batches.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& r : results) {
+    switch (r.outcome) {
+      case storage::write_outcome::created: counters_.created.fetch_add(1, std::memory_order_relaxed); break;
+      case storage::write_outcome::updated: counters_.updated.fetch_add(1, std::memory_order_relaxed); break;
+      case storage::write_outcome::stale: counters_.stale.fetch_add(1, std::memory_order_relaxed); break;
+    }
+  }
+  if (on_commit_) on_commit_(results);
+  return results;
+}
+
+item_result ingest_service::ingest_one(const nlohmann::json& trace) {
+  item_result out;
+  storage::record_write w;
+  if (!parse_trace(trace, model::now_ms(), w, out.error)) {
+    count_rejected(out.error.code);
+    return out;
+  }
+  std::vector<storage::record_write> batch;
+  batch.push_back(std::move(w));
+  auto results = commit(batch);
+  if (!results.empty()) out.result = std::move(results.front());
+  return out;
+}
+
+std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& traces) {
+  std::vector<item_result> out(traces.size());
+  std::vector<storage::record_write> writes;
+  std::vector<std::size_t> positions;  // index in `out` of each write
+  writes.reserve(traces.size());
+  const int64_t now = model::now_ms();
+  std::size_t i = 0;
+  for (const auto& t : traces) {
+    out[i].index = i;
+    storage::record_write w;
+    if (parse_trace(t, now, w, out[i].error)) {
+      writes.push_back(std::move(w));
+      positions.push_back(i);
+    } else {
+      count_rejected(out[i].error.code);
+    }
+    ++i;
+  }
+  auto results = commit(writes);
+  for (std::size_t k = 0; k < results.size() && k < positions.size(); ++k)
+    out[positions[k]].result = std::move(results[k]);
+  return out;
+}
+
+std::vector<storage::write_result> ingest_service::write(std::vector<storage::record_write> writes) {
+  const int64_t now = model::now_ms();
+  for (auto& w : writes) {
+    if (w.received_at_ms == 0) w.received_at_ms = now;
+    if (w.new_session_name.empty()) w.new_session_name = model::format_local_session_name(now);
+    fill_derived_fields(w);
+  }
+  return commit(writes);
+}
+
+void ingest_service::count_rejected(const std::string& reason) {
+  std::lock_guard lock(rejected_mu_);
+  ++rejected_[reason.empty() ? std::string("invalid") : reason];
+}
+
+std::map<std::string, uint64_t> ingest_service::rejected_by_reason() const {
+  std::lock_guard lock(rejected_mu_);
+  return rejected_;
+}
+
+}  // namespace llmtrace::ingest

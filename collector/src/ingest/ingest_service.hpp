@@ -1,0 +1,69 @@
+// Ingest: turns validated trace JSON (or ready record_writes from replay/proxy) into store writes, one
+// transaction per call, and reports committed changes to a listener (the event feed) AFTER the commit.
+// Thread safety: every member may be called concurrently; the store serialises writes. Store errors
+// (storage::store_busy / store_unavailable) propagate to the caller, and then nothing of the call is stored.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ingest/record_parser.hpp"
+#include "storage/store.hpp"
+
+namespace llmtrace::ingest {
+
+struct item_result {
+  std::size_t index = 0;
+  std::optional<storage::write_result> result;  // set when stored
+  field_error error;                             // set when rejected
+};
+
+struct ingest_counters {
+  std::atomic<uint64_t> created{0};
+  std::atomic<uint64_t> updated{0};
+  std::atomic<uint64_t> stale{0};
+  std::atomic<uint64_t> batches{0};
+};
+
+class ingest_service {
+ public:
+  // Called after every committed write with its results (in order). Must not throw.
+  using commit_listener = std::function<void(const std::vector<storage::write_result>&)>;
+
+  explicit ingest_service(storage::store& store, commit_listener on_commit = {});
+
+  // One trace object. Invalid: returns the error (nothing stored).
+  item_result ingest_one(const nlohmann::json& trace);
+
+  // An array of trace objects: valid items are stored in ONE transaction, invalid ones reported by index.
+  std::vector<item_result> ingest_batch(const nlohmann::json& traces);
+
+  // Ready writes from replay/proxy: fills model/usage/search_text when unset and the default session name,
+  // stores them in one transaction, publishes, returns the results in order.
+  std::vector<storage::write_result> write(std::vector<storage::record_write> writes);
+
+  // Counts a rejection under its reason (also used by routes for body-level rejections).
+  void count_rejected(const std::string& reason);
+
+  const ingest_counters& counters() const { return counters_; }
+  std::map<std::string, uint64_t> rejected_by_reason() const;
+
+ private:
+  std::vector<storage::write_result> commit(const std::vector<storage::record_write>& writes);
+
+  storage::store& store_;
+  commit_listener on_commit_;
+  ingest_counters counters_;
+  mutable std::mutex rejected_mu_;
+  std::map<std::string, uint64_t> rejected_;
+};
+
+}  // namespace llmtrace::ingest
