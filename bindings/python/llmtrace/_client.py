@@ -1,0 +1,294 @@
+"""ctypes binding of <llmtrace.h>. Standard library only."""
+
+import atexit
+import ctypes
+import ctypes.util
+import json
+import os
+import threading
+import weakref
+
+LT_OK = 0
+LT_EINVAL = -1
+LT_ENOMEM = -2
+LT_EQUEUE_FULL = -3
+LT_ETIMEOUT = -4
+LT_EDISABLED = -5
+LT_ESTOPPED = -6
+LT_EVERSION = -7
+LT_EINTERNAL = -8
+LT_OPTIONS_VERSION = 1
+
+_STATUSES = ("pending", "success", "error")
+
+
+class LLMTraceError(RuntimeError):
+    """A setup call of the C library failed (bad options, library not found)."""
+
+    def __init__(self, code, message):
+        super().__init__(f"llmtrace error {code}: {message}")
+        self.code = code
+
+
+class _Options(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint32),
+        ("endpoint", ctypes.c_char_p),
+        ("api_key", ctypes.c_char_p),
+        ("queue_limit_bytes", ctypes.c_uint64),
+        ("max_batch_records", ctypes.c_uint32),
+        ("max_batch_bytes", ctypes.c_uint32),
+        ("flush_interval_ms", ctypes.c_int32),
+        ("connect_timeout_ms", ctypes.c_int32),
+        ("request_timeout_ms", ctypes.c_int32),
+        ("max_retries", ctypes.c_int32),
+        ("max_backoff_ms", ctypes.c_int32),
+        ("overflow_policy", ctypes.c_int32),
+        ("block_timeout_ms", ctypes.c_int32),
+        ("gzip", ctypes.c_int32),
+        ("disabled", ctypes.c_int32),
+        ("exit_flush_deadline_ms", ctypes.c_int32),
+    ]
+
+
+class _Stats(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_uint64)
+        for name in ("enqueued", "dropped", "sent", "failed", "retried", "discarded", "queue_bytes", "requests")
+    ]
+
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def _candidates():
+    env = os.environ.get("LLMTRACE_LIB")
+    if env:
+        yield env
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    yield os.path.join(here, "libllmtrace_c.so")
+    # The build trees of a source checkout: <repo>/bindings/python/llmtrace -> <repo>/build*/libtrace
+    repo = os.path.abspath(os.path.join(here, "..", "..", ".."))
+    try:
+        builds = sorted(d for d in os.listdir(repo) if d.startswith("build"))
+    except OSError:
+        builds = []
+    for d in builds:
+        yield os.path.join(repo, d, "libtrace", "libllmtrace_c.so")
+    found = ctypes.util.find_library("llmtrace_c")
+    if found:
+        yield found
+    yield "libllmtrace_c.so"
+
+
+def load_library():
+    """Loads libllmtrace_c.so once: LLMTRACE_LIB, else beside the package, the build tree, the system path."""
+    global _lib
+    with _lib_lock:
+        if _lib is not None:
+            return _lib
+        errors = []
+        for path in _candidates():
+            if os.path.sep in path and not os.path.exists(path):
+                continue
+            try:
+                lib = ctypes.CDLL(path)
+                break
+            except OSError as e:
+                errors.append(f"{path}: {e}")
+        else:
+            raise LLMTraceError(LT_EINVAL, "cannot load libllmtrace_c.so (set LLMTRACE_LIB): " + "; ".join(errors))
+        lib.lt_version.restype = ctypes.c_char_p
+        lib.lt_last_error.restype = ctypes.c_char_p
+        lib.lt_options_init.argtypes = [ctypes.POINTER(_Options)]
+        lib.lt_options_init.restype = None
+        lib.lt_client_new.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_Options)]
+        lib.lt_client_new.restype = ctypes.c_int
+        lib.lt_trace_json.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.lt_trace_json.restype = ctypes.c_int
+        lib.lt_flush.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        lib.lt_flush.restype = ctypes.c_int
+        lib.lt_shutdown.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        lib.lt_shutdown.restype = ctypes.c_int
+        lib.lt_client_free.argtypes = [ctypes.c_void_p]
+        lib.lt_client_free.restype = None
+        lib.lt_stats.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Stats)]
+        lib.lt_stats.restype = ctypes.c_int
+        lib.lt_new_id.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        lib.lt_new_id.restype = ctypes.c_int
+        _lib = lib
+        return lib
+
+
+def new_id():
+    """A new time-ordered UUIDv7 string."""
+    lib = load_library()
+    buf = ctypes.create_string_buffer(37)
+    lib.lt_new_id(buf, 37)
+    return buf.value.decode()
+
+
+def _json_text(value):
+    """dict/list/number -> JSON text; str is taken as JSON text when it parses, else as a JSON string."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+            return value
+        except ValueError:
+            return json.dumps(value)
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+_live = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all_at_exit():
+    for c in list(_live):
+        try:
+            c.shutdown(c._exit_timeout)
+        except Exception:
+            pass
+
+
+class Client:
+    """A tracing client. endpoint/api_key default to LLMTRACE_ENDPOINT / LLMTRACE_API_KEY."""
+
+    def __init__(self, endpoint=None, api_key=None, *, flush_interval_ms=None, max_retries=None,
+                 queue_limit_bytes=None, gzip=False, disabled=None, exit_timeout=2.0):
+        self._lib = load_library()
+        opts = _Options()
+        self._lib.lt_options_init(ctypes.byref(opts))
+        # Keep the encoded strings alive for the duration of lt_client_new (the library copies them).
+        self._endpoint_b = endpoint.encode() if endpoint else None
+        self._api_key_b = api_key.encode() if api_key else None
+        opts.endpoint = self._endpoint_b
+        opts.api_key = self._api_key_b
+        if flush_interval_ms is not None:
+            opts.flush_interval_ms = int(flush_interval_ms)
+        if max_retries is not None:
+            opts.max_retries = int(max_retries)
+        if queue_limit_bytes is not None:
+            opts.queue_limit_bytes = int(queue_limit_bytes)
+        opts.gzip = 1 if gzip else 0
+        if disabled:
+            opts.disabled = 1
+        handle = ctypes.c_void_p()
+        rc = self._lib.lt_client_new(ctypes.byref(handle), ctypes.byref(opts))
+        if rc != LT_OK:
+            raise LLMTraceError(rc, self._lib.lt_last_error().decode(errors="replace"))
+        self._h = handle
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._shutdown_ok = True
+        self._exit_timeout = exit_timeout
+        _live.add(self)
+
+    def trace(self, session_id=None, turn_number=None, request=None, response=None, status="success",
+              error_message="", metadata=None, *, id=None, model=None, parent_id=None, latency_ms=None,
+              started_at=None, ended_at=None):
+        """Queue one record; returns True when queued. Never blocks; never raises for a full queue."""
+        if status not in _STATUSES:
+            raise ValueError(f"status must be one of {_STATUSES}")
+        parts = []
+        if id:
+            parts.append('"id":' + json.dumps(str(id)))
+        if session_id:
+            parts.append('"session_id":' + json.dumps(str(session_id)))
+        if turn_number:
+            parts.append('"turn_number":%d' % int(turn_number))
+        req = _json_text(request)
+        parts.append('"request":' + (req if req is not None else "null"))
+        resp = _json_text(response)
+        parts.append('"response":' + (resp if resp is not None else "null"))
+        parts.append('"status":"%s"' % status)
+        if error_message:
+            parts.append('"error_message":' + json.dumps(str(error_message)))
+        if metadata is not None:
+            parts.append('"metadata":' + _json_text(metadata))
+        if model:
+            parts.append('"model":' + json.dumps(str(model)))
+        if parent_id:
+            parts.append('"parent_id":' + json.dumps(str(parent_id)))
+        if latency_ms is not None:
+            parts.append('"latency_ms":%s' % json.dumps(float(latency_ms)))
+        if started_at:
+            parts.append('"started_at":' + json.dumps(str(started_at)))
+        if ended_at:
+            parts.append('"ended_at":' + json.dumps(str(ended_at)))
+        return self.trace_json("{" + ",".join(parts) + "}")
+
+    def trace_json(self, text):
+        """Queue a record given as JSON text in the POST /api/trace shape."""
+        h = self._h
+        if h is None:
+            return False
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+        return self._lib.lt_trace_json(h, data, len(data)) == LT_OK
+
+    def flush(self, timeout=5.0):
+        """Waits until everything traced so far is delivered or dropped; False on timeout."""
+        h = self._h
+        if h is None:
+            return False
+        return self._lib.lt_flush(h, int(timeout * 1000)) == LT_OK
+
+    def shutdown(self, timeout=5.0):
+        """Flushes and stops the background thread; False when the deadline passed. Later trace() calls
+        return False. The C handle is freed when this object is garbage collected."""
+        with self._lock:
+            if self._stopped:
+                return self._shutdown_ok
+            self._stopped = True
+        rc = self._lib.lt_shutdown(self._h, int(timeout * 1000))
+        self._shutdown_ok = rc in (LT_OK, LT_EDISABLED)
+        _live.discard(self)
+        return self._shutdown_ok
+
+    close = shutdown
+
+    def stats(self):
+        """Counters: enqueued, dropped, sent, failed, retried, discarded, queue_bytes, requests."""
+        s = _Stats()
+        h = self._h
+        if h is not None:
+            self._lib.lt_stats(h, ctypes.byref(s))
+        return {name: getattr(s, name) for name, _ in _Stats._fields_}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown(self._exit_timeout)
+        return False
+
+    def __del__(self):
+        try:
+            h, self._h = getattr(self, "_h", None), None
+            if h is not None:
+                # lt_client_free flushes within exit_flush_deadline_ms when shutdown() was not called.
+                self._lib.lt_client_free(h)
+        except Exception:
+            pass
+
+
+_default = None
+
+
+def default_client():
+    """A process-wide Client built from the environment on first use (flushed at exit)."""
+    global _default
+    with _lib_lock:
+        if _default is not None:
+            return _default
+    c = Client()
+    with _lib_lock:
+        if _default is None:
+            _default = c
+        return _default
