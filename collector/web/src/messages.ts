@@ -193,3 +193,20 @@ export function responseText(response: unknown): string {
   if (v.note) parts.push(v.note);
   return parts.filter((p) => p !== '').join('\n');
 }
+
+const msgKey = (m: Message) => JSON.stringify([m.role, m.content, m.toolCalls.map((t) => [t.name, t.arguments])]);
+
+// The conversation a call continues: its request messages plus the answer it got.
+export function conversationAfter(request: unknown, response: unknown): Message[] {
+  const msgs = requestMessages(request);
+  const v = responseView(response);
+  if (v && (v.content || v.toolCalls.length)) msgs.push({ role: 'assistant', content: v.content ?? '', toolCalls: v.toolCalls });
+  return msgs;
+}
+
+// How many leading messages of `next` repeat `previous` (chat clients resend the whole history every turn).
+export function sharedPrefix(previous: Message[], next: Message[]): number {
+  let n = 0;
+  while (n < previous.length && n < next.length && msgKey(previous[n]) === msgKey(next[n])) n++;
+  return n;
+}

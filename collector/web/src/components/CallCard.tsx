@@ -52,12 +52,14 @@ export function CallCard({
   replays = [],
   children = [],
   showRequest = true,
+  repeated = 0,
   onReplayed,
 }: {
   record: TraceRecord;
   replays?: TraceRecord[];
   children?: TraceRecord[];
   showRequest?: boolean;
+  repeated?: number;
   onReplayed?: (r: TraceRecord) => void;
 }) {
   const [editing, setEditing] = useState(false);
@@ -74,7 +76,7 @@ export function CallCard({
           {editing ? 'Close replay' : 'Replay…'}
         </button>
       </div>
-      {showRequest && messages.length > 0 && <MessageList messages={messages} />}
+      {showRequest && messages.length > 0 && <MessageList messages={messages} repeated={repeated} />}
       {showRequest && messages.length === 0 && record.request != null && (
         <pre className="mono small raw">{JSON.stringify(record.request)}</pre>
       )}

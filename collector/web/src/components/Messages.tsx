@@ -59,9 +59,29 @@ export function MessageView({ m }: { m: Message }) {
   );
 }
 
-export function MessageList({ messages, collapseFrom = 6 }: { messages: Message[]; collapseFrom?: number }) {
+export function MessageList({
+  messages,
+  collapseFrom = 6,
+  repeated = 0,
+}: {
+  messages: Message[];
+  collapseFrom?: number;
+  repeated?: number; // leading messages already shown in the turn above
+}) {
   const [all, setAll] = useState(false);
-  // Long conversations repeat earlier turns in every request: show the tail, the rest on demand.
+  if (repeated > 0 && !all && repeated < messages.length) {
+    return (
+      <div className="messages">
+        <button type="button" className="link-btn small earlier" onClick={() => setAll(true)} data-testid="earlier">
+          ▸ {repeated} earlier message{repeated > 1 ? 's' : ''} (as in the turn above)
+        </button>
+        {messages.slice(repeated).map((m, i) => (
+          <MessageView key={i} m={m} />
+        ))}
+      </div>
+    );
+  }
+  // Long conversations without a previous turn to point at: show the first message and the tail.
   const hidden = !all && messages.length > collapseFrom ? messages.length - collapseFrom + 1 : 0;
   const shown = hidden ? [messages[0], ...messages.slice(hidden + 1)] : messages;
   return (

@@ -153,4 +153,37 @@ describe('session timeline', () => {
     });
     await waitFor(() => expect(screen.getAllByTestId('turn')[1]).toHaveClass('focused'));
   });
+
+  it('folds the history a turn repeats from the turn above and unfolds it on click', async () => {
+    const t1 = rec({
+      id: 'h1',
+      turn_number: 1,
+      request: { messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: 'q1' }] },
+      response: { choices: [{ message: { role: 'assistant', content: 'a1' } }] },
+    });
+    const t2 = rec({
+      id: 'h2',
+      turn_number: 2,
+      request: {
+        messages: [
+          { role: 'system', content: 'sys' },
+          { role: 'user', content: 'q1' },
+          { role: 'assistant', content: 'a1' },
+          { role: 'user', content: 'q2' },
+        ],
+      },
+      response: { choices: [{ message: { role: 'assistant', content: 'a2' } }] },
+    });
+    mockFetch({
+      'GET /api/sessions/s1': { body: session() },
+      'GET /api/sessions/s1/records': { body: page([t1, t2]) },
+    });
+    render(<SessionView id="s1" />);
+    const turns = await screen.findAllByTestId('turn');
+    const second = within(turns[1]);
+    expect(second.getByTestId('earlier')).toHaveTextContent('3 earlier messages');
+    expect(second.getAllByTestId('message').map((m) => m.textContent)).toEqual(['userq2']);
+    act(() => second.getByTestId('earlier').click());
+    expect(second.getAllByTestId('message')).toHaveLength(4);
+  });
 });

@@ -6,6 +6,7 @@ import { CallCard } from '../components/CallCard';
 import { ErrorLine } from '../components/common';
 import { fmtCount, fmtTime } from '../format';
 import { useLive } from '../live';
+import { conversationAfter, requestMessages, sharedPrefix } from '../messages';
 import { navigate, recordPath } from '../router';
 import { buildTurns, upsert } from '../timeline';
 import type { Session, TraceRecord } from '../types';
@@ -57,6 +58,17 @@ export function SessionView({ id }: { id: string }) {
   });
 
   const turns = useMemo(() => buildTurns(records ?? []), [records]);
+  // Per call: how many leading request messages repeat the previous turn's conversation, to fold them.
+  const repeated = useMemo(() => {
+    const out = new Map<string, number>();
+    let previous: ReturnType<typeof conversationAfter> = [];
+    for (const t of turns) {
+      for (const c of t.calls) out.set(c.record.id, sharedPrefix(previous, requestMessages(c.record.request)));
+      const main = t.calls[0]?.record;
+      if (main) previous = conversationAfter(main.request, main.response);
+    }
+    return out;
+  }, [turns]);
 
   useEffect(() => {
     function onKey(ev: KeyboardEvent) {
@@ -124,6 +136,7 @@ export function SessionView({ id }: { id: string }) {
                   record={c.record}
                   replays={c.replays}
                   children={c.children}
+                  repeated={repeated.get(c.record.id) ?? 0}
                   onReplayed={(r) => setRecords((rs) => upsert(rs ?? [], r))}
                 />
               ))}
