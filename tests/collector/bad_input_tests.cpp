@@ -1,0 +1,125 @@
+// Hostile and malformed input: every case gets a 4xx JSON error with a message, and the server keeps answering.
+#include <doctest/doctest.h>
+
+#include <zlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.hpp"
+
+using namespace llmtrace;
+using llmtrace::testing::test_collector;
+using json = nlohmann::json;
+
+namespace {
+
+void check_error(const httplib::Result& r, int status, const std::string& field = {}) {
+  REQUIRE(r);
+  INFO(r->body);
+  CHECK(r->status == status);
+  auto j = json::parse(r->body, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  CHECK(j["error"]["code"].is_string());
+  CHECK_FALSE(j["error"]["message"].get<std::string>().empty());
+  if (!field.empty()) CHECK(j["error"]["field"] == field);
+}
+
+void check_alive(test_collector& tc) {
+  auto c = tc.client();
+  auto r = c->Get("/healthz");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+}
+
+}  // namespace
+
+TEST_CASE("bad input: malformed JSON, wrong types, negative turn, unknown status -> 400 naming the field") {
+  test_collector tc;
+  auto c = tc.client();
+  check_error(c->Post("/api/trace", "{\"session_id\": ", "application/json"), 400);
+  check_error(c->Post("/api/trace", "", "application/json"), 400);
+  check_error(c->Post("/api/trace", "[1,2]", "application/json"), 400);
+  check_error(c->Post("/api/trace", R"({"turn_number":"one"})", "application/json"), 400, "turn_number");
+  check_error(c->Post("/api/trace", R"({"turn_number":-1})", "application/json"), 400, "turn_number");
+  check_error(c->Post("/api/trace", R"({"status":"finished"})", "application/json"), 400, "status");
+  check_error(c->Post("/api/trace", R"({"metadata":[1]})", "application/json"), 400, "metadata");
+  check_error(c->Post("/api/trace", R"({"session_id":{"a":1}})", "application/json"), 400, "session_id");
+  check_error(c->Post("/api/trace", R"({"started_at":"not a time"})", "application/json"), 400, "started_at");
+  check_alive(tc);
+}
+
+TEST_CASE("bad input: 1e999, invalid UTF-8 and deep nesting are 400, never a crash") {
+  test_collector tc;
+  auto c = tc.client();
+  check_error(c->Post("/api/trace", R"({"request":{"temperature":1e999}})", "application/json"), 400);
+  check_error(c->Post("/api/trace", "{\"request\":\"\xc3\x28\xff\"}", "application/json"), 400);
+  std::string deep = "{\"request\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
+  check_error(c->Post("/api/trace", deep, "application/json"), 400);
+  std::string deep_batch = "{\"traces\":[" + std::string(100000, '[') + "]}";
+  check_error(c->Post("/api/traces", deep_batch, "application/json"), 400);
+  check_alive(tc);
+}
+
+TEST_CASE("bad input: huge bodies get 413, with Content-Length, chunked, or gzip-inflated") {
+  test_collector tc([](config& c) { c.max_body_bytes = 64 * 1024; });
+  {
+    auto c = tc.client();
+    std::string big = "{\"request\":\"" + std::string(100 * 1024, 'x') + "\"}";
+    check_error(c->Post("/api/trace", big, "application/json"), 413);
+  }
+  {
+    auto c = tc.client();
+    // Chunked: no Content-Length, so httplib's own limit does not apply; ours must.
+    auto r = c->Post(
+        "/api/traces",
+        [sent = std::size_t{0}](size_t, httplib::DataSink& sink) mutable {
+          std::string piece(8192, ' ');
+          if (sent == 0) piece[0] = '{';
+          sent += piece.size();
+          if (sent > 512 * 1024) {
+            sink.done();
+            return true;
+          }
+          return sink.write(piece.data(), piece.size());
+        },
+        "application/json");
+    if (r) {  // the server may close before the client finishes sending; a reply must then be a 413
+      CHECK(r->status == 413);
+    }
+  }
+  {
+    auto c = tc.client();
+    std::string inflated = "{\"traces\":[],\"pad\":\"" + std::string(4 * 1024 * 1024, 'a') + "\"}";
+    z_stream zs{};
+    deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    std::string gz(compressBound(inflated.size()) + 64, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(inflated.data());
+    zs.avail_in = static_cast<uInt>(inflated.size());
+    zs.next_out = reinterpret_cast<Bytef*>(gz.data());
+    zs.avail_out = static_cast<uInt>(gz.size());
+    deflate(&zs, Z_FINISH);
+    gz.resize(zs.total_out);
+    deflateEnd(&zs);
+    REQUIRE(gz.size() < 64 * 1024);
+    check_error(c->Post("/api/traces", {{"Content-Encoding", "gzip"}}, gz, "application/json"), 413);
+  }
+  check_alive(tc);
+}
+
+TEST_CASE("bad input: too many headers get 431") {
+  test_collector tc;
+  auto c = tc.client();
+  httplib::Headers h;
+  for (int i = 0; i < 300; ++i) h.emplace("X-Pad-" + std::to_string(i), "v");
+  check_error(c->Get("/api/sessions", h), 431);
+  check_alive(tc);
+}
+
+TEST_CASE("bad input: unknown API route is a JSON 404") {
+  test_collector tc;
+  auto c = tc.client();
+  auto r = c->Get("/api/does-not-exist");
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  CHECK(json::parse(r->body)["error"]["code"].is_string());
+}
