@@ -202,3 +202,32 @@ describe('screenshot', () => {
     await page.close();
   });
 });
+
+describe('api key', () => {
+  test('ui: with --api-key the UI asks for the key once, then lists sessions and streams live', async () => {
+    const key = 'e2e-secret-key';
+    const locked = await startCollector({ apiKey: key });
+    try {
+      const authed = apiClient(locked.base, key);
+      await authed.trace({ session_id: 'e2e-locked', turn_number: 1, request: chat('behind a key'), response: answer('locked answer'), status: 'success' });
+      const page = await browser.context.newPage();
+      await page.goto(`${locked.base}/`);
+      const input = page.getByLabel('API key', { exact: true }).and(page.locator('input'));
+      await input.waitFor({ timeout: 5000 });
+      await input.fill(key);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.locator('[data-session-id="e2e-locked"]').waitFor({ timeout: 5000 });
+      assert.equal(await page.locator('input[type=password]').count(), 0);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('llmtrace.apiKey')), key);
+
+      await page.locator('[data-session-id="e2e-locked"] a').first().click();
+      await page.getByText('locked answer').waitFor({ timeout: 5000 });
+      await waitLive(page);
+      await authed.trace({ session_id: 'e2e-locked', turn_number: 2, request: chat('second'), response: answer('streamed with a key'), status: 'success' });
+      await page.getByText('streamed with a key').waitFor({ timeout: 1000 });
+      await page.close();
+    } finally {
+      await locked.stop();
+    }
+  });
+});
