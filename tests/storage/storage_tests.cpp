@@ -680,3 +680,40 @@ TEST_CASE("integrity: integrity_check is ok after a mixed workload") {
   SQLite::Statement fk(db, "PRAGMA foreign_key_check");
   CHECK(!fk.executeStep());
 }
+
+TEST_CASE("search: Chinese text matches by substring") {
+  auto s = open_memory();
+  auto a = write_one(*s, with_text("s", "今天北京的天气怎么样？")).record;
+  write_one(*s, with_text("s", "给我讲一个关于猫的笑话"));
+  storage::search_query q;
+  q.text = "天气";
+  auto r = s->search(q);
+  REQUIRE(r.total == 1);
+  CHECK(r.items[0].id == a.id);
+  q.text = "北京 怎么样";
+  CHECK(s->search(q).total == 1);
+  q.text = "猫";
+  CHECK(s->search(q).total == 1);
+  q.text = "天猫";
+  CHECK(s->search(q).total == 0);
+  q.text = "，。";
+  CHECK_NOTHROW(s->search(q));
+}
+
+TEST_CASE("search: an update with only new text keeps the earlier text searchable") {
+  auto s = open_memory();
+  auto p = with_text("s", "how do penguins sleep", "", record_status::pending);
+  p.id = "y";
+  write_one(*s, p);
+  auto f = with_text("s", "they sleep standing up");
+  f.id = "y";
+  write_one(*s, f);
+  storage::search_query q;
+  q.text = "penguins";
+  CHECK(s->search(q).total == 1);
+  q.text = "standing";
+  CHECK(s->search(q).total == 1);
+  // Repeating the same report does not grow the indexed text.
+  write_one(*s, f);
+  CHECK(s->search(q).total == 1);
+}

@@ -19,6 +19,7 @@
 
 #include "model/ids.hpp"
 #include "model/time.hpp"
+#include "storage/fts_text.hpp"
 #include "storage/sqlite_schema.hpp"
 #include "storage/store.hpp"
 
@@ -248,43 +249,11 @@ void add(session_delta& d, const contribution& c, int sign) {
   d.c.total += sign * c.total;
 }
 
+// Search totals with a text or model filter are exact up to this many matches.
+constexpr int64_t k_search_count_cap = 10000;
+
 int64_t clamp_page(int64_t p) { return p < 1 ? 1 : p; }
 int64_t clamp_size(int64_t s) { return s < 1 ? 1 : (s > 10000 ? 10000 : s); }
-
-// Turns free text into an FTS5 query that can never be a syntax error: every whitespace-separated token
-// becomes a quoted string (quotes doubled) with a prefix star, and tokens are ANDed. Tokens with no letter
-// or digit would make an empty phrase, so they are dropped.
-std::string fts_query(const std::string& text) {
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && static_cast<unsigned char>(text[i]) <= ' ') ++i;
-    size_t j = i;
-    while (j < text.size() && static_cast<unsigned char>(text[j]) > ' ') ++j;
-    if (j > i) {
-      const std::string_view tok(text.data() + i, j - i);
-      bool has_word = false;
-      for (char c : tok) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u >= 0x80 || (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z')) {
-          has_word = true;
-          break;
-        }
-      }
-      if (has_word) {
-        if (!out.empty()) out += ' ';
-        out += '"';
-        for (char c : tok) {
-          if (c == '"') out += '"';
-          out += c;
-        }
-        out += "\"*";
-      }
-    }
-    i = j;
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The store
@@ -346,7 +315,9 @@ class sqlite_store final : public store {
   bool rename_session(const std::string& id, const std::string& name, int64_t now_ms) override {
     std::lock_guard<std::mutex> lock(write_mu_);
     return mapped([&] {
-      stmt_use s(*writer_, "UPDATE sessions SET name = ?2, updated_at = MAX(updated_at, ?3) WHERE id = ?1");
+      static const std::string k_sql =
+          "UPDATE sessions SET name = ?2, updated_at = MAX(updated_at, ?3) WHERE id = ?1";
+      stmt_use s(*writer_, k_sql);
       s->bindNoCopy(1, id);
       s->bindNoCopy(2, name);
       s->bind(3, now_ms);
@@ -359,13 +330,17 @@ class sqlite_store final : public store {
     return mapped([&] {
       SQLite::Transaction tx(writer_->db(), SQLite::TransactionBehavior::IMMEDIATE);
       {
-        stmt_use d(*writer_, "DELETE FROM records WHERE session_id = ?1");
+        static const std::string k_sql =
+            "DELETE FROM records WHERE session_id = ?1";
+        stmt_use d(*writer_, k_sql);
         d->bindNoCopy(1, id);
         d->exec();
       }
       int n = 0;
       {
-        stmt_use d(*writer_, "DELETE FROM sessions WHERE id = ?1");
+        static const std::string k_sql =
+            "DELETE FROM sessions WHERE id = ?1";
+        stmt_use d(*writer_, k_sql);
         d->bindNoCopy(1, id);
         n = d->exec();
       }
@@ -381,7 +356,9 @@ class sqlite_store final : public store {
       auto found = load_by_id(id);
       if (!found) return false;
       {
-        stmt_use d(*writer_, "DELETE FROM records WHERE rid = ?1");
+        static const std::string k_sql =
+            "DELETE FROM records WHERE rid = ?1";
+        stmt_use d(*writer_, k_sql);
         d->bind(1, found->rid);
         d->exec();
       }
@@ -403,13 +380,17 @@ class sqlite_store final : public store {
       out.page = clamp_page(p.page);
       out.size = clamp_size(p.size);
       {
-        stmt_use s(c, "SELECT " + std::string(k_session_cols) +
-                          " FROM sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?1 OFFSET ?2");
+        static const std::string k_sql =
+            "SELECT " + std::string(k_session_cols) +
+                          " FROM sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?1 OFFSET ?2";
+        stmt_use s(c, k_sql);
         s->bind(1, out.size);
         s->bind(2, (out.page - 1) * out.size);
         while (s->executeStep()) out.items.push_back(read_session(*s));
       }
-      stmt_use n(c, "SELECT COUNT(*) FROM sessions");
+      static const std::string k_sql =
+          "SELECT COUNT(*) FROM sessions";
+      stmt_use n(c, k_sql);
       n->executeStep();
       out.total = n->getColumn(0).getInt64();
       return out;
@@ -418,7 +399,9 @@ class sqlite_store final : public store {
 
   std::optional<model::session> get_session(const std::string& id) override {
     return with_reader([&](connection& c) -> std::optional<model::session> {
-      stmt_use s(c, "SELECT " + std::string(k_session_cols) + " FROM sessions WHERE id = ?1");
+      static const std::string k_sql =
+          "SELECT " + std::string(k_session_cols) + " FROM sessions WHERE id = ?1";
+      stmt_use s(c, k_sql);
       s->bindNoCopy(1, id);
       if (!s->executeStep()) return std::nullopt;
       return read_session(*s);
@@ -431,14 +414,18 @@ class sqlite_store final : public store {
       out.page = clamp_page(p.page);
       out.size = clamp_size(p.size);
       {
-        stmt_use s(c, "SELECT " + k_record_cols +
-                          " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid LIMIT ?2 OFFSET ?3");
+        static const std::string k_sql =
+            "SELECT " + k_record_cols +
+                          " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid LIMIT ?2 OFFSET ?3";
+        stmt_use s(c, k_sql);
         s->bindNoCopy(1, session_id);
         s->bind(2, out.size);
         s->bind(3, (out.page - 1) * out.size);
         while (s->executeStep()) out.items.push_back(read_record(*s).rec);
       }
-      stmt_use n(c, "SELECT record_count FROM sessions WHERE id = ?1");
+      static const std::string k_sql =
+          "SELECT record_count FROM sessions WHERE id = ?1";
+      stmt_use n(c, k_sql);
       n->bindNoCopy(1, session_id);
       out.total = n->executeStep() ? n->getColumn(0).getInt64() : 0;
       return out;
@@ -447,7 +434,9 @@ class sqlite_store final : public store {
 
   std::optional<model::record> get_record(const std::string& id) override {
     return with_reader([&](connection& c) -> std::optional<model::record> {
-      stmt_use s(c, "SELECT " + k_record_cols + " FROM records WHERE id = ?1");
+      static const std::string k_sql =
+          "SELECT " + k_record_cols + " FROM records WHERE id = ?1";
+      stmt_use s(c, k_sql);
       s->bindNoCopy(1, id);
       if (!s->executeStep()) return std::nullopt;
       return read_record(*s).rec;
@@ -460,7 +449,7 @@ class sqlite_store final : public store {
       out.page = clamp_page(q.paging.page);
       out.size = clamp_size(q.paging.size);
       const bool has_text = q.text.find_first_not_of(" \t\r\n") != std::string::npos;
-      const std::string match = has_text ? fts_query(q.text) : std::string();
+      const std::string match = has_text ? fts_match_query(q.text) : std::string();
       if (has_text && match.empty()) return out;  // only punctuation: nothing can match
 
       std::string where;
@@ -479,7 +468,9 @@ class sqlite_store final : public store {
         if (!q.session_id.empty()) s.bindNoCopy(4, q.session_id);
       };
       {
-        stmt_use s(c, "SELECT " + k_record_cols_r + from + where + " ORDER BY r.rid DESC LIMIT ?5 OFFSET ?6");
+        // With text, FTS5 yields matches in rowid order itself, so LIMIT stops early instead of sorting.
+        const char* order = has_text ? " ORDER BY records_fts.rowid DESC" : " ORDER BY r.rid DESC";
+        stmt_use s(c, "SELECT " + k_record_cols_r + from + where + order + " LIMIT ?5 OFFSET ?6");
         bind_filters(*s);
         s->bind(5, out.size);
         s->bind(6, (out.page - 1) * out.size);
@@ -507,8 +498,10 @@ class sqlite_store final : public store {
           out.total = all - errors - pending;
         }
       } else {
-        stmt_use n(c, "SELECT COUNT(*)" + from + where);
+        // Counting every match of a common word costs as much as reading them: count up to a cap.
+        stmt_use n(c, "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT ?5)");
         bind_filters(*n);
+        n->bind(5, k_search_count_cap);
         n->executeStep();
         out.total = n->getColumn(0).getInt64();
       }
@@ -520,10 +513,11 @@ class sqlite_store final : public store {
     return with_reader([&](connection& c) {
       store_stats out;
       {
-        stmt_use s(c,
-                   "SELECT COUNT(*), COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
-                   "COALESCE(SUM(pending_count), 0), COALESCE(SUM(prompt_tokens), 0), "
-                   "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(total_tokens), 0) FROM sessions");
+        static const std::string k_sql =
+            "SELECT COUNT(*), COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
+            "COALESCE(SUM(pending_count), 0), COALESCE(SUM(prompt_tokens), 0), "
+            "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(total_tokens), 0) FROM sessions";
+        stmt_use s(c, k_sql);
         s->executeStep();
         out.sessions = s->getColumn(0).getInt64();
         out.records = s->getColumn(1).getInt64();
@@ -533,7 +527,9 @@ class sqlite_store final : public store {
         out.completion_tokens = s->getColumn(5).getInt64();
         out.total_tokens = s->getColumn(6).getInt64();
       }
-      stmt_use p(c, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+      static const std::string k_sql =
+          "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+      stmt_use p(c, k_sql);
       if (p->executeStep()) out.db_size_bytes = p->getColumn(0).getInt64();
       return out;
     });
@@ -541,7 +537,9 @@ class sqlite_store final : public store {
 
   void for_each_record(const std::string& session_id, const std::function<bool(const model::record&)>& fn) override {
     with_reader([&](connection& c) {
-      stmt_use s(c, "SELECT " + k_record_cols + " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid");
+      static const std::string k_sql =
+          "SELECT " + k_record_cols + " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid";
+      stmt_use s(c, k_sql);
       s->bindNoCopy(1, session_id);
       while (s->executeStep()) {
         if (!fn(read_record(*s).rec)) break;
@@ -554,16 +552,20 @@ class sqlite_store final : public store {
   // --- write helpers (writer connection, inside the batch transaction) -------------------------------------
 
   std::optional<stored_record> load_by_id(const std::string& id) {
-    stmt_use s(*writer_, "SELECT " + k_record_cols + " FROM records WHERE id = ?1");
+    static const std::string k_sql =
+        "SELECT " + k_record_cols + " FROM records WHERE id = ?1";
+    stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, id);
     if (!s->executeStep()) return std::nullopt;
     return read_record(*s);
   }
 
   std::optional<stored_record> load_pending_at(const std::string& session_id, int64_t turn) {
-    stmt_use s(*writer_, "SELECT " + k_record_cols +
+    static const std::string k_sql =
+        "SELECT " + k_record_cols +
                              " FROM records WHERE session_id = ?1 AND turn_number = ?2 AND nested = 0 AND "
-                             "status = 'pending' AND replay_of IS NULL AND parent_id IS NULL ORDER BY rid LIMIT 1");
+                             "status = 'pending' AND replay_of IS NULL AND parent_id IS NULL ORDER BY rid LIMIT 1";
+    stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, session_id);
     s->bind(2, turn);
     if (!s->executeStep()) return std::nullopt;
@@ -571,7 +573,9 @@ class sqlite_store final : public store {
   }
 
   bool turn_present(const std::string& session_id, int64_t turn) {
-    stmt_use s(*writer_, "SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 1");
+    static const std::string k_sql =
+        "SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 1";
+    stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, session_id);
     s->bind(2, turn);
     return s->executeStep();
@@ -579,36 +583,60 @@ class sqlite_store final : public store {
 
   int64_t next_turn(const std::string& session_id) {
     // Top-level originals only (nested = 0 is "no replay_of, no parent"): replays and children share a turn.
-    stmt_use s(*writer_,
-               "SELECT turn_number FROM records WHERE session_id = ?1 AND nested = 0 "
-               "ORDER BY turn_number DESC LIMIT 1");
+    static const std::string k_sql =
+        "SELECT turn_number FROM records WHERE session_id = ?1 AND nested = 0 "
+        "ORDER BY turn_number DESC LIMIT 1";
+    stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, session_id);
     return s->executeStep() ? s->getColumn(0).getInt64() + 1 : 1;
   }
 
   bool session_exists(const std::string& id) {
-    stmt_use s(*writer_, "SELECT 1 FROM sessions WHERE id = ?1");
+    static const std::string k_sql =
+        "SELECT 1 FROM sessions WHERE id = ?1";
+    stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, id);
     return s->executeStep();
   }
 
   void insert_session(const std::string& id, const std::string& name, int64_t at) {
-    stmt_use s(*writer_, "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)");
+    static const std::string k_sql =
+        "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)";
+    stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, id);
     s->bindNoCopy(2, name);
     s->bind(3, at);
     s->exec();
   }
 
-  void set_search_text(int64_t rid, const std::string& text, bool replace) {
-    if (replace) {
-      stmt_use d(*writer_, "DELETE FROM records_fts WHERE rowid = ?1");
-      d->bind(1, rid);
-      d->exec();
+  // Indexes a record's message text. An update may carry only part of the conversation (e.g. just the
+  // response), so new text replaces the old only when it contains it; otherwise both are kept.
+  void set_search_text(int64_t rid, const std::string& text, bool existing) {
+    std::string indexed = fts_index_text(text);
+    if (existing) {
+      std::string old;
+      {
+        static const std::string k_sql =
+            "SELECT text FROM records_fts WHERE rowid = ?1";
+        stmt_use q(*writer_, k_sql);
+        q->bind(1, rid);
+        if (q->executeStep()) old = q->getColumn(0).getString();
+      }
+      if (!old.empty()) {
+        if (old.find(indexed) != std::string::npos) return;
+        if (indexed.find(old) == std::string::npos) indexed = old + "\n" + indexed;
+        static const std::string k_sql =
+            "DELETE FROM records_fts WHERE rowid = ?1";
+        stmt_use d(*writer_, k_sql);
+        d->bind(1, rid);
+        d->exec();
+      }
     }
-    stmt_use s(*writer_, "INSERT INTO records_fts (rowid, text) VALUES (?1, ?2)");
+    static const std::string k_sql =
+        "INSERT INTO records_fts (rowid, text) VALUES (?1, ?2)";
+    stmt_use s(*writer_, k_sql);
     s->bind(1, rid);
-    s->bindNoCopy(2, text);
+    s->bindNoCopy(2, indexed);
     s->exec();
   }
 
@@ -664,12 +692,13 @@ class sqlite_store final : public store {
     if (w.turn_number > 0) r.turn_number = w.turn_number;
     r.updated_at_ms = at;
     {
-      stmt_use s(*writer_,
-                 "UPDATE records SET id = ?1, session_id = ?2, turn_number = ?3, nested = ?4, request = ?5, "
-                 "response = ?6, status = ?7, error_message = ?8, metadata = ?9, created_at = ?10, "
-                 "updated_at = ?11, started_at = ?12, ended_at = ?13, latency_ms = ?14, model = ?15, "
-                 "prompt_tokens = ?16, completion_tokens = ?17, total_tokens = ?18, replay_of = ?19, "
-                 "parent_id = ?20 WHERE rid = ?21");
+      static const std::string k_sql =
+          "UPDATE records SET id = ?1, session_id = ?2, turn_number = ?3, nested = ?4, request = ?5, "
+          "response = ?6, status = ?7, error_message = ?8, metadata = ?9, created_at = ?10, "
+          "updated_at = ?11, started_at = ?12, ended_at = ?13, latency_ms = ?14, model = ?15, "
+          "prompt_tokens = ?16, completion_tokens = ?17, total_tokens = ?18, replay_of = ?19, "
+          "parent_id = ?20 WHERE rid = ?21";
+      stmt_use s(*writer_, k_sql);
       bind_record(*s, r, 1);
       s->bind(21, old.rid);
       s->exec();
@@ -681,7 +710,9 @@ class sqlite_store final : public store {
     if (r.turn_number != old.rec.turn_number) {
       if (!turn_present(r.session_id, old.rec.turn_number)) d.turns -= 1;
       // The moved record itself is now at the new turn; count it if it is alone there.
-      stmt_use s(*writer_, "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 2)");
+      static const std::string k_sql =
+          "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 2)";
+      stmt_use s(*writer_, k_sql);
       s->bindNoCopy(1, r.session_id);
       s->bind(2, r.turn_number);
       s->executeStep();
@@ -698,7 +729,8 @@ class sqlite_store final : public store {
     model::record r;
     if (w.session_id) {
       r.session_id = *w.session_id;
-      if (!session_exists(r.session_id)) {
+      // A session already touched by this batch exists; skip the lookup.
+      if (deltas.find(r.session_id) == deltas.end() && !session_exists(r.session_id)) {
         insert_session(r.session_id, session_name(w, at), at);
         out.session_created = true;
       }
@@ -716,11 +748,12 @@ class sqlite_store final : public store {
     if (!turn_present(r.session_id, r.turn_number)) d.turns += 1;
     int64_t rid = 0;
     {
-      stmt_use s(*writer_,
-                 "INSERT INTO records (rid, id, session_id, turn_number, nested, request, response, status, "
-                 "error_message, metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, "
-                 "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                               "?15, ?16, ?17, ?18, ?19, ?20)");
+      static const std::string k_sql =
+          "INSERT INTO records (rid, id, session_id, turn_number, nested, request, response, status, "
+          "error_message, metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, "
+          "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+          "?15, ?16, ?17, ?18, ?19, ?20)";
+      stmt_use s(*writer_, k_sql);
       bind_record(*s, r, 1);
       s->exec();
       rid = writer_->db().getLastInsertRowid();
@@ -739,11 +772,12 @@ class sqlite_store final : public store {
 
   void flush_deltas(const std::unordered_map<std::string, session_delta>& deltas) {
     for (const auto& [id, d] : deltas) {
-      stmt_use s(*writer_,
-                 "UPDATE sessions SET record_count = record_count + ?2, turn_count = turn_count + ?3, "
-                 "error_count = error_count + ?4, pending_count = pending_count + ?5, "
-                 "prompt_tokens = prompt_tokens + ?6, completion_tokens = completion_tokens + ?7, "
-                 "total_tokens = total_tokens + ?8, updated_at = MAX(updated_at, ?9) WHERE id = ?1");
+      static const std::string k_sql =
+          "UPDATE sessions SET record_count = record_count + ?2, turn_count = turn_count + ?3, "
+          "error_count = error_count + ?4, pending_count = pending_count + ?5, "
+          "prompt_tokens = prompt_tokens + ?6, completion_tokens = completion_tokens + ?7, "
+          "total_tokens = total_tokens + ?8, updated_at = MAX(updated_at, ?9) WHERE id = ?1";
+      stmt_use s(*writer_, k_sql);
       s->bindNoCopy(1, id);
       s->bind(2, d.c.records);
       s->bind(3, d.turns);
