@@ -471,6 +471,7 @@ flush_result client::impl::shutdown(milliseconds timeout) noexcept {
   try {
     runtime& r = *rt;
     accepting.store(false);
+    const uint64_t discarded_before = discarded.load();
     const auto deadline = steady::now() + timeout;
     std::unique_lock lk(r.mu);
     if (!r.thread_started) {
@@ -504,7 +505,8 @@ flush_result client::impl::shutdown(milliseconds timeout) noexcept {
       }
     }
     if (r.thread.joinable() && r.thread.get_id() != std::this_thread::get_id()) r.thread.join();
-    return r.abort.load() ? flush_result::timeout : flush_result::ok;
+    // Records given up at the deadline (e.g. still in backoff) mean the flush did not complete.
+    return r.abort.load() || discarded.load() != discarded_before ? flush_result::timeout : flush_result::ok;
   } catch (...) {
     return flush_result::timeout;
   }

@@ -448,3 +448,18 @@ TEST_CASE("fork: the child neither resends the parent's queue nor deadlocks") {
   CHECK(parent == 10);
   CHECK(child == 1);
 }
+
+TEST_CASE("shutdown: with the collector down, reports timeout and counts what it gave up") {
+  const int port = llmtrace::test::free_port();
+  auto o = fast_options("http://127.0.0.1:" + std::to_string(port));
+  o.max_retries = 1000;
+  llmtrace::client c(o);
+  for (int i = 0; i < 5; ++i) c.trace("s", 0, "{}", "null");
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(c.shutdown(300ms) == llmtrace::flush_result::timeout);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  auto s = c.stats();
+  CHECK(s.discarded == 5);
+  CHECK(s.sent == 0);
+  CHECK(s.queue_bytes == 0);
+}

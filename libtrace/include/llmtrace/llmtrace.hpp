@@ -30,7 +30,7 @@ enum class overflow_policy {
 // Plain aggregate: designated initializers work, e.g. llmtrace::options{.endpoint = "http://127.0.0.1:9000"}.
 struct options {
   std::string endpoint = "http://127.0.0.1:8080";  // collector base URL (http only)
-  std::string api_key;                             // sent as "Authorization: Bearer <key>" when not empty
+  std::string api_key{};                           // sent as "Authorization: Bearer <key>" when not empty
   std::size_t queue_limit_bytes = 64u << 20;       // memory budget of queued records (payload + overhead)
   std::size_t max_batch_records = 512;
   std::size_t max_batch_bytes = 1u << 20;
@@ -47,7 +47,7 @@ struct options {
   std::chrono::milliseconds exit_flush_deadline{2000};  // destructor / atexit flush bound
   // Receives rate-limited warnings (never a record's content). Empty: write them to stderr.
   // Called on the flusher thread or the caller's thread; must not call back into the client.
-  std::function<void(std::string_view)> on_warning;
+  std::function<void(std::string_view)> on_warning{};
 
   // The one place that reads the environment: LLMTRACE_ENDPOINT, LLMTRACE_API_KEY, LLMTRACE_DISABLED=1
   // override the matching fields of `base`.
@@ -59,19 +59,19 @@ struct options {
 // for the duration of that call. JSON fields are embedded verbatim and must be valid JSON text
 // (empty: omitted). Empty strings / unset optionals are omitted and the collector fills them.
 struct record {
-  std::string_view id;          // empty: a new UUIDv7 is generated
-  std::string_view session_id;  // empty: the collector creates a session
+  std::string_view id{};          // empty: a new UUIDv7 is generated
+  std::string_view session_id{};  // empty: the collector creates a session
   int64_t turn_number = 0;      // 0: the collector assigns the next turn
-  std::string_view request_json;
-  std::string_view response_json;
+  std::string_view request_json{};
+  std::string_view response_json{};
   llmtrace::status status = llmtrace::status::success;
-  std::string_view error_message;
-  std::string_view metadata_json;  // a JSON object
-  std::string_view model;
-  std::optional<std::chrono::system_clock::time_point> started_at;
-  std::optional<std::chrono::system_clock::time_point> ended_at;
-  std::optional<double> latency_ms;
-  std::string_view parent_id;  // for nested spans (tool calls, retrieval, agent steps)
+  std::string_view error_message{};
+  std::string_view metadata_json{};  // a JSON object
+  std::string_view model{};
+  std::optional<std::chrono::system_clock::time_point> started_at{};
+  std::optional<std::chrono::system_clock::time_point> ended_at{};
+  std::optional<double> latency_ms{};
+  std::string_view parent_id{};  // for nested spans (tool calls, retrieval, agent steps)
 };
 
 struct stats {

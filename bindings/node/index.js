@@ -1,0 +1,252 @@
+'use strict';
+// llmtrace for Node: trace LLM calls through the C API (libllmtrace_c.so) loaded with koffi.
+// trace() never blocks the event loop (it copies the record into the library's lock-free queue); a
+// background thread inside the library ships batches. flush()/shutdown() run on koffi's worker threads
+// and return Promises. One Client may be used from anywhere in the process.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+const LT_OK = 0;
+const LT_EDISABLED = -5;
+const LT_OPTIONS_VERSION = 1;
+const STATUSES = new Set(['pending', 'success', 'error']);
+
+let api = null;
+
+function candidates() {
+  if (process.env.LLMTRACE_LIB) return [process.env.LLMTRACE_LIB];
+  const out = [path.join(__dirname, 'libllmtrace_c.so')];
+  const repo = path.resolve(__dirname, '..', '..');
+  try {
+    for (const d of fs.readdirSync(repo).filter((d) => d.startsWith('build')).sort()) {
+      out.push(path.join(repo, d, 'libtrace', 'libllmtrace_c.so'));
+    }
+  } catch {
+    // not a source checkout
+  }
+  out.push('libllmtrace_c.so'); // system library path
+  return out;
+}
+
+/** Loads libllmtrace_c.so once: LLMTRACE_LIB, else beside the package, the build tree, the system path. */
+function loadLibrary() {
+  if (api) return api;
+  const errors = [];
+  let lib = null;
+  let loadedFrom = null;
+  for (const p of candidates()) {
+    if (p.includes(path.sep) && !fs.existsSync(p)) continue;
+    try {
+      lib = koffi.load(p);
+      loadedFrom = p;
+      break;
+    } catch (e) {
+      errors.push(`${p}: ${e.message}`);
+    }
+  }
+  if (!lib) throw new Error('llmtrace: cannot load libllmtrace_c.so (set LLMTRACE_LIB): ' + errors.join('; '));
+
+  const ltClient = koffi.opaque('lt_client');
+  const ltOptions = koffi.struct('lt_options', {
+    version: 'uint32_t',
+    endpoint: 'const char *',
+    api_key: 'const char *',
+    queue_limit_bytes: 'uint64_t',
+    max_batch_records: 'uint32_t',
+    max_batch_bytes: 'uint32_t',
+    flush_interval_ms: 'int32_t',
+    connect_timeout_ms: 'int32_t',
+    request_timeout_ms: 'int32_t',
+    max_retries: 'int32_t',
+    max_backoff_ms: 'int32_t',
+    overflow_policy: 'int32_t',
+    block_timeout_ms: 'int32_t',
+    gzip: 'int32_t',
+    disabled: 'int32_t',
+    exit_flush_deadline_ms: 'int32_t',
+  });
+  const ltStats = koffi.struct('lt_stats', {
+    enqueued: 'uint64_t',
+    dropped: 'uint64_t',
+    sent: 'uint64_t',
+    failed: 'uint64_t',
+    retried: 'uint64_t',
+    discarded: 'uint64_t',
+    queue_bytes: 'uint64_t',
+    requests: 'uint64_t',
+  });
+  const clientPtr = koffi.pointer(ltClient);
+  api = {
+    path: loadedFrom,
+    ltOptions,
+    version: lib.func('lt_version', 'const char *', []),
+    lastError: lib.func('lt_last_error', 'const char *', []),
+    optionsInit: lib.func('lt_options_init', 'void', [koffi.out(koffi.pointer(ltOptions))]),
+    clientNew: lib.func('lt_client_new', 'int', [koffi.out(koffi.pointer(ltClient, 2)), koffi.pointer(ltOptions)]),
+    traceJson: lib.func('lt_trace_json', 'int', [clientPtr, 'const char *', 'size_t']),
+    flush: lib.func('lt_flush', 'int', [clientPtr, 'int32_t']),
+    shutdown: lib.func('lt_shutdown', 'int', [clientPtr, 'int32_t']),
+    free: lib.func('lt_client_free', 'void', [clientPtr]),
+    stats: lib.func('lt_stats', 'int', [clientPtr, koffi.out(koffi.pointer(ltStats))]),
+    newId: lib.func('lt_new_id', 'int', ['void *', 'size_t']),
+  };
+  return api;
+}
+
+/** A new time-ordered UUIDv7. */
+function newId() {
+  const a = loadLibrary();
+  const buf = Buffer.alloc(37);
+  a.newId(buf, 37);
+  return buf.toString('utf8', 0, 36);
+}
+
+function jsonText(v) {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') {
+    try {
+      JSON.parse(v);
+      return v;
+    } catch {
+      return JSON.stringify(v);
+    }
+  }
+  return JSON.stringify(v);
+}
+
+const live = new Set();
+process.on('exit', () => {
+  // Synchronous, bounded: the process is going away.
+  for (const c of live) c.shutdownSync(c.exitTimeoutMs);
+});
+
+class Client {
+  /**
+   * @param {object} [opts] endpoint, apiKey (default: LLMTRACE_ENDPOINT / LLMTRACE_API_KEY), flushIntervalMs,
+   *   maxRetries, queueLimitBytes, gzip, disabled, exitTimeoutMs
+   */
+  constructor(opts = {}) {
+    const a = loadLibrary();
+    const o = {};
+    a.optionsInit(o);
+    o.version = LT_OPTIONS_VERSION;
+    o.endpoint = opts.endpoint || null;
+    o.api_key = opts.apiKey || null;
+    if (opts.flushIntervalMs != null) o.flush_interval_ms = opts.flushIntervalMs;
+    if (opts.maxRetries != null) o.max_retries = opts.maxRetries;
+    if (opts.queueLimitBytes != null) o.queue_limit_bytes = opts.queueLimitBytes;
+    if (opts.requestTimeoutMs != null) o.request_timeout_ms = opts.requestTimeoutMs;
+    o.gzip = opts.gzip ? 1 : 0;
+    o.disabled = opts.disabled ? 1 : 0;
+    const out = [null];
+    const rc = a.clientNew(out, o);
+    if (rc !== LT_OK) {
+      const err = new Error(`llmtrace: ${a.lastError()} (code ${rc})`);
+      err.code = rc;
+      throw err;
+    }
+    this._a = a;
+    this._h = out[0];
+    this._stopped = false;
+    this._inflight = 0;
+    this._freeWhenIdle = false;
+    this.exitTimeoutMs = opts.exitTimeoutMs ?? 2000;
+    live.add(this);
+  }
+
+  /** Queues one record; returns true when queued. Never blocks, never throws for a full queue. */
+  trace(r = {}) {
+    const status = r.status ?? 'success';
+    if (!STATUSES.has(status)) throw new TypeError(`status must be pending, success or error, got ${status}`);
+    if (!this._h || this._stopped) return false;
+    const parts = [];
+    if (r.id) parts.push('"id":' + JSON.stringify(String(r.id)));
+    if (r.sessionId) parts.push('"session_id":' + JSON.stringify(String(r.sessionId)));
+    if (r.turnNumber) parts.push('"turn_number":' + Math.trunc(Number(r.turnNumber)));
+    parts.push('"request":' + (jsonText(r.request) ?? 'null'));
+    parts.push('"response":' + (jsonText(r.response) ?? 'null'));
+    parts.push('"status":"' + status + '"');
+    if (r.errorMessage) parts.push('"error_message":' + JSON.stringify(String(r.errorMessage)));
+    if (r.metadata != null) parts.push('"metadata":' + jsonText(r.metadata));
+    if (r.model) parts.push('"model":' + JSON.stringify(String(r.model)));
+    if (r.parentId) parts.push('"parent_id":' + JSON.stringify(String(r.parentId)));
+    if (r.latencyMs != null) parts.push('"latency_ms":' + Number(r.latencyMs));
+    if (r.startedAt) parts.push('"started_at":' + JSON.stringify(new Date(r.startedAt).toISOString()));
+    if (r.endedAt) parts.push('"ended_at":' + JSON.stringify(new Date(r.endedAt).toISOString()));
+    const text = Buffer.from('{' + parts.join(',') + '}', 'utf8');
+    return this._a.traceJson(this._h, text, text.length) === LT_OK;
+  }
+
+  _async(fn, timeoutMs) {
+    if (!this._h) return Promise.resolve(false);
+    this._inflight++;
+    return new Promise((resolve) => {
+      fn.async(this._h, Math.max(0, Math.trunc(timeoutMs)), (err, rc) => {
+        this._inflight--;
+        if (this._freeWhenIdle && this._inflight === 0) this._free();
+        resolve(!err && (rc === LT_OK || rc === LT_EDISABLED));
+      });
+    });
+  }
+
+  /** Resolves true once everything traced so far is delivered or dropped, false on timeout. */
+  flush(timeoutMs = 5000) {
+    return this._async(this._a.flush, timeoutMs);
+  }
+
+  /** Flushes and stops; resolves false if the deadline passed. Later trace() calls return false. */
+  async shutdown(timeoutMs = 5000) {
+    if (!this._h) return true;
+    this._stopped = true;
+    live.delete(this);
+    const ok = await this._async(this._a.shutdown, timeoutMs);
+    this._freeWhenIdle = true;
+    if (this._inflight === 0) this._free();
+    return ok;
+  }
+
+  flushSync(timeoutMs = 5000) {
+    if (!this._h) return false;
+    const rc = this._a.flush(this._h, Math.max(0, Math.trunc(timeoutMs)));
+    return rc === LT_OK || rc === LT_EDISABLED;
+  }
+
+  shutdownSync(timeoutMs = 5000) {
+    if (!this._h) return true;
+    this._stopped = true;
+    live.delete(this);
+    const rc = this._a.shutdown(this._h, Math.max(0, Math.trunc(timeoutMs)));
+    this._freeWhenIdle = true;
+    if (this._inflight === 0) this._free();
+    return rc === LT_OK || rc === LT_EDISABLED;
+  }
+
+  _free() {
+    if (!this._h) return;
+    const h = this._h;
+    this._h = null;
+    this._a.free(h);
+  }
+
+  /** Counters: enqueued, dropped, sent, failed, retried, discarded, queue_bytes, requests. */
+  stats() {
+    const s = {};
+    if (this._h) this._a.stats(this._h, s);
+    const out = {};
+    for (const k of ['enqueued', 'dropped', 'sent', 'failed', 'retried', 'discarded', 'queue_bytes', 'requests']) {
+      out[k] = Number(s[k] ?? 0);
+    }
+    return out;
+  }
+}
+
+let defaultClient = null;
+/** A process-wide Client from the environment, created on first use. */
+function getDefaultClient() {
+  if (!defaultClient) defaultClient = new Client();
+  return defaultClient;
+}
+
+module.exports = { Client, newId, loadLibrary, getDefaultClient, ...require('./openai') };

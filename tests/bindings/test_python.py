@@ -1,0 +1,209 @@
+"""Python binding (ctypes over libllmtrace_c.so) against a fake collector over real loopback HTTP, and
+wrap_openai with a small OpenAI-style client object (plain, streamed and failing calls)."""
+
+import json
+import os
+import sys
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
+sys.path.insert(0, HERE)
+
+import llmtrace  # noqa: E402
+from harness import FakeCollector, FakeUpstream  # noqa: E402
+
+
+class _Obj:
+    """Attribute access over a dict, like the official client's response models."""
+
+    def __init__(self, d):
+        self._d = d
+        for k, v in d.items():
+            setattr(self, k, _wrap(v))
+
+    def model_dump(self):
+        return self._d
+
+
+def _wrap(v):
+    if isinstance(v, dict):
+        return _Obj(v)
+    if isinstance(v, list):
+        return [_wrap(x) for x in v]
+    return v
+
+
+class FakeOpenAI:
+    """Just enough of openai.OpenAI: client.chat.completions.create(**kwargs), over real HTTP."""
+
+    class _Completions:
+        def __init__(self, base_url):
+            self.base_url = base_url
+
+        def create(self, **kwargs):
+            req = urllib.request.Request(self.base_url + "/chat/completions", data=json.dumps(kwargs).encode(),
+                                         headers={"Content-Type": "application/json"})
+            try:
+                resp = urllib.request.urlopen(req, timeout=5)
+            except urllib.error.HTTPError as e:
+                raise RuntimeError(f"upstream HTTP {e.code}") from None
+            if kwargs.get("stream"):
+                return self._stream(resp)
+            with resp:
+                return _Obj(json.loads(resp.read()))
+
+        @staticmethod
+        def _stream(resp):
+            with resp:
+                for line in resp:
+                    line = line.strip()
+                    if not line.startswith(b"data: "):
+                        continue
+                    data = line[6:]
+                    if data == b"[DONE]":
+                        return
+                    yield _Obj(json.loads(data))
+
+    class _Chat:
+        def __init__(self, base_url):
+            self.completions = FakeOpenAI._Completions(base_url)
+
+    def __init__(self, base_url):
+        self.chat = FakeOpenAI._Chat(base_url)
+
+
+class ClientTests(unittest.TestCase):
+    def setUp(self):
+        self.fc = FakeCollector()
+
+    def tearDown(self):
+        self.fc.close()
+
+    def test_trace_flush_delivers_records_with_ids(self):
+        c = llmtrace.Client(endpoint=self.fc.endpoint)
+        self.assertTrue(c.trace(session_id="py-1", turn_number=1, request={"model": "m", "messages": []},
+                                response={"choices": []}, metadata={"k": "v"}))
+        self.assertTrue(c.trace(session_id="py-1", turn_number=2, request='{"raw": true}', status="error",
+                                error_message="boom \"quoted\" \u00e9"))
+        self.assertTrue(c.flush(5.0))
+        with self.fc.lock:
+            recs = list(self.fc.records)
+        self.assertEqual(len(recs), 2)
+        self.assertEqual(recs[0]["session_id"], "py-1")
+        self.assertEqual(recs[0]["request"]["model"], "m")
+        self.assertEqual(recs[0]["metadata"], {"k": "v"})
+        self.assertEqual(recs[1]["request"], {"raw": True})
+        self.assertEqual(recs[1]["status"], "error")
+        self.assertEqual(recs[1]["error_message"], "boom \"quoted\" \u00e9")
+        for r in recs:
+            self.assertEqual(len(r["id"]), 36)
+        s = c.stats()
+        self.assertEqual(s["enqueued"], 2)
+        self.assertEqual(s["sent"], 2)
+        self.assertEqual(s["dropped"], 0)
+        self.assertTrue(c.shutdown(2.0))
+        self.assertFalse(c.trace(session_id="py-1"))
+
+    def test_bad_status_raises_and_new_id_is_uuidv7(self):
+        c = llmtrace.Client(endpoint=self.fc.endpoint)
+        with self.assertRaises(ValueError):
+            c.trace(status="done")
+        i = llmtrace.new_id()
+        self.assertEqual(len(i), 36)
+        self.assertEqual(i[14], "7")
+        c.shutdown(1.0)
+
+    def test_invalid_endpoint_is_an_error(self):
+        with self.assertRaises(llmtrace.LLMTraceError):
+            llmtrace.Client(endpoint="ftp://x")
+
+    def test_shutdown_times_out_against_a_server_that_never_answers(self):
+        import socket
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        try:
+            c = llmtrace.Client(endpoint=f"http://127.0.0.1:{srv.getsockname()[1]}", flush_interval_ms=10)
+            c.trace(session_id="hang")
+            t0 = time.monotonic()
+            self.assertFalse(c.shutdown(1.0))
+            self.assertLess(time.monotonic() - t0, 1.5)
+        finally:
+            srv.close()
+
+    def test_library_loaded_from_LLMTRACE_LIB(self):
+        lib = llmtrace.load_library()
+        self.assertTrue(lib.lt_version().decode())
+        if os.environ.get("LLMTRACE_LIB"):
+            self.assertEqual(os.path.realpath(lib._name), os.path.realpath(os.environ["LLMTRACE_LIB"]))
+
+
+class WrapOpenAITests(unittest.TestCase):
+    def setUp(self):
+        self.fc = FakeCollector()
+        self.up = FakeUpstream()
+        self.tracer = llmtrace.Client(endpoint=self.fc.endpoint, flush_interval_ms=20)
+        self.oa = llmtrace.wrap_openai(FakeOpenAI(self.up.base_url), session_id="wrap-1", tracer=self.tracer)
+
+    def tearDown(self):
+        self.tracer.shutdown(2.0)
+        self.fc.close()
+        self.up.close()
+
+    def finals(self):
+        self.assertTrue(self.tracer.flush(5.0))
+        with self.fc.lock:
+            return [r for r in self.fc.records if r["status"] != "pending"]
+
+    def test_plain_call_is_traced_without_changing_the_call_site(self):
+        resp = self.oa.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "hi"}])
+        self.assertEqual(resp.choices[0].message.content, "echo: hi")
+        finals = self.finals()
+        self.assertEqual(len(finals), 1)
+        r = finals[0]
+        self.assertEqual(r["session_id"], "wrap-1")
+        self.assertEqual(r["turn_number"], 1)
+        self.assertEqual(r["status"], "success")
+        self.assertEqual(r["model"], "gpt-x")
+        self.assertEqual(r["response"]["usage"]["total_tokens"], 12)
+        self.assertGreaterEqual(r["latency_ms"], 0)
+        with self.fc.lock:
+            pend = [x for x in self.fc.records if x["status"] == "pending"]
+        self.assertEqual(pend[0]["id"], r["id"])
+
+    def test_stream_passes_chunks_through_and_records_the_assembled_response(self):
+        stream = self.oa.chat.completions.create(model="gpt-x", stream=True,
+                                                 stream_options={"include_usage": True},
+                                                 messages=[{"role": "user", "content": "stream me"}])
+        text = ""
+        n = 0
+        for chunk in stream:
+            n += 1
+            if chunk.choices:
+                text += chunk.choices[0].delta.content or "" if hasattr(chunk.choices[0].delta, "content") else ""
+        self.assertGreater(n, 3)
+        self.assertEqual(text, "echo: stream me")
+        finals = self.finals()
+        self.assertEqual(len(finals), 1)
+        r = finals[0]
+        self.assertEqual(r["status"], "success")
+        self.assertEqual(r["response"]["choices"][0]["message"]["content"], "echo: stream me")
+        self.assertEqual(r["response"]["choices"][0]["finish_reason"], "stop")
+        self.assertEqual(r["response"]["usage"]["total_tokens"], 12)
+
+    def test_failing_call_is_recorded_as_error_and_reraised(self):
+        self.oa.chat.completions.create(model="m", messages=[{"role": "user", "content": "ok"}])
+        with self.assertRaises(RuntimeError):
+            self.oa.chat.completions.create(model="m", messages=[{"role": "user", "content": "please fail"}])
+        finals = self.finals()
+        self.assertEqual([r["turn_number"] for r in finals], [1, 2])
+        self.assertEqual(finals[1]["status"], "error")
+        self.assertIn("upstream HTTP 500", finals[1]["error_message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
