@@ -2,7 +2,7 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { getAuth, subscribeAuth } from './api';
 import { ApiKeyPrompt } from './components/ApiKeyPrompt';
-import { liveMode, subscribeLiveMode } from './live';
+import { liveMode, subscribeLive, subscribeLiveMode } from './live';
 import { match, navigate, useLocation } from './router';
 import { RecordView } from './views/RecordView';
 import { SearchView } from './views/SearchView';
@@ -62,6 +62,8 @@ export function App() {
   const route = match(path);
   // A new API key re-mounts the view so it refetches with it.
   const auth = useSyncExternalStore(subscribeAuth, getAuth);
+  // One stream for the app's lifetime: views come and go without reconnecting (and missing events).
+  useEffect(() => subscribeLive(() => {}), []);
   let view;
   switch (route.name) {
     case 'sessions':

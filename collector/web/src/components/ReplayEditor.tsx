@@ -220,7 +220,7 @@ export function ReplayEditor({
             </div>
           ))}
           {form.messages && (
-            <button type="button" className="btn btn-small"
+            <button type="button" className="btn btn-small add-msg"
               onClick={() => set({ messages: [...form.messages!, { role: 'user', content: '', contentIsJson: false, rest: {} }] })}>
               + message
             </button>

@@ -63,7 +63,11 @@ export function SessionView({ id }: { id: string }) {
     const out = new Map<string, number>();
     let previous: ReturnType<typeof conversationAfter> = [];
     for (const t of turns) {
-      for (const c of t.calls) out.set(c.record.id, sharedPrefix(previous, requestMessages(c.record.request)));
+      for (const c of t.calls) {
+        // Fold only a true continuation (the whole previous conversation resent), not a shared system prompt.
+        const n = sharedPrefix(previous, requestMessages(c.record.request));
+        out.set(c.record.id, n > 0 && n === previous.length ? n : 0);
+      }
       const main = t.calls[0]?.record;
       if (main) previous = conversationAfter(main.request, main.response);
     }
