@@ -1,0 +1,158 @@
+#include "upstream/recording.hpp"
+
+#include <openssl/evp.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+#include "config.hpp"
+#include "ingest/json_parse.hpp"
+
+namespace llmtrace::upstream {
+namespace {
+
+using json = nlohmann::json;
+
+std::string string_field(const json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Cut at a UTF-8 character boundary so the stored text stays valid.
+std::string cut_utf8(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return std::string(s);
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n));
+}
+
+}  // namespace
+
+endpoint infer_endpoint(const json& request) {
+  if (!request.is_object()) return endpoint::chat_completions;
+  if (request.contains("messages")) return endpoint::chat_completions;
+  if (request.contains("prompt")) return endpoint::completions;
+  if (request.contains("input")) {
+    std::string model = string_field(request, "model");
+    if (model.find("embed") != std::string::npos) return endpoint::embeddings;
+    return endpoint::responses;
+  }
+  return endpoint::chat_completions;
+}
+
+endpoint endpoint_for_record(const json& request, const json& metadata) {
+  std::string recorded = string_field(metadata, "endpoint");
+  if (!recorded.empty()) {
+    if (auto e = parse_endpoint(recorded)) return *e;
+  }
+  return infer_endpoint(request);
+}
+
+std::string error_message_for(const call_result& r, std::string_view stream_error) {
+  switch (r.error) {
+    case call_error::none:
+      break;
+    case call_error::connect:
+      return "upstream unreachable: " + r.error_message;
+    case call_error::transport:
+      return r.status > 0 ? "upstream stream broken: " + r.error_message : "upstream failed: " + r.error_message;
+    case call_error::too_large:
+      return "upstream response too large: " + r.error_message;
+    case call_error::canceled:
+      return "client disconnected before the response was complete";
+    case call_error::refused:
+      return "request refused: " + r.error_message;
+  }
+  if (r.status >= 200 && r.status < 300) {
+    if (!stream_error.empty()) return "upstream stream error: " + std::string(stream_error);
+    return {};
+  }
+  std::string detail;
+  json body = json::parse(r.body, nullptr, false);
+  if (!body.is_discarded() && body.is_object()) {
+    const auto& err = body.contains("error") ? body["error"] : body;
+    detail = string_field(err, "message");
+    if (detail.empty() && err.is_string()) detail = err.get<std::string>();
+  }
+  if (detail.empty()) detail = cut_utf8(r.body, 300);
+  if (detail.empty()) detail = "no body";
+  return "upstream " + std::to_string(r.status) + ": " + detail;
+}
+
+std::string body_as_json_text(std::string_view body, std::size_t max_bytes) {
+  if (body.empty()) return "null";
+  auto parsed = ingest::parse_json_limited(body);
+  if (parsed.ok) return std::string(body);
+  return json(cut_utf8(body, max_bytes)).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string redact(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& s : secrets) {
+    if (s.size() < 8) continue;
+    for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 10)) {
+      text.replace(pos, s.size(), "[redacted]");
+    }
+  }
+  return text;
+}
+
+std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms) {
+  const int64_t hour = now_ms / 3'600'000;
+  std::string input = "llmtrace-proxy-session\n" + std::string(caller_credential) + "\n" + std::to_string(hour);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "proxy-";
+  for (unsigned int i = 0; i < 8 && i < len; ++i) {
+    out.push_back(hex[digest[i] >> 4]);
+    out.push_back(hex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
+std::string bearer_token(std::string_view authorization) {
+  constexpr std::string_view scheme = "bearer ";
+  if (authorization.size() > scheme.size()) {
+    bool match = true;
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+      char c = authorization[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != scheme[i]) match = false;
+    }
+    if (match) {
+      auto token = authorization.substr(scheme.size());
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+      return std::string(token);
+    }
+  }
+  return std::string(authorization);
+}
+
+upstream_options options_from_config(const config& cfg) {
+  upstream_options o;
+  o.base_url = cfg.upstream;
+  o.api_key = cfg.upstream_api_key;
+  apply_ca_env(o);
+  if (const char* t = std::getenv("LLMTRACE_UPSTREAM_TIMEOUT_MS")) {
+    int ms = 0;
+    std::string_view v(t);
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (ec == std::errc{} && p == v.data() + v.size() && ms > 0) o.read_timeout_ms = ms;
+  }
+  return o;
+}
+
+std::shared_ptr<upstream_client> make_client(const config& cfg, std::string* why) {
+  try {
+    return std::make_shared<upstream_client>(options_from_config(cfg));
+  } catch (const std::exception& e) {
+    if (why != nullptr) *why = e.what();
+    return nullptr;
+  }
+}
+
+}  // namespace llmtrace::upstream

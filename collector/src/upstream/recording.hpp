@@ -1,0 +1,55 @@
+// What replay and the proxy share when they turn an upstream call into a stored record: endpoint inference
+// from a request's shape, upstream error messages, safe JSON text for stored bodies, secret redaction, the
+// per-key-per-hour proxy session id, and the one upstream_client built from the collector's config.
+// Thread safety: pure functions, except shared_client (built once, then shared by every request thread).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "upstream/upstream_client.hpp"
+
+namespace llmtrace {
+struct config;
+}
+
+namespace llmtrace::upstream {
+
+// messages -> chat/completions, prompt -> completions, input + an embedding model -> embeddings,
+// input -> responses; anything else -> chat/completions.
+endpoint infer_endpoint(const nlohmann::json& request);
+
+// The endpoint a stored record was made against: metadata "endpoint" when it names one, else the shape.
+endpoint endpoint_for_record(const nlohmann::json& request, const nlohmann::json& metadata);
+
+// "upstream 429: Rate limit reached ..." from an upstream error body (OpenAI {"error":{"message"}} or text),
+// or the transport failure ("upstream unreachable: ...", "upstream stream broken: ...").
+std::string error_message_for(const call_result& r, std::string_view stream_error = {});
+
+// The body as JSON text to store: itself when it is valid JSON (bounded depth), else a JSON string of
+// (at most max_bytes of) the text, "null" when empty.
+std::string body_as_json_text(std::string_view body, std::size_t max_bytes = 64 * 1024);
+
+// Replaces every occurrence of each non-trivial secret (len >= 8) in text with "[redacted]".
+std::string redact(std::string text, const std::vector<std::string>& secrets);
+
+// "proxy-<16 hex>": SHA-256 of the caller's credential and the UTC hour; stable within the hour, never
+// reversible to the key.
+std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms);
+
+// The bearer token of an Authorization value ("Bearer sk-..." -> "sk-..."); the value itself otherwise.
+std::string bearer_token(std::string_view authorization);
+
+// Options from the collector config plus the CA environment (LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE,
+// SSL_CERT_DIR) and LLMTRACE_UPSTREAM_TIMEOUT_MS (read timeout).
+upstream_options options_from_config(const config& cfg);
+
+// A client for cfg; nullptr (and a reason in *why) when the configured base URL is unusable.
+std::shared_ptr<upstream_client> make_client(const config& cfg, std::string* why);
+
+}  // namespace llmtrace::upstream
