@@ -1,0 +1,137 @@
+'use strict';
+// The Node binding against the real collector: Client trace/flush/stats, wrapOpenAI with the official
+// `openai` package against a fake upstream (plain, streamed, failing), the Node example, and a bounded
+// shutdown against a listener that never answers.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+const OpenAI = require('openai');
+const llmtrace = require('..');
+const { startCollector, startUpstream, waitFor } = require('./helpers');
+
+let collector;
+let upstream;
+
+before(async () => {
+  collector = await startCollector();
+  upstream = await startUpstream();
+});
+
+after(async () => {
+  await upstream.close();
+  await collector.close();
+});
+
+async function recordsOf(sessionId, n) {
+  await waitFor(async () => (await collector.records(sessionId)).total >= n, 10000);
+  return (await collector.records(sessionId)).items;
+}
+
+test('client: trace, flush and stats against the real collector', async () => {
+  const c = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
+  const id = llmtrace.newId();
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(c.trace({ id, sessionId: 'node-1', turnNumber: 1, request: { model: 'm' }, status: 'pending' }), true);
+  assert.equal(
+    c.trace({ id, sessionId: 'node-1', turnNumber: 1, request: { model: 'm' }, response: { choices: [] }, latencyMs: 3 }),
+    true,
+  );
+  assert.throws(() => c.trace({ status: 'bogus' }), TypeError);
+  assert.equal(await c.flush(5000), true);
+  const s = c.stats();
+  assert.equal(s.enqueued, 2);
+  assert.equal(s.sent, 2);
+  assert.equal(s.failed, 0);
+  const items = await recordsOf('node-1', 1);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].status, 'success');
+  assert.equal(items[0].id, id);
+  assert.equal(await c.shutdown(2000), true);
+  assert.equal(c.trace({ sessionId: 'node-1' }), false);
+});
+
+test('wrapOpenAI: plain, streamed and failing calls of the real openai client are traced', async () => {
+  const tracer = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
+  const openai = llmtrace.wrapOpenAI(new OpenAI({ baseURL: upstream.baseURL, apiKey: 'k', maxRetries: 0 }), {
+    tracer,
+    sessionId: 'node-wrap',
+  });
+  const r1 = await openai.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'one' }] });
+  assert.equal(r1.choices[0].message.content, 'echo: one');
+
+  const stream = await openai.chat.completions.create({
+    model: 'fake-model',
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'two streamed' }],
+  });
+  let text = '';
+  let chunks = 0;
+  for await (const chunk of stream) {
+    chunks++;
+    text += chunk.choices[0]?.delta?.content ?? '';
+  }
+  assert.equal(text, 'echo: two streamed');
+  assert.ok(chunks > 3);
+
+  await assert.rejects(
+    openai.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'please fail' }] }),
+  );
+  assert.equal(await tracer.flush(5000), true);
+  const items = await recordsOf('node-wrap', 3);
+  assert.deepEqual(
+    items.map((r) => [r.turn_number, r.status]),
+    [
+      [1, 'success'],
+      [2, 'success'],
+      [3, 'error'],
+    ],
+  );
+  assert.equal(items[0].usage.total_tokens, 12);
+  assert.equal(items[1].usage.total_tokens, 12);
+  assert.equal(items[1].response.choices[0].message.content, 'echo: two streamed');
+  assert.equal(items[1].response.choices[0].finish_reason, 'stop');
+  assert.match(items[2].error_message, /500/);
+  for (const r of items) assert.ok(r.latency_ms >= 0);
+  await tracer.shutdown(2000);
+});
+
+test('example: examples/node/agent.js records 3 turns with one failure', async () => {
+  const examples = process.env.LLMTRACE_EXAMPLES || path.join(__dirname, '..', '..', '..', 'examples');
+  const env = {
+    ...process.env,
+    OPENAI_BASE_URL: upstream.baseURL,
+    OPENAI_API_KEY: 'k',
+    OPENAI_MODEL: 'fake-model',
+    LLMTRACE_ENDPOINT: collector.endpoint,
+    NODE_PATH: path.join(__dirname, '..', 'node_modules'),
+  };
+  const stdout = await new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(examples, 'node', 'agent.js'), 'hello', 'fail here', 'bye'], { env },
+      (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out)));
+  });
+  const sessionId = stdout.split('\n')[0].trim();
+  const items = await recordsOf(sessionId, 3);
+  assert.deepEqual(items.map((r) => r.status), ['success', 'error', 'success']);
+  assert.equal(items[0].usage.total_tokens, 12);
+  assert.equal(items[2].model, 'fake-model');
+});
+
+test('shutdown: resolves false within the deadline when the collector never answers', async () => {
+  const sockets = [];
+  const srv = net.createServer((s) => sockets.push(s)); // accepts, never answers
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const c = new llmtrace.Client({ endpoint: `http://127.0.0.1:${srv.address().port}`, flushIntervalMs: 10 });
+    c.trace({ sessionId: 'hang' });
+    await waitFor(() => sockets.length > 0, 5000);
+    const t0 = Date.now();
+    assert.equal(await c.shutdown(1000), false);
+    assert.ok(Date.now() - t0 < 1500);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => srv.close(r));
+  }
+});
