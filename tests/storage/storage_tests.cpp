@@ -717,3 +717,81 @@ TEST_CASE("search: an update with only new text keeps the earlier text searchabl
   write_one(*s, f);
   CHECK(s->search(q).total == 1);
 }
+
+TEST_CASE("search: text within one session only returns that session's matches, newest first") {
+  auto s = open_memory();
+  auto a1 = write_one(*s, with_text("a", "shared word apple")).record;
+  write_one(*s, with_text("b", "shared word apple"));
+  auto a2 = write_one(*s, with_text("a", "apple again")).record;
+  write_one(*s, with_text("a", "nothing here"));
+  storage::search_query q;
+  q.text = "apple";
+  q.session_id = "a";
+  auto r = s->search(q);
+  CHECK(r.total == 2);
+  REQUIRE(r.items.size() == 2);
+  CHECK(r.items[0].id == a2.id);
+  CHECK(r.items[1].id == a1.id);
+  q.status = record_status::error;
+  CHECK(s->search(q).total == 0);
+}
+
+TEST_CASE("ingest: empty id and session strings count as not sent") {
+  auto s = open_memory();
+  auto w = w_in("");
+  w.id = "";
+  auto r = write_one(*s, w);
+  CHECK(r.session_created);
+  CHECK(!r.record.session_id.empty());
+  CHECK(!r.record.id.empty());
+  CHECK(!s->get_session("").has_value());
+}
+
+TEST_CASE("ingest: an update by id keeps the record in its session") {
+  auto s = open_memory();
+  auto a = w_in("home", 0, record_status::pending);
+  a.id = "k";
+  write_one(*s, a);
+  auto b = w_in("elsewhere", 0, record_status::success);
+  b.id = "k";
+  auto r = write_one(*s, b);
+  CHECK(r.outcome == write_outcome::updated);
+  CHECK(r.record.session_id == "home");
+  CHECK(!r.session_created);
+  CHECK(!s->get_session("elsewhere").has_value());
+  CHECK(s->get_session("home")->record_count == 1);
+  CHECK(s->get_session("home")->turn_count == 1);
+}
+
+TEST_CASE("memory: a for_each_record callback may call back into the store") {
+  auto s = open_memory();
+  write_one(*s, w_in("s"));
+  write_one(*s, w_in("s"));
+  int seen = 0;
+  s->for_each_record("s", [&](const model::record& r) {
+    CHECK(s->get_record(r.id).has_value());
+    ++seen;
+    return true;
+  });
+  CHECK(seen == 2);
+}
+
+TEST_CASE("batch: items in one batch see each other (same session, pending then final)") {
+  auto s = open_memory();
+  auto p = w_in("s", 0, record_status::pending);
+  p.id = "same";
+  auto f = w_in("s", 0, record_status::success);
+  f.id = "same";
+  auto next = w_in("s");
+  auto r = s->write_batch({p, f, next});
+  REQUIRE(r.size() == 3);
+  CHECK(r[0].outcome == write_outcome::created);
+  CHECK(r[0].session_created);
+  CHECK(r[1].outcome == write_outcome::updated);
+  CHECK(!r[1].session_created);
+  CHECK(r[2].record.turn_number == 2);
+  auto sess = s->get_session("s");
+  CHECK(sess->record_count == 2);
+  CHECK(sess->turn_count == 2);
+  CHECK(s->stats().pending == 0);
+}

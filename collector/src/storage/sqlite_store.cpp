@@ -252,6 +252,10 @@ void add(session_delta& d, const contribution& c, int sign) {
 // Search totals with a text or model filter are exact up to this many matches.
 constexpr int64_t k_search_count_cap = 10000;
 
+// An empty string counts as "not sent" for ids, so a client sending "" never creates a record or session
+// whose id is empty.
+bool has_text(const std::optional<std::string>& v) { return v && !v->empty(); }
+
 int64_t clamp_page(int64_t p) { return p < 1 ? 1 : p; }
 int64_t clamp_size(int64_t s) { return s < 1 ? 1 : (s > 10000 ? 10000 : s); }
 
@@ -299,7 +303,7 @@ class sqlite_store final : public store {
 
   std::vector<write_result> write_batch(const std::vector<record_write>& batch) override {
     if (batch.empty()) return {};
-    std::lock_guard<std::mutex> lock(write_mu_);
+    std::lock_guard<std::recursive_mutex> lock(write_mu_);
     return mapped([&] {
       SQLite::Transaction tx(writer_->db(), SQLite::TransactionBehavior::IMMEDIATE);
       std::vector<write_result> out;
@@ -313,7 +317,7 @@ class sqlite_store final : public store {
   }
 
   bool rename_session(const std::string& id, const std::string& name, int64_t now_ms) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    std::lock_guard<std::recursive_mutex> lock(write_mu_);
     return mapped([&] {
       static const std::string k_sql =
           "UPDATE sessions SET name = ?2, updated_at = MAX(updated_at, ?3) WHERE id = ?1";
@@ -326,7 +330,7 @@ class sqlite_store final : public store {
   }
 
   bool delete_session(const std::string& id) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    std::lock_guard<std::recursive_mutex> lock(write_mu_);
     return mapped([&] {
       SQLite::Transaction tx(writer_->db(), SQLite::TransactionBehavior::IMMEDIATE);
       {
@@ -350,7 +354,7 @@ class sqlite_store final : public store {
   }
 
   bool delete_record(const std::string& id) override {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    std::lock_guard<std::recursive_mutex> lock(write_mu_);
     return mapped([&] {
       SQLite::Transaction tx(writer_->db(), SQLite::TransactionBehavior::IMMEDIATE);
       auto found = load_by_id(id);
@@ -454,12 +458,18 @@ class sqlite_store final : public store {
 
       std::string where;
       auto add_cond = [&](const std::string& cond) { where += (where.empty() ? " WHERE " : " AND ") + cond; };
-      if (has_text) add_cond("records_fts MATCH ?1");
+      // Within one session, walk the session's records and probe the FTS index per row (a rowid seek);
+      // otherwise walk the FTS matches, which arrive newest first.
+      const bool fts_driven = has_text && q.session_id.empty();
+      if (fts_driven) add_cond("records_fts MATCH ?1");
+      if (has_text && !fts_driven) {
+        add_cond("EXISTS (SELECT 1 FROM records_fts WHERE records_fts MATCH ?1 AND records_fts.rowid = r.rid)");
+      }
       if (q.status) add_cond("r.status = ?2");
       if (!q.model.empty()) add_cond("r.model = ?3");
       if (!q.session_id.empty()) add_cond("r.session_id = ?4");
       const std::string from =
-          has_text ? " FROM records_fts JOIN records r ON r.rid = records_fts.rowid" : " FROM records r";
+          fts_driven ? " FROM records_fts JOIN records r ON r.rid = records_fts.rowid" : " FROM records r";
       const std::string status_text = q.status ? std::string(model::to_string(*q.status)) : std::string();
       auto bind_filters = [&](SQLite::Statement& s) {
         if (has_text) s.bindNoCopy(1, match);
@@ -469,7 +479,7 @@ class sqlite_store final : public store {
       };
       {
         // With text, FTS5 yields matches in rowid order itself, so LIMIT stops early instead of sorting.
-        const char* order = has_text ? " ORDER BY records_fts.rowid DESC" : " ORDER BY r.rid DESC";
+        const char* order = fts_driven ? " ORDER BY records_fts.rowid DESC" : " ORDER BY r.rid DESC";
         stmt_use s(c, "SELECT " + k_record_cols_r + from + where + order + " LIMIT ?5 OFFSET ?6");
         bind_filters(*s);
         s->bind(5, out.size);
@@ -669,9 +679,9 @@ class sqlite_store final : public store {
   write_result apply(const record_write& w, std::unordered_map<std::string, session_delta>& deltas) {
     const int64_t at = w.received_at_ms > 0 ? w.received_at_ms : model::now_ms();
     std::optional<stored_record> existing;
-    if (w.id) {
+    if (has_text(w.id)) {
       existing = load_by_id(*w.id);
-    } else if (w.session_id && w.turn_number > 0 && !w.replay_of && !w.parent_id) {
+    } else if (has_text(w.session_id) && w.turn_number > 0 && !has_text(w.replay_of) && !has_text(w.parent_id)) {
       existing = load_pending_at(*w.session_id, w.turn_number);
     }
     if (existing) return update(std::move(*existing), w, at, deltas);
@@ -727,7 +737,7 @@ class sqlite_store final : public store {
   write_result create(const record_write& w, int64_t at, std::unordered_map<std::string, session_delta>& deltas) {
     write_result out;
     model::record r;
-    if (w.session_id) {
+    if (has_text(w.session_id)) {
       r.session_id = *w.session_id;
       // A session already touched by this batch exists; skip the lookup.
       if (deltas.find(r.session_id) == deltas.end() && !session_exists(r.session_id)) {
@@ -739,7 +749,7 @@ class sqlite_store final : public store {
       insert_session(r.session_id, session_name(w, at), at);
       out.session_created = true;
     }
-    r.id = w.id ? *w.id : model::new_record_id();
+    r.id = has_text(w.id) ? *w.id : model::new_record_id();
     r.turn_number = w.turn_number > 0 ? w.turn_number : next_turn(r.session_id);
     merge_into(r, w);
     r.created_at_ms = at;
@@ -796,7 +806,7 @@ class sqlite_store final : public store {
   template <class F>
   auto with_reader(F&& f) -> decltype(f(std::declval<connection&>())) {
     if (memory_) {
-      std::lock_guard<std::mutex> lock(write_mu_);
+      std::lock_guard<std::recursive_mutex> lock(write_mu_);
       return mapped([&] { return f(*writer_); });
     }
     connection* c = nullptr;
@@ -822,7 +832,9 @@ class sqlite_store final : public store {
 
   sqlite_options options_;
   bool memory_ = false;
-  std::mutex write_mu_;
+  // Recursive so that a for_each_record callback in ":memory:" mode (reads share the writer) may still call
+  // back into the store instead of deadlocking.
+  std::recursive_mutex write_mu_;
   std::unique_ptr<connection> writer_;
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
