@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { api } from '../api';
 import { pretty, responseText, responseView } from '../messages';
+import { navigate, recordPath } from '../router';
 import type { TraceRecord } from '../types';
 import { ErrorLine, StatusBadge } from './common';
 import { DiffView } from './DiffView';
@@ -262,6 +263,18 @@ export function ReplayCompare({ original, replay }: { original: TraceRecord; rep
         <div className="compare-col">
           <div className="compare-title">
             Replay <StatusBadge status={replay.status} /> <span className="mono small">{replay.model}</span>
+            <span className="spacer" />
+            <a
+              className="small"
+              href={recordPath(replay.id)}
+              onClick={(e) => {
+                if (e.button !== 0 || e.metaKey || e.ctrlKey) return;
+                e.preventDefault();
+                navigate(recordPath(replay.id));
+              }}
+            >
+              open
+            </a>
           </div>
           <ResponseBlock view={responseView(replay.response)} />
           {replay.error_message && <div className="error-line">{replay.error_message}</div>}

@@ -25,7 +25,7 @@ export function mockFetch(routes: Record<string, Handler | { status?: number; bo
     const out = typeof route === 'function' ? route(call) : route;
     const status = out?.status ?? (out ? 200 : 404);
     const payload = out?.body ?? (out ? null : { error: { code: 'not_found', message: 'not found', field: null } });
-    return new Response(payload === null ? '' : JSON.stringify(payload), {
+    return new Response(payload === null || status === 204 ? null : JSON.stringify(payload), {
       status,
       headers: { 'Content-Type': 'application/json' },
     });

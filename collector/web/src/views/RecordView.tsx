@@ -1,11 +1,12 @@
 // One call in full: the rendered chat, then collapsible raw JSON of request, response and metadata.
 import { useCallback, useEffect, useState, type MouseEvent } from 'react';
-import { api, ApiError } from '../api';
+import { allRecords, api, ApiError } from '../api';
 import { CallCard } from '../components/CallCard';
 import { ErrorLine, JsonBlock } from '../components/common';
 import { fmtTime } from '../format';
 import { useLive } from '../live';
 import { navigate, recordPath, sessionPath } from '../router';
+import { upsert } from '../timeline';
 import type { TraceRecord } from '../types';
 
 export function RecordView({ id }: { id: string }) {
@@ -13,10 +14,16 @@ export function RecordView({ id }: { id: string }) {
   const [error, setError] = useState<unknown>(null);
   const [gone, setGone] = useState(false);
 
+  const [replays, setReplays] = useState<TraceRecord[]>([]);
+
   const load = useCallback(async () => {
     try {
-      setRecord(await api.record(id));
+      const r = await api.record(id);
+      setRecord(r);
       setError(null);
+      // The call's replay history lives in its session.
+      const siblings = await allRecords(r.session_id, 1000);
+      setReplays(siblings.filter((x) => x.replay_of === id));
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) setGone(true);
       setError(e);
@@ -30,6 +37,7 @@ export function RecordView({ id }: { id: string }) {
 
   useLive((e) => {
     if (e.type === 'record' && e.record.id === id) setRecord((r) => ({ ...(r ?? {}), ...e.record }));
+    else if (e.type === 'record' && e.record.replay_of === id) setReplays((rs) => upsert(rs, e.record));
     else if (e.type === 'deleted' && e.id === id) setGone(true);
     else if (e.type === 'resync' && !gone) void load();
   });
@@ -69,7 +77,7 @@ export function RecordView({ id }: { id: string }) {
             {record.replay_of && (<><dt>replay of</dt><dd><a className="mono" href={recordPath(record.replay_of)} onClick={go(recordPath(record.replay_of))}>{record.replay_of}</a></dd></>)}
             {record.parent_id && (<><dt>parent</dt><dd><a className="mono" href={recordPath(record.parent_id)} onClick={go(recordPath(record.parent_id))}>{record.parent_id}</a></dd></>)}
           </dl>
-          <CallCard record={record} onReplayed={(r) => navigate(recordPath(r.id))} />
+          <CallCard record={record} replays={replays} onReplayed={(r) => setReplays((rs) => upsert(rs, r))} />
           <JsonBlock title="request" value={record.request} />
           <JsonBlock title="response" value={record.response} />
           <JsonBlock title="metadata" value={record.metadata ?? {}} open={false} />

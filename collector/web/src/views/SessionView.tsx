@@ -80,7 +80,7 @@ export function SessionView({ id }: { id: string }) {
       let next = focus;
       if (ev.key === 'j' || ev.key === 'ArrowDown') next = Math.min(turns.length - 1, focus + 1);
       else if (ev.key === 'k' || ev.key === 'ArrowUp') next = Math.max(0, focus - 1);
-      else if (ev.key === 'o' || ev.key === 'Enter') {
+      else if (ev.key === 'o' || (ev.key === 'Enter' && (ev.target === document.body || ev.target === null))) {
         const first = turns[focus]?.calls[0];
         if (first) navigate(recordPath(first.record.id));
         return;
