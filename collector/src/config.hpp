@@ -22,9 +22,9 @@ struct config {
   std::string upstream_api_key;  // OPENAI_API_KEY; never logged, never sent to clients
   std::string log_level = "info";
   std::size_t max_body_bytes = 16u * 1024u * 1024u;
-  int threads = 8;       // HTTP workers for ordinary requests (event streams get their own on top)
+  int threads = 16;      // HTTP workers for ordinary requests (event streams get their own on top)
   int max_streams = 16;  // concurrent /api/events streams
-  int max_ingest_inflight = 6;  // concurrent ingest requests before 503 + Retry-After
+  int max_ingest_inflight = 12;  // concurrent ingest requests before 503 + Retry-After
   std::vector<std::string> allowed_hosts;  // extra Host header values accepted besides loopback and --host
   int heartbeat_ms = 15000;  // SSE keep-alive comment interval
   int read_timeout_s = 10;

@@ -113,6 +113,12 @@ void collector_server::configure_http() {
   const std::size_t workers = static_cast<std::size_t>(cfg_.threads + cfg_.max_streams);
   s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   s.set_tcp_nodelay(true);
+  // httplib's default also sets SO_REUSEPORT, which lets a second collector bind the same port and silently
+  // share its traffic; "port in use" must be an error instead.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   s.set_keep_alive_max_count(10000);
   s.set_keep_alive_timeout(5);
   s.set_read_timeout(cfg_.read_timeout_s, 0);

@@ -78,10 +78,10 @@ TEST_CASE("binary: --version and --help exit 0") {
 TEST_CASE("binary: a bad flag or value exits non-zero with a message") {
   temp_dir dir;
   auto a = spawn(dir, {"--no-such-flag"});
-  CHECK(a.wait_exit() != 0);
+  CHECK(a.wait_exit() > 0);
   CHECK(a.output().find("no-such-flag") != std::string::npos);
   auto b = spawn(dir, {"--port", "notaport"});
-  CHECK(b.wait_exit() != 0);
+  CHECK(b.wait_exit() > 0);
   CHECK_FALSE(b.output().empty());
 }
 
@@ -91,11 +91,12 @@ TEST_CASE("binary: port in use and unopenable database exit non-zero") {
   int port = blocker.bind_to_any_port("127.0.0.1");
   REQUIRE(port > 0);
   auto busy = spawn(dir, {"--port", std::to_string(port), "--db", dir.file("a.db")});
-  CHECK(busy.wait_exit() != 0);
+  int busy_code = busy.wait_exit();
+  CHECK(busy_code > 0);  // -1 would mean it kept running (e.g. shared the port through SO_REUSEPORT)
   CHECK(busy.output().find(std::to_string(port)) != std::string::npos);
 
   auto bad_db = spawn(dir, {"--port", "0", "--db", dir.file("missing-dir/sub/x.db")});
-  CHECK(bad_db.wait_exit() != 0);
+  CHECK(bad_db.wait_exit() > 0);
   CHECK_FALSE(bad_db.output().empty());
 }
 
