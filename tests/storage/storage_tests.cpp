@@ -795,3 +795,23 @@ TEST_CASE("batch: items in one batch see each other (same session, pending then 
   CHECK(sess->turn_count == 2);
   CHECK(s->stats().pending == 0);
 }
+
+TEST_CASE("unavailable: a full database throws store_unavailable and keeps nothing of the batch") {
+  temp_dir dir;
+  storage::sqlite_options o;
+  o.path = dir.db();
+  o.max_db_bytes = 1 << 20;  // a full disk stand-in
+  auto s = storage::open_sqlite_store(o);
+  write_one(*s, w_in("s"));
+  std::vector<record_write> big;
+  for (int i = 0; i < 200; ++i) {
+    auto w = w_in("s");
+    w.request_json = "\"" + std::string(16 * 1024, 'x') + "\"";
+    big.push_back(w);
+  }
+  CHECK_THROWS_AS(s->write_batch(big), storage::store_unavailable);
+  CHECK(s->list_records("s", {}).total == 1);
+  CHECK(count_rows(dir.db(), "SELECT COUNT(*) FROM records") == 1);
+  // Small writes still fit afterwards.
+  CHECK(write_one(*s, w_in("s")).record.turn_number == 2);
+}

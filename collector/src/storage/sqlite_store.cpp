@@ -283,6 +283,12 @@ class sqlite_store final : public store {
           "PRAGMA wal_autocheckpoint = 1000; PRAGMA journal_size_limit = 67108864;"
           "PRAGMA secure_delete = FAST; PRAGMA temp_store = MEMORY;");
       sqlite_schema::migrate(db);
+      if (options.max_db_bytes > 0) {
+        SQLite::Statement ps(db, "PRAGMA page_size");
+        ps.executeStep();
+        const int64_t page = ps.getColumn(0).getInt64();
+        db.exec("PRAGMA max_page_count = " + std::to_string((options.max_db_bytes + page - 1) / page));
+      }
       if (!memory_) {
         const int n = options.read_connections < 1 ? 1 : options.read_connections;
         for (int i = 0; i < n; ++i) {

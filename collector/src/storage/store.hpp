@@ -128,6 +128,9 @@ struct sqlite_options {
   std::string path = "./llmtrace.db";  // ":memory:" for tests
   int busy_timeout_ms = 2000;
   int read_connections = 4;
+  // 0: unlimited. Otherwise the file may not grow past this (PRAGMA max_page_count): writes beyond it fail
+  // with store_unavailable, as on a full disk.
+  int64_t max_db_bytes = 0;
 };
 
 // Opens (creating and migrating as needed) a SQLite store. Throws std::runtime_error with a clear message
