@@ -471,6 +471,7 @@ flush_result client::impl::shutdown(milliseconds timeout) noexcept {
   try {
     runtime& r = *rt;
     accepting.store(false);
+    if (r.abort.load()) return flush_result::timeout;  // an earlier shutdown already gave up at its deadline
     const uint64_t discarded_before = discarded.load();
     const auto deadline = steady::now() + timeout;
     std::unique_lock lk(r.mu);

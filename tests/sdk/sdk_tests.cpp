@@ -463,3 +463,25 @@ TEST_CASE("shutdown: with the collector down, reports timeout and counts what it
   CHECK(s.sent == 0);
   CHECK(s.queue_bytes == 0);
 }
+
+TEST_CASE("exit: the default client is flushed by atexit, and exit never hangs on a silent collector") {
+  fake_collector fc;
+  script_server silent({scripted::never_answer()});
+  for (int variant = 0; variant < 2; ++variant) {
+    const std::string ep = variant == 0 ? fc.endpoint() : silent.endpoint();
+    const auto t0 = std::chrono::steady_clock::now();
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setenv("LLMTRACE_ENDPOINT", ep.c_str(), 1);
+      llmtrace::default_client().trace("atexit", 0, "{}", "null");
+      std::exit(0);  // runs the atexit hook: flush within exit_flush_deadline (2 s)
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st));
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  }
+  CHECK(fc.record_count() == 1);
+  CHECK(silent.requests() == 1);
+}
