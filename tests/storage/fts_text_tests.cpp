@@ -15,11 +15,12 @@ TEST_CASE("fts: CJK characters are indexed one per token, other text is untouche
   CHECK(fts_index_text(std::string("\xff\xfe bad", 6)) == std::string("\xff\xfe bad", 6));
 }
 
-TEST_CASE("fts: queries become quoted prefix phrases") {
-  CHECK(fts_match_query("hello world") == "\"hello\"* \"world\"*");
-  CHECK(fts_match_query("  say \"hi\"  ") == "\"say\"* \"\"\"hi\"\"\"*");
-  CHECK(fts_match_query("天气") == "\"天 气\"*");
-  CHECK(fts_match_query("?! -- ()") == "");
+TEST_CASE("fts: queries become quoted phrases, prefix only when asked with a star") {
+  CHECK(fts_match_query("hello world") == "\"hello\" \"world\"");
+  CHECK(fts_match_query("  say \"hi\"  ") == "\"say\" \"\"\"hi\"\"\"");
+  CHECK(fts_match_query("天气") == "\"天 气\"");
+  CHECK(fts_match_query("wea* x**") == "\"wea\"* \"x\"*");
+  CHECK(fts_match_query("?! -- () * **") == "");
   CHECK(fts_match_query("") == "");
-  CHECK(fts_match_query("C++") == "\"C++\"*");
+  CHECK(fts_match_query("C++") == "\"C++\"");
 }

@@ -450,10 +450,14 @@ TEST_CASE("search: full text matches message content, newest first") {
   CHECK(r.items[0].id == c.id);
   CHECK(r.items[1].id == a.id);
 
-  q.text = "cat";  // prefix
+  q.text = "cat";  // whole words only...
+  CHECK(s->search(q).total == 0);
+  q.text = "cat*";  // ...unless a prefix is asked for
   r = s->search(q);
   REQUIRE(r.items.size() == 1);
   CHECK(r.items[0].id == b.id);
+  q.text = "CATS";
+  CHECK(s->search(q).total == 1);
 
   q.text = "giraffe";
   CHECK(s->search(q).total == 0);

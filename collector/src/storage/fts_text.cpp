@@ -80,7 +80,14 @@ std::string fts_match_query(std::string_view text) {
     size_t j = i;
     while (j < text.size() && static_cast<unsigned char>(text[j]) > ' ') ++j;
     if (j > i) {
-      const std::string_view tok = text.substr(i, j - i);
+      std::string_view tok = text.substr(i, j - i);
+      // A trailing '*' asks for a prefix match; plain words match whole tokens, which FTS5 answers from one
+      // doclist (a prefix over a common stem merges many, which is slow on large databases).
+      bool prefix = false;
+      while (!tok.empty() && tok.back() == '*') {
+        tok.remove_suffix(1);
+        prefix = true;
+      }
       bool has_word = false;
       for (char c : tok) {
         const auto u = static_cast<unsigned char>(c);
@@ -98,7 +105,7 @@ std::string fts_match_query(std::string_view text) {
           if (c == '"') out += '"';  // FTS5 escapes a quote inside a string by doubling it
           out += c;
         }
-        out += "\"*";
+        out += prefix ? "\"*" : "\"";
       }
     }
     i = j;

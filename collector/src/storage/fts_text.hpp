@@ -12,8 +12,8 @@ namespace llmtrace::storage {
 // The text to store in the FTS table for a record's message text.
 std::string fts_index_text(std::string_view text);
 // Turns a user's free text into an FTS5 MATCH expression that can never be a syntax error: each
-// whitespace-separated token becomes a quoted prefix phrase ("tok"*), and tokens are ANDed. Empty when the text
-// has no token that could match anything (only spaces or ASCII punctuation).
+// whitespace-separated token becomes a quoted phrase ("tok"; "tok"* when the user wrote tok*), and tokens are
+// ANDed. Empty when the text has no token that could match anything (only spaces or ASCII punctuation).
 std::string fts_match_query(std::string_view text);
 
 }  // namespace llmtrace::storage
