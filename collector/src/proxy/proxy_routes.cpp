@@ -208,6 +208,28 @@ void start_worker(const std::shared_ptr<stream_bridge>& bridge, const std::share
   });
 }
 
+// Completes the record of a streamed call once the upstream worker is done (joins it). Idempotent.
+void finalize_stream(stream_bridge& bridge, proxy_call& call, bool success) {
+  {
+    std::lock_guard<std::mutex> lock(bridge.m);
+    if (!success) bridge.client_gone = true;
+  }
+  bridge.join();
+  if (call.finalized) return;
+  const auto& result = bridge.result;
+  json assembled = bridge.assembler.assembled();
+  std::string response_json = assembled.is_null() ? "null" : api::dump_json(assembled);
+  std::string error;
+  if (result.error != upstream::call_error::none && result.error != upstream::call_error::canceled) {
+    error = upstream::error_message_for(result);  // the upstream broke (or grew too large) mid-stream
+  } else if (!success || bridge.client_gone || result.error == upstream::call_error::canceled) {
+    error = "client disconnected before the response was complete";
+  } else {
+    error = upstream::error_message_for(result, bridge.assembler.stream_error().value_or(""));
+  }
+  call.complete(response_json, error, result.status > 0 ? result.status : bridge.status, bridge.ttft_ms);
+}
+
 void answer_unreachable(httplib::Response& res, const std::string& message) {
   api::write_error(res, 502, "upstream_unreachable", message);
 }
@@ -316,7 +338,8 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
   }
   if (!bridge->event_stream) {
     bridge->join();
-    const auto& result = bridge->result;
+    upstream::call_result result = bridge->result;
+    result.body = bridge->raw;  // the body went to the chunk callback
     std::string error = upstream::error_message_for(result);
     if (result.status == 0 || result.error != upstream::call_error::none) {
       call->complete(result.status > 0 ? upstream::body_as_json_text(bridge->raw) : "null", error, result.status,
@@ -336,7 +359,7 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [bridge](size_t, httplib::DataSink& sink) {
+      [bridge, call](size_t, httplib::DataSink& sink) {
         std::deque<std::string> ready;
         bool finished;
         bool upstream_failed = false;
@@ -357,28 +380,15 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
         // An upstream that died mid-stream ends the caller's stream abruptly too (no clean terminator), so
         // the caller's SDK reports the failure instead of a truncated success.
         if (upstream_failed) return false;
-        if (finished) sink.done();
+        if (finished) {
+          // Complete the record before the caller sees the end of the stream, so a caller that reads the
+          // record right after its stream ends finds it final.
+          finalize_stream(*bridge, *call, true);
+          sink.done();
+        }
         return true;
       },
-      [bridge, call](bool success) {
-        {
-          std::lock_guard<std::mutex> lock(bridge->m);
-          if (!success) bridge->client_gone = true;
-        }
-        bridge->join();
-        const auto& result = bridge->result;
-        json assembled = bridge->assembler.assembled();
-        std::string response_json = assembled.is_null() ? "null" : api::dump_json(assembled);
-        std::string error;
-        if (result.error != upstream::call_error::none && result.error != upstream::call_error::canceled) {
-          error = upstream::error_message_for(result);  // the upstream broke (or grew too large) mid-stream
-        } else if (!success || bridge->client_gone || result.error == upstream::call_error::canceled) {
-          error = "client disconnected before the response was complete";
-        } else {
-          error = upstream::error_message_for(result, bridge->assembler.stream_error().value_or(""));
-        }
-        call->complete(response_json, error, result.status > 0 ? result.status : bridge->status, bridge->ttft_ms);
-      });
+      [bridge, call](bool success) { finalize_stream(*bridge, *call, success); });
 }
 
 }  // namespace
