@@ -144,6 +144,15 @@ void collector_server::configure_http() {
                        "Host");
       return httplib::Server::HandlerResponse::Handled;
     }
+    // Without Content-Length or chunking httplib 0.11.4 reads a POST/PUT/PATCH body until the peer closes
+    // (a read-timeout hang); HTTP/1.1 lets us ask for the length instead.
+    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") && !req.has_header("Content-Length") &&
+        req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
+      res.set_header("Connection", "close");
+      api::write_error(res, 411, "length_required",
+                       "send a Content-Length (use Content-Length: 0 for an empty body) or a chunked body");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (api::needs_auth(req.path) && !api::is_authorized(req, cfg_)) {
       res.set_header("Connection", "close");  // the unread body must not be parsed as the next request
       res.set_header("WWW-Authenticate", "Bearer realm=\"llmtrace\"");

@@ -123,3 +123,25 @@ TEST_CASE("bad input: unknown API route is a JSON 404") {
   CHECK(r->status == 404);
   CHECK(json::parse(r->body)["error"]["code"].is_string());
 }
+
+TEST_CASE("bad input: a POST without Content-Length or chunking gets 411 at once, not a read-timeout hang") {
+  test_collector tc;
+  // httplib's client always adds Content-Length, so write the request by hand over a socket.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(tc.port()));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  std::string req = "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  REQUIRE(::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[512] = {};
+  auto n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf).rfind("HTTP/1.1 411", 0) == 0);
+  check_alive(tc);
+}
