@@ -2,6 +2,7 @@
 // querying, which is all substring-style matching needs.
 #include "storage/fts_text.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace llmtrace::storage {
@@ -54,6 +55,10 @@ size_t decode(std::string_view s, size_t i, uint32_t& cp) {
 }  // namespace
 
 std::string fts_index_text(std::string_view text) {
+  // Fast path: pure ASCII has nothing to segment.
+  if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return std::string(text);
+  }
   std::string out;
   out.reserve(text.size() + text.size() / 4);
   size_t i = 0;

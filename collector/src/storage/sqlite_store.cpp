@@ -833,7 +833,25 @@ class sqlite_store final : public store {
         self->pool_cv_.notify_one();
       }
     } guard{this, c};
-    return mapped([&] { return f(*c); });
+    // One read transaction per call, so a page and its total come from the same snapshot.
+    return mapped([&] {
+      static const std::string k_begin = "BEGIN";
+      static const std::string k_end = "COMMIT";
+      {
+        stmt_use b(*c, k_begin);
+        b->exec();
+      }
+      struct end_read {
+        connection* c;
+        ~end_read() {
+          // COMMIT of a read-only transaction cannot fail for want of disk; if anything is left open,
+          // ROLLBACK makes sure the connection goes back to the pool clean.
+          stmt_use e(*c, k_end);
+          if (e->tryExecuteStep() != SQLITE_DONE) c->db().tryExec("ROLLBACK");
+        }
+      } ender{c};
+      return f(*c);
+    });
   }
 
   sqlite_options options_;
