@@ -20,5 +20,7 @@ export default defineConfig({
     environment: 'jsdom',
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
+    // The machine is shared (2 cores, parallel ctest): generous timeouts, the assertions poll conditions.
+    testTimeout: 30000,
   },
 });

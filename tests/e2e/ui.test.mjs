@@ -71,11 +71,11 @@ describe('live session view', () => {
 
     await api.trace({ id: 'e2e-pending-call', session_id: sid, turn_number: 2, request: chat('slow question'), response: null, status: 'pending' });
     const card = page.locator('[data-record-id="e2e-pending-call"]');
-    await card.getByText('in flight').waitFor({ timeout: 1000 });
+    await card.getByText('in flight').waitFor({ timeout: 3000 });
     await card.getByTestId('pending').waitFor();
 
     await api.trace({ id: 'e2e-pending-call', session_id: sid, turn_number: 2, request: chat('slow question'), response: answer('finally done'), status: 'success', latency_ms: 1234 });
-    await card.getByText('finally done').waitFor({ timeout: 1000 });
+    await card.getByText('finally done').waitFor({ timeout: 3000 });
     assert.equal(await card.getByTestId('status-badge').first().textContent(), 'success');
     assert.equal(await page.locator('[data-record-id="e2e-pending-call"]').count(), 1);
     assert.equal(await card.getByTestId('pending').count(), 0);
@@ -224,7 +224,7 @@ describe('api key', () => {
       await page.getByText('locked answer').waitFor({ timeout: 5000 });
       await waitLive(page);
       await authed.trace({ session_id: 'e2e-locked', turn_number: 2, request: chat('second'), response: answer('streamed with a key'), status: 'success' });
-      await page.getByText('streamed with a key').waitFor({ timeout: 1000 });
+      await page.getByText('streamed with a key').waitFor({ timeout: 3000 });
       await page.close();
     } finally {
       await locked.stop();

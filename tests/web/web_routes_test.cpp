@@ -112,7 +112,7 @@ TEST_CASE("web: / and deep links serve index.html with security headers and no-c
   }
 }
 
-TEST_CASE("web: every embedded file is served byte-exact; hashed assets are immutable") {
+TEST_CASE("web: every embedded file is served byte-exact, hashed assets as immutable") {
   ui_server s;
   httplib::Client cli("127.0.0.1", s.port);
   int hashed = 0;

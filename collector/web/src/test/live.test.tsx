@@ -28,12 +28,12 @@ describe('live fallback and search', () => {
     act(() => es.onerror?.(new Event('error')));
     expect(screen.getByTestId('live-indicator')).toHaveTextContent('polling');
     records = [...records, rec({ id: 'p2', turn_number: 2, response: 'two, found by polling' })];
-    await screen.findByText('two, found by polling', undefined, { timeout: 3500 });
+    await screen.findByText('two, found by polling', undefined, { timeout: 8000 });
     expect(calls.filter((c) => c.url.startsWith('/api/sessions/s1/records')).length).toBeGreaterThanOrEqual(2);
 
     act(() => es.open());
     expect(screen.getByTestId('live-indicator')).toHaveTextContent('live');
-  }, 10000);
+  }, 30000);
 
   it('the search bar queries /api/search with the text and filters', async () => {
     const hit = rec({ id: 'h', status: 'error', model: 'gpt-x', request: { messages: [{ role: 'user', content: 'find the needle' }] } });
