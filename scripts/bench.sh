@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs every benchmark row (docs/BENCHMARKS.md) against real processes on loopback and writes
+# BUILD_DIR/bench/results.md (table + machine details), then prints it. Usage: scripts/bench.sh BUILD_DIR
+# Benchmarks need a Release build: when BUILD_DIR is not one, a Release tree is configured and built at
+# BUILD_DIR-release (same UI setting) and measured instead; results still land in BUILD_DIR/bench/results.md.
+# Env: LLMTRACE_BENCH_RECORDS (row 3 database size, default 1000000), LLMTRACE_BENCH_INGEST_RECORDS (row 2,
+# default 131072), LLMTRACE_BENCH_QUERY_ITERS, LLMTRACE_BENCH_LIVE_RECORDS, LLMTRACE_BENCH_PROXY_CALLS.
+set -euo pipefail
+
+if [[ $# -lt 1 ]]; then
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+fi
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="$(cd "$1" && pwd)"
+cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$2/CMakeCache.txt" 2>/dev/null | head -n1; }
+
+BUILD_TYPE="$(cache_value CMAKE_BUILD_TYPE "$BUILD")"
+UI="$(cache_value LLMTRACE_BUILD_UI "$BUILD")"
+UI="${UI:-OFF}"
+RUN_BUILD="$BUILD"
+if [[ "$BUILD_TYPE" != "Release" ]]; then
+  RUN_BUILD="${BUILD}-release"
+  echo "bench: $BUILD is a ${BUILD_TYPE:-default} build; configuring and building a Release tree at $RUN_BUILD" >&2
+  cmake -S "$ROOT" -B "$RUN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLMTRACE_BUILD_UI="$UI" \
+    -DLLMTRACE_BUILD_TESTS=OFF -DLLMTRACE_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build "$RUN_BUILD" -j "$(nproc)" --target llmtrace_bench
+elif [[ ! -x "$RUN_BUILD/bench/llmtrace_bench_load" ]]; then
+  cmake --build "$RUN_BUILD" -j "$(nproc)" --target llmtrace_bench
+fi
+
+BIN="$RUN_BUILD/bench"
+COLLECTOR="$RUN_BUILD/collector/llmtrace-collector"
+for f in "$BIN/llmtrace_bench_hot_path" "$BIN/llmtrace_bench_gen_db" "$BIN/llmtrace_bench_load" "$COLLECTOR"; do
+  [[ -x "$f" ]] || { echo "bench: missing $f (is libbenchmark-dev installed?)" >&2; exit 1; }
+done
+
+OUT_DIR="$BUILD/bench"
+WORK="$OUT_DIR/work"
+mkdir -p "$OUT_DIR"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+ROWS="$WORK/rows.md"
+LOG="$OUT_DIR/bench.log"
+: >"$ROWS"
+: >"$LOG"
+START=$(date +%s)
+FAILED=()
+
+# Each step is bounded; a failing step is reported and the others still run.
+step() {
+  local name="$1" limit="$2"
+  shift 2
+  echo "== $name ($(($(date +%s) - START)) s elapsed)" | tee -a "$LOG"
+  if ! timeout --kill-after=10 "$limit" "$@" >>"$LOG" 2>&1; then
+    echo "bench: step '$name' failed or timed out (see $LOG)" | tee -a "$LOG" >&2
+    FAILED+=("$name")
+  fi
+}
+
+step "1 SDK hot path" 240 "$BIN/llmtrace_bench_hot_path" --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
+step "2 Ingest" 150 "$BIN/llmtrace_bench_load" ingest --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
+step "3 Generate database" 300 "$BIN/llmtrace_bench_gen_db" --db "$WORK/scale.db" --out "$ROWS"
+step "3 Queries" 200 "$BIN/llmtrace_bench_load" queries --collector "$COLLECTOR" --db "$WORK/scale.db" --out "$ROWS"
+rm -f "$WORK/scale.db" "$WORK/scale.db-wal" "$WORK/scale.db-shm"
+step "4 Live latency" 60 "$BIN/llmtrace_bench_load" live --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
+step "5 Proxy overhead" 90 "$BIN/llmtrace_bench_load" proxy --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
+step "6 Footprint" 60 "$BIN/llmtrace_bench_load" footprint --collector "$COLLECTOR" --work "$WORK" --out "$ROWS" \
+  --ui "$UI"
+ELAPSED=$(($(date +%s) - START))
+
+CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+RESULTS="$OUT_DIR/results.md"
+{
+  echo "# llmtrace benchmark results"
+  echo
+  echo "- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ), total run time ${ELAPSED} s"
+  echo "- CPU: ${CPU:-unknown}, $(nproc) cores online"
+  echo "- Kernel: $(uname -sr)"
+  echo "- Compiler: $(${CXX:-c++} --version 2>/dev/null | head -n1)"
+  echo "- Build: $(cache_value CMAKE_BUILD_TYPE "$RUN_BUILD") ($RUN_BUILD), UI $([[ "$UI" == ON ]] && echo embedded || echo "not built")"
+  echo "- SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo "?"), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "| row | metric | ours | peer | ratio | target | met? |"
+  echo "|---|---|---|---|---|---|---|"
+  cat "$ROWS"
+  if [[ -s "$ROWS.notes" ]]; then
+    echo
+    echo "Notes:"
+    echo
+    cat "$ROWS.notes"
+  fi
+  if [[ ${#FAILED[@]} -gt 0 ]]; then
+    echo
+    echo "Steps that failed or timed out: ${FAILED[*]} (see $LOG)."
+  fi
+} >"$RESULTS"
+cat "$RESULTS"
+echo
+echo "bench: wrote $RESULTS (log: $LOG)"
+[[ ${#FAILED[@]} -eq 0 ]]
