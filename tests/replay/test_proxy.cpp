@@ -1,10 +1,12 @@
 // The /v1 recording proxy on the full collector (real HTTP, temp-file SQLite) against the fake upstream.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
@@ -411,4 +413,52 @@ TEST_CASE("proxy: a unique key used as server and caller key appears in no respo
   CHECK(all_responses.find(key) == std::string::npos);
   CHECK(log.str().find(key) == std::string::npos);
   CHECK_FALSE(log.str().empty());
+}
+
+TEST_CASE("proxy: concurrent upstream calls are capped with 503 + Retry-After, and the slots come back") {
+  fake_upstream f;
+  auto c = std::make_unique<test_collector>([&](llmtrace::config& cfg) {
+    cfg.upstream = f.base_url();
+    cfg.upstream_api_key = server_key;
+    cfg.threads = 4;  // limit max(2, threads - 2) = 2 upstream calls
+  });
+  std::atomic<int> first_chunks{0};
+  auto slow_call = [&] {
+    stream_post(*c, "/v1/chat/completions", headers_for("proxy-cap"), chat_request("fake-slow", "x", true).dump(),
+                [&](const std::string& chunk) {
+                  if (chunk.find("echo") != std::string::npos) ++first_chunks;
+                  return true;
+                });
+  };
+  std::thread a(slow_call);
+  std::thread b(slow_call);
+  bool both_streaming = wait_until([&] { return first_chunks.load() == 2; });
+  CHECK(both_streaming);
+  auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-cap"), chat_request("m", "third").dump(),
+                             "application/json");
+  f.release_slow();
+  a.join();
+  b.join();
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->get_header_value("Retry-After") == "1");
+  CHECK(json::parse(r->body)["error"]["code"] == "upstream_busy");
+  // Both streams finished and gave their slots back.
+  r = c->client()->Post("/v1/chat/completions", headers_for("proxy-cap"), chat_request("m", "fourth").dump(),
+                        "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+}
+
+TEST_CASE("proxy: a session header with '/' or over 256 bytes is a 400") {
+  fake_upstream f;
+  auto c = collector_for(f);
+  for (const std::string& bad : {std::string("a/b"), std::string(300, 'x')}) {
+    auto r = c->client()->Post("/v1/chat/completions", headers_for(bad), chat_request("m", "x").dump(),
+                               "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK(json::parse(r->body)["error"]["field"] == "X-LLMTrace-Session-Id");
+  }
+  CHECK(f.request_count() == 0);
 }

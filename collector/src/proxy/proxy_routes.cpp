@@ -9,6 +9,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -39,7 +40,7 @@ namespace {
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
-constexpr std::size_t max_session_id_bytes = 200;
+constexpr std::size_t max_session_id_bytes = 256;  // as ingest accepts for session_id
 
 double elapsed_ms(clock_type::time_point since) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - since).count();
@@ -269,6 +270,14 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
     return;
   }
 
+  // Held until the handler returns or, for a stream, until the response (and its releaser) is gone.
+  auto slot = std::make_shared<upstream::upstream_slot>(app.cfg);
+  if (!slot->admitted()) {
+    res.set_header("Retry-After", "1");
+    api::write_error(res, 503, "upstream_busy", "too many upstream calls in flight; retry after a second");
+    return;
+  }
+
   auto call = std::make_shared<proxy_call>();
   call->app = &app;
   call->client = client;
@@ -283,9 +292,12 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
   std::string session = req.get_header_value("X-LLMTrace-Session-Id");
   while (!session.empty() && (session.back() == ' ' || session.back() == '\t')) session.pop_back();
   while (!session.empty() && (session.front() == ' ' || session.front() == '\t')) session.erase(0, 1);
-  if (session.size() > max_session_id_bytes) {
+  if (session.size() > max_session_id_bytes ||
+      std::any_of(session.begin(), session.end(),
+                  [](char ch) { return ch == '/' || static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
     api::write_error(res, 400, "invalid_session_id",
-                     "X-LLMTrace-Session-Id is longer than " + std::to_string(max_session_id_bytes) + " bytes",
+                     "X-LLMTrace-Session-Id must be at most " + std::to_string(max_session_id_bytes) +
+                         " bytes without '/' or control characters",
                      "X-LLMTrace-Session-Id");
     return;
   }
@@ -388,7 +400,8 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
         }
         return true;
       },
-      [bridge, call](bool success) { finalize_stream(*bridge, *call, success); });
+      // `slot` rides along so the stream keeps its upstream slot until the response is gone.
+      [bridge, call, slot](bool success) { finalize_stream(*bridge, *call, success); });
 }
 
 }  // namespace

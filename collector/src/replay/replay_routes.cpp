@@ -116,6 +116,13 @@ void handle_replay(const httplib::Request& req, httplib::Response& res, const ht
     return;
   }
 
+  upstream::upstream_slot slot(app.cfg);
+  if (!slot.admitted()) {
+    res.set_header("Retry-After", "1");
+    api::write_error(res, 503, "upstream_busy", "too many upstream calls in flight; retry after a second");
+    return;
+  }
+
   const json original_metadata = api::stored_json(original->metadata_json);
   const upstream::endpoint target = upstream::endpoint_for_record(request, original_metadata);
   const bool stream = request.value("stream", false) == true;

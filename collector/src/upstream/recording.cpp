@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -145,6 +147,17 @@ upstream_options options_from_config(const config& cfg) {
   }
   return o;
 }
+
+namespace {
+std::atomic<int> g_upstream_calls{0};
+}
+
+upstream_slot::upstream_slot(const config& cfg) {
+  const int limit = std::max(2, cfg.threads - 2);
+  admitted_ = g_upstream_calls.fetch_add(1) < limit;
+}
+
+upstream_slot::~upstream_slot() { g_upstream_calls.fetch_sub(1); }
 
 std::shared_ptr<upstream_client> make_client(const config& cfg, std::string* why) {
   try {

@@ -49,6 +49,21 @@ std::string bearer_token(std::string_view authorization);
 // SSL_CERT_DIR) and LLMTRACE_UPSTREAM_TIMEOUT_MS (read timeout).
 upstream_options options_from_config(const config& cfg);
 
+// Bounds concurrent upstream calls of replay and proxy together: each holds an HTTP worker for the call's
+// whole life (seconds to minutes), so LLM calls must never take every worker from ingest and the API.
+// The limit is max(2, cfg.threads - 2). RAII: the slot is released on destruction.
+class upstream_slot {
+ public:
+  explicit upstream_slot(const config& cfg);
+  ~upstream_slot();
+  upstream_slot(const upstream_slot&) = delete;
+  upstream_slot& operator=(const upstream_slot&) = delete;
+  bool admitted() const noexcept { return admitted_; }
+
+ private:
+  bool admitted_ = false;
+};
+
 // A client for cfg; nullptr (and a reason in *why) when the configured base URL is unusable.
 std::shared_ptr<upstream_client> make_client(const config& cfg, std::string* why);
 
