@@ -72,8 +72,6 @@ class inflight_guard {
   bool admitted_ = false;
 };
 
-std::atomic<int> g_ingest_inflight{0};
-
 // Reads and parses an ingest body; answers the error itself and returns false when it cannot.
 bool read_json_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                     app_context& app, json& out) {
@@ -135,7 +133,7 @@ bool with_store(httplib::Response& res, const std::function<void()>& fn) {
     fn();
     return true;
   } catch (const storage::store_busy& e) {
-    spdlog::warn("store busy: {}", e.what());
+    spdlog::debug("store busy: {}", e.what());
     res.set_header("Retry-After", "1");
     write_error(res, 503, "store_busy", "the database is busy; retry after a second");
   } catch (const storage::store_unavailable& e) {
@@ -151,7 +149,7 @@ void mount_api(httplib::Server& server, app_context& app) {
   server.Post("/api/trace", [&app](const httplib::Request& req, httplib::Response& res,
                                    const httplib::ContentReader& reader) {
     if (!require_auth(req, res, app)) return;
-    inflight_guard guard(g_ingest_inflight, app.cfg.max_ingest_inflight);
+    inflight_guard guard(app.ingest.inflight(), app.cfg.max_ingest_inflight);
     if (!admit_ingest(res, guard, app)) return;
     json body;
     if (!read_json_body(req, res, reader, app, body)) return;
@@ -175,7 +173,7 @@ void mount_api(httplib::Server& server, app_context& app) {
   server.Post("/api/traces", [&app](const httplib::Request& req, httplib::Response& res,
                                     const httplib::ContentReader& reader) {
     if (!require_auth(req, res, app)) return;
-    inflight_guard guard(g_ingest_inflight, app.cfg.max_ingest_inflight);
+    inflight_guard guard(app.ingest.inflight(), app.cfg.max_ingest_inflight);
     if (!admit_ingest(res, guard, app)) return;
     json body;
     if (!read_json_body(req, res, reader, app, body)) return;

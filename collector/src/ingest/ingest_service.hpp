@@ -53,6 +53,9 @@ class ingest_service {
   // Counts a rejection under its reason (also used by routes for body-level rejections).
   void count_rejected(const std::string& reason);
 
+  // Ingest requests currently admitted by the routes (per server, for the 503 admission limit).
+  std::atomic<int>& inflight() { return inflight_; }
+
   const ingest_counters& counters() const { return counters_; }
   std::map<std::string, uint64_t> rejected_by_reason() const;
 
@@ -62,6 +65,7 @@ class ingest_service {
   storage::store& store_;
   commit_listener on_commit_;
   ingest_counters counters_;
+  std::atomic<int> inflight_{0};
   mutable std::mutex rejected_mu_;
   std::map<std::string, uint64_t> rejected_;
 };
