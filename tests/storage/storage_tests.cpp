@@ -859,3 +859,31 @@ TEST_CASE("concurrency: readers see consistent snapshots while a writer commits"
   CHECK(reads >= 3);
   CHECK(s->list_records("c", {1, 1000}).total == 600);
 }
+
+TEST_CASE("search: a prefix query within one session") {
+  auto s = open_memory();
+  write_one(*s, with_text("other", "category theory"));
+  auto a = write_one(*s, with_text("mine", "categorical data")).record;
+  write_one(*s, with_text("other", "cathedral"));
+  write_one(*s, with_text("mine", "dogs only"));
+  storage::search_query q;
+  q.text = "cat*";
+  q.session_id = "mine";
+  auto r = s->search(q);
+  CHECK(r.total == 1);
+  REQUIRE(r.items.size() == 1);
+  CHECK(r.items[0].id == a.id);
+  q.session_id = "nobody";
+  CHECK(s->search(q).total == 0);
+  q.session_id.clear();
+  CHECK(s->search(q).total == 3);
+}
+
+TEST_CASE("open: an existing empty file is migrated from scratch") {
+  temp_dir dir;
+  { std::FILE* f = std::fopen(dir.db().c_str(), "wb"); REQUIRE(f != nullptr); std::fclose(f); }
+  REQUIRE(fs::file_size(dir.db()) == 0);
+  auto s = open_file(dir);
+  CHECK(write_one(*s, w_in("s")).record.turn_number == 1);
+  CHECK(count_rows(dir.db(), "PRAGMA user_version") == storage::sqlite_schema::current_version());
+}

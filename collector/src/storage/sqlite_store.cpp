@@ -465,9 +465,16 @@ class sqlite_store final : public store {
       std::string where;
       auto add_cond = [&](const std::string& cond) { where += (where.empty() ? " WHERE " : " AND ") + cond; };
       // Within one session, walk the session's records and probe the FTS index per row (a rowid seek);
-      // otherwise walk the FTS matches, which arrive newest first.
-      const bool fts_driven = has_text && q.session_id.empty();
+      // otherwise walk the FTS matches, which arrive newest first. A prefix term makes each probe merge every
+      // doclist of the stem, so then the matches are walked once, limited to the session's rowid window.
+      const bool has_prefix = match.find("\"*") != std::string::npos;
+      const bool fts_driven = has_text && (q.session_id.empty() || has_prefix);
       if (fts_driven) add_cond("records_fts MATCH ?1");
+      if (fts_driven && !q.session_id.empty()) {
+        add_cond(
+            "records_fts.rowid BETWEEN (SELECT MIN(rid) FROM records WHERE session_id = ?4) "
+            "AND (SELECT MAX(rid) FROM records WHERE session_id = ?4)");
+      }
       if (has_text && !fts_driven) {
         add_cond("EXISTS (SELECT 1 FROM records_fts WHERE records_fts MATCH ?1 AND records_fts.rowid = r.rid)");
       }
