@@ -462,3 +462,69 @@ TEST_CASE("proxy: a session header with '/' or over 256 bytes is a 400") {
   }
   CHECK(f.request_count() == 0);
 }
+
+TEST_CASE("proxy: an empty bearer token (api_key=\"\") uses the server key") {
+  fake_upstream f;
+  auto c = collector_for(f);
+  auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-empty", "Bearer "),
+                             chat_request("m", "x").dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(f.last().header("Authorization") == std::string("Bearer ") + server_key);
+}
+
+TEST_CASE("proxy: a streamed responses API call is stored as the final response with its usage") {
+  fake_upstream f;
+  auto c = collector_for(f);
+  std::string received;
+  auto err = stream_post(*c, "/v1/responses", headers_for("proxy-resp"),
+                         json{{"model", "gpt-r"}, {"input", "stream a response"}, {"stream", true}}.dump(),
+                         [&](const std::string& chunk) {
+                           received += chunk;
+                           return true;
+                         });
+  CHECK(err == httplib::Error::Success);
+  CHECK(received.find("event: response.completed") != std::string::npos);
+  json items = session_records(*c, "proxy-resp");
+  REQUIRE(items.size() == 1);
+  CHECK(items[0]["status"] == "success");
+  CHECK(items[0]["response"]["object"] == "response");
+  CHECK(items[0]["response"]["output"][0]["content"][0]["text"] == "echo: stream a response");
+  CHECK(items[0]["usage"]["total_tokens"] == 16);
+  CHECK(items[0]["metadata"]["endpoint"] == "/v1/responses");
+}
+
+TEST_CASE("proxy: an HTTPS upstream is verified against LLMTRACE_UPSTREAM_CA_FILE") {
+  llmtrace::test::test_pki pki;
+  llmtrace::test::fake_upstream_options fo;
+  fo.https = true;
+  fo.cert_file = pki.server_cert;
+  fo.key_file = pki.server_key;
+  fake_upstream f(fo);
+  struct env_guard {
+    explicit env_guard(const std::string& v) { ::setenv("LLMTRACE_UPSTREAM_CA_FILE", v.c_str(), 1); }
+    ~env_guard() { ::unsetenv("LLMTRACE_UPSTREAM_CA_FILE"); }
+  };
+  {
+    env_guard env(pki.ca_file);
+    auto c = collector_for(f);
+    auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-tls"), chat_request("m", "tls").dump(),
+                               "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(json::parse(r->body)["choices"][0]["message"]["content"] == "echo: tls");
+  }
+  {
+    env_guard env(pki.other_ca_file);
+    auto c = collector_for(f);
+    auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-tls-bad"), chat_request("m", "x").dump(),
+                               "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 502);
+    json items = session_records(*c, "proxy-tls-bad");
+    REQUIRE(items.size() == 1);
+    CHECK(items[0]["status"] == "error");
+    CHECK(items[0]["error_message"].get<std::string>().rfind("upstream unreachable", 0) == 0);
+  }
+  CHECK(f.request_count() == 1);
+}

@@ -104,6 +104,20 @@ TEST_CASE("replay: no body, an empty object or a JSON string request") {
   REQUIRE(r);
   CHECK(r->status == 201);
   CHECK(f.request_count() == 2);
+  r = replay(*c, id, "{\"request\": null}");
+  REQUIRE(r);
+  CHECK(r->status == 201);
+  CHECK(json::parse(f.last().body)["messages"][0]["content"] == "as recorded");
+
+  // An original traced with its request as JSON text is replayed from what the text holds.
+  json text_trace = {{"session_id", "replay-text"}, {"request", chat_request("gpt-test", "traced as text").dump()},
+                     {"status", "success"}};
+  auto t = c->client()->Post("/api/trace", text_trace.dump(), "application/json");
+  REQUIRE(t);
+  r = c->client()->Post("/api/records/" + json::parse(t->body)["id"].get<std::string>() + "/replay");
+  REQUIRE(r);
+  CHECK(r->status == 201);
+  CHECK(json::parse(f.last().body)["messages"][0]["content"] == "traced as text");
 
   json as_string = {{"request", chat_request("gpt-test", "from a string").dump()}};
   r = replay(*c, id, as_string.dump());

@@ -264,7 +264,10 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
   // Which key goes upstream, and which credential names the caller for the per-hour session.
   const std::string caller_authorization = req.get_header_value("Authorization");
   std::string forward_authorization;
-  if (app.cfg.api_key.empty() && !caller_authorization.empty()) forward_authorization = caller_authorization;
+  // An empty bearer token (a client configured with api_key="") asks for the server's key.
+  if (app.cfg.api_key.empty() && !upstream::bearer_token(caller_authorization).empty()) {
+    forward_authorization = caller_authorization;
+  }
   if (!upstream::header_value_safe(forward_authorization)) {
     api::write_error(res, 400, "invalid_header", "Authorization contains control characters", "Authorization");
     return;

@@ -76,6 +76,10 @@ bool choose_request(const std::string& body, const model::record& original, http
     return true;
   }
   auto stored = ingest::parse_json_limited(original.request_json);
+  if (stored.ok && stored.value.is_string()) {
+    // A client that traced its request as JSON text: replay what that text holds.
+    stored = ingest::parse_json_limited(stored.value.get_ref<const std::string&>());
+  }
   if (!stored.ok || !stored.value.is_object()) {
     api::write_error(res, 400, "invalid_request",
                      "the original record has no JSON object request to replay; send {\"request\": {...}}", "request");

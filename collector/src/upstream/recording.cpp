@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -116,6 +117,12 @@ std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms)
 }
 
 std::string bearer_token(std::string_view authorization) {
+  while (!authorization.empty() && authorization.back() == ' ') authorization.remove_suffix(1);
+  if (authorization.size() == 6) {  // "Bearer" with an empty token (httplib trims the trailing space)
+    std::string lowered(authorization);
+    for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lowered == "bearer") return {};
+  }
   constexpr std::string_view scheme = "bearer ";
   if (authorization.size() > scheme.size()) {
     bool match = true;

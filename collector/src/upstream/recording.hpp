@@ -42,7 +42,8 @@ std::string redact(std::string text, const std::vector<std::string>& secrets);
 // reversible to the key.
 std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms);
 
-// The bearer token of an Authorization value ("Bearer sk-..." -> "sk-..."); the value itself otherwise.
+// The bearer token of an Authorization value ("Bearer sk-..." -> "sk-...", "Bearer" -> ""); the value itself
+// otherwise.
 std::string bearer_token(std::string_view authorization);
 
 // Options from the collector config plus the CA environment (LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE,
