@@ -134,6 +134,22 @@ export async function allRecords(sessionId: string, limit = 5000): Promise<Trace
   return out;
 }
 
+// Fetches a non-JSON resource (the JSON Lines export) with the API key and hands it to the browser as a file.
+export async function downloadFile(path: string, filename: string): Promise<void> {
+  const key = currentKey();
+  const res = await fetch(path, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+  if (res.status === 401) setAuth({ needKey: true, rejected: key !== '' });
+  if (!res.ok) throw new ApiError(res.status, `export failed: ${res.status}`);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
 export function eventsUrl(): string {
   const key = currentKey();
   return key ? `/api/events?access_token=${enc(key)}` : '/api/events';

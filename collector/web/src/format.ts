@@ -29,3 +29,8 @@ export function fmtCount(n?: number | null): string {
   if (n == null) return '';
   return n.toLocaleString('en-US');
 }
+
+export function plural(n: number | null | undefined, word: string): string {
+  const v = n ?? 0;
+  return `${fmtCount(v)} ${word}${v === 1 ? '' : 's'}`;
+}

@@ -1,10 +1,10 @@
 // A session's turns as a chat timeline, live: new calls appear and pending calls complete in place.
 // Keys: j / ↓ next turn, k / ↑ previous turn, o / Enter opens the turn's first call.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { allRecords, api, ApiError } from '../api';
+import { allRecords, api, ApiError, downloadFile } from '../api';
 import { CallCard } from '../components/CallCard';
 import { ErrorLine } from '../components/common';
-import { fmtCount, fmtTime } from '../format';
+import { fmtTime, plural } from '../format';
 import { useLive } from '../live';
 import { conversationAfter, requestMessages, sharedPrefix } from '../messages';
 import { navigate, recordPath } from '../router';
@@ -93,6 +93,16 @@ export function SessionView({ id }: { id: string }) {
     return () => window.removeEventListener('keydown', onKey);
   }, [turns, focus]);
 
+  async function removeSession() {
+    if (!window.confirm(`Delete session "${session?.name ?? id}" and all its calls?`)) return;
+    try {
+      await api.deleteSession(id);
+      navigate('/');
+    } catch (e) {
+      setError(e);
+    }
+  }
+
   if (gone) {
     return (
       <div className="page">
@@ -110,9 +120,22 @@ export function SessionView({ id }: { id: string }) {
         <h1 data-testid="session-name">{session?.name ?? id}</h1>
         <span className="spacer" />
         {session && (
+          <span className="session-actions">
+            <button type="button" className="btn btn-small"
+              onClick={() => downloadFile(`/api/sessions/${encodeURIComponent(id)}/export`, `session-${id}.jsonl`).catch(setError)}>
+              Export JSONL
+            </button>
+            <button type="button" className="btn btn-small btn-danger" onClick={() => void removeSession()}>
+              Delete session
+            </button>
+          </span>
+        )}
+      </div>
+      <div className="session-stats">
+        {session && (
           <span className="muted small">
-            {fmtCount(session.turn_count)} turns · {fmtCount(session.record_count)} calls ·{' '}
-            {fmtCount(session.error_count)} errors · {fmtCount(session.total_tokens)} tokens · last{' '}
+            {plural(session.turn_count, 'turn')} · {plural(session.record_count, 'call')} ·{' '}
+            {plural(session.error_count, 'error')} · {plural(session.total_tokens, 'token')} · last activity{' '}
             {fmtTime(session.updated_at)}
           </span>
         )}
