@@ -21,9 +21,9 @@
 
 namespace fs = std::filesystem;
 using namespace llmtrace;
+using model::record_status;
 using storage::record_write;
 using storage::write_outcome;
-using model::record_status;
 
 namespace {
 
@@ -55,7 +55,8 @@ std::unique_ptr<storage::store> open_memory() {
   return storage::open_sqlite_store(o);
 }
 
-record_write w_in(const std::string& session, int64_t turn = 0, record_status status = record_status::success) {
+record_write w_in(const std::string& session, int64_t turn = 0,
+                  record_status status = record_status::success) {
   record_write w;
   w.session_id = session;
   w.turn_number = turn;
@@ -84,7 +85,8 @@ TEST_CASE("open: a new file is created and migrated to the current schema versio
   temp_dir dir;
   { auto s = open_file(dir); }
   CHECK(count_rows(dir.db(), "PRAGMA user_version") == storage::sqlite_schema::current_version());
-  CHECK(count_rows(dir.db(), "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sessions','records','records_fts')") ==
+  CHECK(count_rows(dir.db(),
+                   "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sessions','records','records_fts')") ==
         3);
   SQLite::Database db(dir.db(), SQLite::OPEN_READONLY);
   SQLite::Statement jm(db, "PRAGMA journal_mode");
@@ -118,7 +120,8 @@ TEST_CASE("open: a file from a newer schema is refused with a clear message") {
 TEST_CASE("open: an unopenable path throws 'cannot open database'") {
   storage::sqlite_options o;
   o.path = "/nonexistent-dir-llmtrace/x/y.db";
-  CHECK_THROWS_WITH_AS(storage::open_sqlite_store(o), doctest::Contains("cannot open database '/nonexistent-dir-llmtrace/x/y.db'"),
+  CHECK_THROWS_WITH_AS(storage::open_sqlite_store(o),
+                       doctest::Contains("cannot open database '/nonexistent-dir-llmtrace/x/y.db'"),
                        std::runtime_error);
 }
 
@@ -127,7 +130,8 @@ TEST_CASE("open: a file that is not a database throws 'cannot open database'") {
   {
     std::FILE* f = std::fopen(dir.db().c_str(), "wb");
     REQUIRE(f != nullptr);
-    std::fputs("this is definitely not an sqlite database file, just text.................................", f);
+    std::fputs("this is definitely not an sqlite database file, just text.................................",
+               f);
     std::fclose(f);
   }
   CHECK_THROWS_WITH_AS(open_file(dir), doctest::Contains("cannot open database"), std::runtime_error);
@@ -426,8 +430,8 @@ TEST_CASE("session: rename changes the name and reports unknown ids") {
 }
 
 namespace {
-record_write with_text(const std::string& session, const std::string& text, const std::string& model_name = "",
-                       record_status st = record_status::success) {
+record_write with_text(const std::string& session, const std::string& text,
+                       const std::string& model_name = "", record_status st = record_status::success) {
   auto w = w_in(session, 0, st);
   w.search_text = text;
   if (!model_name.empty()) w.model = model_name;
@@ -467,8 +471,9 @@ TEST_CASE("search: punctuation and FTS syntax in the query are never an error") 
   auto s = open_memory();
   auto a = write_one(*s, with_text("s", "C++ \"quoted\" AND OR NOT near(x) col:val * ^start")).record;
   storage::search_query q;
-  for (const char* text : {"\"", "\"\"", "*", "(", ")", "AND", "OR NOT", "col:val", "near(x", "C++", "^start", "'",
-                           "a\"b", "-", "?!", "\"quoted\"", "{x}", "NEAR/3", "x AND", "  "}) {
+  for (const char* text :
+       {"\"",     "\"\"", "*",    "(", ")",  "AND",        "OR NOT", "col:val", "near(x", "C++",
+        "^start", "'",    "a\"b", "-", "?!", "\"quoted\"", "{x}",    "NEAR/3",  "x AND",  "  "}) {
     q.text = text;
     CHECK_NOTHROW(s->search(q));
   }
@@ -580,7 +585,8 @@ TEST_CASE("delete: a record updates its session counters and search index") {
   CHECK(count_rows(dir.db(), "SELECT COUNT(*) FROM records_fts") == 1);
 }
 
-TEST_CASE("busy: a write while another connection holds the write lock throws store_busy and stores nothing") {
+TEST_CASE(
+    "busy: a write while another connection holds the write lock throws store_busy and stores nothing") {
   temp_dir dir;
   auto s = open_file(dir, 150);
   write_one(*s, w_in("s"));
@@ -881,7 +887,11 @@ TEST_CASE("search: a prefix query within one session") {
 
 TEST_CASE("open: an existing empty file is migrated from scratch") {
   temp_dir dir;
-  { std::FILE* f = std::fopen(dir.db().c_str(), "wb"); REQUIRE(f != nullptr); std::fclose(f); }
+  {
+    std::FILE* f = std::fopen(dir.db().c_str(), "wb");
+    REQUIRE(f != nullptr);
+    std::fclose(f);
+  }
   REQUIRE(fs::file_size(dir.db()) == 0);
   auto s = open_file(dir);
   CHECK(write_one(*s, w_in("s")).record.turn_number == 1);

@@ -75,8 +75,12 @@ uuid7_generator& generator() {
 
 }  // namespace
 
-std::string new_record_id() { return generator().next(); }
+std::string new_record_id() {
+  return generator().next();
+}
 
-std::string new_session_id() { return generator().next(); }
+std::string new_session_id() {
+  return generator().next();
+}
 
 }  // namespace llmtrace::model

@@ -9,11 +9,11 @@ namespace llmtrace::storage {
 namespace {
 
 bool is_cjk(uint32_t cp) {
-  return (cp >= 0x3040 && cp <= 0x30FF) ||    // Hiragana, Katakana
-         (cp >= 0x3400 && cp <= 0x4DBF) ||    // CJK Extension A
-         (cp >= 0x4E00 && cp <= 0x9FFF) ||    // CJK Unified Ideographs
-         (cp >= 0xF900 && cp <= 0xFAFF) ||    // CJK Compatibility Ideographs
-         (cp >= 0x20000 && cp <= 0x3FFFF);    // CJK Extensions B..
+  return (cp >= 0x3040 && cp <= 0x30FF) ||  // Hiragana, Katakana
+         (cp >= 0x3400 && cp <= 0x4DBF) ||  // CJK Extension A
+         (cp >= 0x4E00 && cp <= 0x9FFF) ||  // CJK Unified Ideographs
+         (cp >= 0xF900 && cp <= 0xFAFF) ||  // CJK Compatibility Ideographs
+         (cp >= 0x20000 && cp <= 0x3FFFF);  // CJK Extensions B..
 }
 
 // Length of the UTF-8 sequence at s[i] and its code point; invalid bytes count as one byte, code point 0.

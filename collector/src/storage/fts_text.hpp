@@ -1,7 +1,7 @@
-// Text preparation for the FTS5 index (unicode61 tokenizer). unicode61 splits on spaces and punctuation, which
-// leaves a run of Chinese/Japanese text as one giant token; so CJK characters are indexed one per token and a
-// query's CJK run becomes a phrase of those characters (substring search for CJK, word search elsewhere).
-// Thread safety: pure functions.
+// Text preparation for the FTS5 index (unicode61 tokenizer). unicode61 splits on spaces and punctuation,
+// which leaves a run of Chinese/Japanese text as one giant token; so CJK characters are indexed one per token
+// and a query's CJK run becomes a phrase of those characters (substring search for CJK, word search
+// elsewhere). Thread safety: pure functions.
 #pragma once
 
 #include <string>

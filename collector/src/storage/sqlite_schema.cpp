@@ -82,7 +82,9 @@ int user_version(SQLite::Database& db) {
 
 }  // namespace
 
-int current_version() { return static_cast<int>(std::size(k_migrations)); }
+int current_version() {
+  return static_cast<int>(std::size(k_migrations));
+}
 
 void migrate(SQLite::Database& db) {
   for (;;) {
@@ -91,8 +93,8 @@ void migrate(SQLite::Database& db) {
     const int version = user_version(db);
     if (version > current_version()) {
       throw std::runtime_error("database schema version " + std::to_string(version) +
-                               " is newer than this collector understands (" + std::to_string(current_version()) +
-                               ")");
+                               " is newer than this collector understands (" +
+                               std::to_string(current_version()) + ")");
     }
     if (version == current_version()) {
       tx.commit();

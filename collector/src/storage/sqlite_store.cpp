@@ -254,10 +254,16 @@ constexpr int64_t k_search_count_cap = 10000;
 
 // An empty string counts as "not sent" for ids, so a client sending "" never creates a record or session
 // whose id is empty.
-bool has_text(const std::optional<std::string>& v) { return v && !v->empty(); }
+bool has_text(const std::optional<std::string>& v) {
+  return v && !v->empty();
+}
 
-int64_t clamp_page(int64_t p) { return p < 1 ? 1 : p; }
-int64_t clamp_size(int64_t s) { return s < 1 ? 1 : (s > 10000 ? 10000 : s); }
+int64_t clamp_page(int64_t p) {
+  return p < 1 ? 1 : p;
+}
+int64_t clamp_size(int64_t s) {
+  return s < 1 ? 1 : (s > 10000 ? 10000 : s);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The store
@@ -292,10 +298,11 @@ class sqlite_store final : public store {
       if (!memory_) {
         const int n = options.read_connections < 1 ? 1 : options.read_connections;
         for (int i = 0; i < n; ++i) {
-          auto c = std::make_unique<connection>(options.path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX |
-                                                                  (rw_flags & SQLite::OPEN_URI),
-                                                options.busy_timeout_ms);
-          c->db().exec("PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;");
+          auto c = std::make_unique<connection>(
+              options.path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX | (rw_flags & SQLite::OPEN_URI),
+              options.busy_timeout_ms);
+          c->db().exec(
+              "PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;");
           readers_.push_back(std::move(c));
           free_readers_.push_back(readers_.back().get());
         }
@@ -340,16 +347,14 @@ class sqlite_store final : public store {
     return mapped([&] {
       SQLite::Transaction tx(writer_->db(), SQLite::TransactionBehavior::IMMEDIATE);
       {
-        static const std::string k_sql =
-            "DELETE FROM records WHERE session_id = ?1";
+        static const std::string k_sql = "DELETE FROM records WHERE session_id = ?1";
         stmt_use d(*writer_, k_sql);
         d->bindNoCopy(1, id);
         d->exec();
       }
       int n = 0;
       {
-        static const std::string k_sql =
-            "DELETE FROM sessions WHERE id = ?1";
+        static const std::string k_sql = "DELETE FROM sessions WHERE id = ?1";
         stmt_use d(*writer_, k_sql);
         d->bindNoCopy(1, id);
         n = d->exec();
@@ -366,8 +371,7 @@ class sqlite_store final : public store {
       auto found = load_by_id(id);
       if (!found) return false;
       {
-        static const std::string k_sql =
-            "DELETE FROM records WHERE rid = ?1";
+        static const std::string k_sql = "DELETE FROM records WHERE rid = ?1";
         stmt_use d(*writer_, k_sql);
         d->bind(1, found->rid);
         d->exec();
@@ -392,14 +396,13 @@ class sqlite_store final : public store {
       {
         static const std::string k_sql =
             "SELECT " + std::string(k_session_cols) +
-                          " FROM sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?1 OFFSET ?2";
+            " FROM sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?1 OFFSET ?2";
         stmt_use s(c, k_sql);
         s->bind(1, out.size);
         s->bind(2, (out.page - 1) * out.size);
         while (s->executeStep()) out.items.push_back(read_session(*s));
       }
-      static const std::string k_sql =
-          "SELECT COUNT(*) FROM sessions";
+      static const std::string k_sql = "SELECT COUNT(*) FROM sessions";
       stmt_use n(c, k_sql);
       n->executeStep();
       out.total = n->getColumn(0).getInt64();
@@ -426,15 +429,14 @@ class sqlite_store final : public store {
       {
         static const std::string k_sql =
             "SELECT " + k_record_cols +
-                          " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid LIMIT ?2 OFFSET ?3";
+            " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid LIMIT ?2 OFFSET ?3";
         stmt_use s(c, k_sql);
         s->bindNoCopy(1, session_id);
         s->bind(2, out.size);
         s->bind(3, (out.page - 1) * out.size);
         while (s->executeStep()) out.items.push_back(read_record(*s).rec);
       }
-      static const std::string k_sql =
-          "SELECT record_count FROM sessions WHERE id = ?1";
+      static const std::string k_sql = "SELECT record_count FROM sessions WHERE id = ?1";
       stmt_use n(c, k_sql);
       n->bindNoCopy(1, session_id);
       out.total = n->executeStep() ? n->getColumn(0).getInt64() : 0;
@@ -444,8 +446,7 @@ class sqlite_store final : public store {
 
   std::optional<model::record> get_record(const std::string& id) override {
     return with_reader([&](connection& c) -> std::optional<model::record> {
-      static const std::string k_sql =
-          "SELECT " + k_record_cols + " FROM records WHERE id = ?1";
+      static const std::string k_sql = "SELECT " + k_record_cols + " FROM records WHERE id = ?1";
       stmt_use s(c, k_sql);
       s->bindNoCopy(1, id);
       if (!s->executeStep()) return std::nullopt;
@@ -476,7 +477,8 @@ class sqlite_store final : public store {
             "AND (SELECT MAX(rid) FROM records WHERE session_id = ?4)");
       }
       if (has_text && !fts_driven) {
-        add_cond("EXISTS (SELECT 1 FROM records_fts WHERE records_fts MATCH ?1 AND records_fts.rowid = r.rid)");
+        add_cond(
+            "EXISTS (SELECT 1 FROM records_fts WHERE records_fts MATCH ?1 AND records_fts.rowid = r.rid)");
       }
       if (q.status) add_cond("r.status = ?2");
       if (!q.model.empty()) add_cond("r.model = ?3");
@@ -558,7 +560,8 @@ class sqlite_store final : public store {
     });
   }
 
-  void for_each_record(const std::string& session_id, const std::function<bool(const model::record&)>& fn) override {
+  void for_each_record(const std::string& session_id,
+                       const std::function<bool(const model::record&)>& fn) override {
     with_reader([&](connection& c) {
       static const std::string k_sql =
           "SELECT " + k_record_cols + " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid";
@@ -575,8 +578,7 @@ class sqlite_store final : public store {
   // --- write helpers (writer connection, inside the batch transaction) -------------------------------------
 
   std::optional<stored_record> load_by_id(const std::string& id) {
-    static const std::string k_sql =
-        "SELECT " + k_record_cols + " FROM records WHERE id = ?1";
+    static const std::string k_sql = "SELECT " + k_record_cols + " FROM records WHERE id = ?1";
     stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, id);
     if (!s->executeStep()) return std::nullopt;
@@ -586,8 +588,8 @@ class sqlite_store final : public store {
   std::optional<stored_record> load_pending_at(const std::string& session_id, int64_t turn) {
     static const std::string k_sql =
         "SELECT " + k_record_cols +
-                             " FROM records WHERE session_id = ?1 AND turn_number = ?2 AND nested = 0 AND "
-                             "status = 'pending' AND replay_of IS NULL AND parent_id IS NULL ORDER BY rid LIMIT 1";
+        " FROM records WHERE session_id = ?1 AND turn_number = ?2 AND nested = 0 AND "
+        "status = 'pending' AND replay_of IS NULL AND parent_id IS NULL ORDER BY rid LIMIT 1";
     stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, session_id);
     s->bind(2, turn);
@@ -615,8 +617,7 @@ class sqlite_store final : public store {
   }
 
   bool session_exists(const std::string& id) {
-    static const std::string k_sql =
-        "SELECT 1 FROM sessions WHERE id = ?1";
+    static const std::string k_sql = "SELECT 1 FROM sessions WHERE id = ?1";
     stmt_use s(*writer_, k_sql);
     s->bindNoCopy(1, id);
     return s->executeStep();
@@ -639,8 +640,7 @@ class sqlite_store final : public store {
     if (existing) {
       std::string old;
       {
-        static const std::string k_sql =
-            "SELECT text FROM records_fts WHERE rowid = ?1";
+        static const std::string k_sql = "SELECT text FROM records_fts WHERE rowid = ?1";
         stmt_use q(*writer_, k_sql);
         q->bind(1, rid);
         if (q->executeStep()) old = q->getColumn(0).getString();
@@ -648,15 +648,13 @@ class sqlite_store final : public store {
       if (!old.empty()) {
         if (old.find(indexed) != std::string::npos) return;
         if (indexed.find(old) == std::string::npos) indexed = old + "\n" + indexed;
-        static const std::string k_sql =
-            "DELETE FROM records_fts WHERE rowid = ?1";
+        static const std::string k_sql = "DELETE FROM records_fts WHERE rowid = ?1";
         stmt_use d(*writer_, k_sql);
         d->bind(1, rid);
         d->exec();
       }
     }
-    static const std::string k_sql =
-        "INSERT INTO records_fts (rowid, text) VALUES (?1, ?2)";
+    static const std::string k_sql = "INSERT INTO records_fts (rowid, text) VALUES (?1, ?2)";
     stmt_use s(*writer_, k_sql);
     s->bind(1, rid);
     s->bindNoCopy(2, indexed);
@@ -694,7 +692,8 @@ class sqlite_store final : public store {
     std::optional<stored_record> existing;
     if (has_text(w.id)) {
       existing = load_by_id(*w.id);
-    } else if (has_text(w.session_id) && w.turn_number > 0 && !has_text(w.replay_of) && !has_text(w.parent_id)) {
+    } else if (has_text(w.session_id) && w.turn_number > 0 && !has_text(w.replay_of) &&
+               !has_text(w.parent_id)) {
       existing = load_pending_at(*w.session_id, w.turn_number);
     }
     if (existing) return update(std::move(*existing), w, at, deltas);
@@ -747,7 +746,8 @@ class sqlite_store final : public store {
     return out;
   }
 
-  write_result create(const record_write& w, int64_t at, std::unordered_map<std::string, session_delta>& deltas) {
+  write_result create(const record_write& w, int64_t at,
+                      std::unordered_map<std::string, session_delta>& deltas) {
     write_result out;
     model::record r;
     if (has_text(w.session_id)) {
@@ -774,7 +774,8 @@ class sqlite_store final : public store {
       static const std::string k_sql =
           "INSERT INTO records (rid, id, session_id, turn_number, nested, request, response, status, "
           "error_message, metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, "
-          "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+          "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id) VALUES (NULL, ?1, ?2, ?3, "
+          "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
           "?15, ?16, ?17, ?18, ?19, ?20)";
       stmt_use s(*writer_, k_sql);
       bind_record(*s, r, 1);
