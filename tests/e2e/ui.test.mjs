@@ -38,6 +38,10 @@ async function openPage(path) {
   });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // CSP violations and failed loads show up as console errors: the UI must cause none.
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
   await page.goto(collector.base + path);
   return { page, dialogs, errors };
 }
