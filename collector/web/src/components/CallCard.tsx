@@ -105,8 +105,8 @@ export function CallCard({
           <div className="replays-title">
             {replays.length} replay{replays.length > 1 ? 's' : ''}
           </div>
-          {replays.map((r) => (
-            <ReplayItem key={r.id} original={record} replay={r} />
+          {replays.map((r, i) => (
+            <ReplayItem key={r.id} original={record} replay={r} initiallyOpen={i === replays.length - 1} />
           ))}
         </div>
       )}
@@ -114,8 +114,17 @@ export function CallCard({
   );
 }
 
-function ReplayItem({ original, replay }: { original: TraceRecord; replay: TraceRecord }) {
-  const [open, setOpen] = useState(true);
+// The latest replay opens with its comparison; older ones stay compact until asked.
+function ReplayItem({
+  original,
+  replay,
+  initiallyOpen,
+}: {
+  original: TraceRecord;
+  replay: TraceRecord;
+  initiallyOpen: boolean;
+}) {
+  const [open, setOpen] = useState(initiallyOpen);
   return (
     <div className="replay-item" data-testid="replay-item" data-record-id={replay.id}>
       <div className="call-head">
