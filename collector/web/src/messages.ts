@@ -95,7 +95,20 @@ function responsesItem(item: unknown): Message {
   return chatMessage(item);
 }
 
-export function requestMessages(request: unknown): Message[] {
+// Some clients trace the body as a JSON string rather than an object: read it as the object it holds.
+export function unwrapJsonString(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const t = v.trim();
+  if (!(t.startsWith('{') || t.startsWith('['))) return v;
+  try {
+    return JSON.parse(t);
+  } catch {
+    return v;
+  }
+}
+
+export function requestMessages(raw: unknown): Message[] {
+  const request = unwrapJsonString(raw);
   if (typeof request === 'string') return [{ role: 'user', content: request, toolCalls: [] }];
   if (!isObj(request)) return [];
   const out: Message[] = [];
@@ -144,7 +157,8 @@ function fromChunks(chunks: unknown[]): ResponseView | null {
   return { content, toolCalls: [...calls.values()], finishReason: finish };
 }
 
-export function responseView(response: unknown): ResponseView | null {
+export function responseView(raw: unknown): ResponseView | null {
+  const response = unwrapJsonString(raw);
   if (response == null) return null;
   if (typeof response === 'string') return { content: response, toolCalls: [] };
   if (Array.isArray(response)) return fromChunks(response) ?? { content: pretty(response), toolCalls: [] };

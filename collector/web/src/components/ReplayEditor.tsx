@@ -2,7 +2,7 @@
 // collector (POST /api/records/:id/replay) and shows the new answer beside the original with a diff.
 import { useState } from 'react';
 import { api } from '../api';
-import { pretty, responseText, responseView } from '../messages';
+import { pretty, responseText, responseView, unwrapJsonString } from '../messages';
 import { navigate, recordPath } from '../router';
 import type { TraceRecord } from '../types';
 import { ErrorLine, StatusBadge } from './common';
@@ -30,7 +30,8 @@ interface FormState {
 
 const PARAMS = ['model', 'messages', 'temperature', 'max_tokens', 'top_p'];
 
-export function toForm(request: unknown): FormState {
+export function toForm(raw: unknown): FormState {
+  const request = unwrapJsonString(raw);
   const r: Obj = isObj(request) ? request : {};
   const other: Obj = {};
   for (const [k, v] of Object.entries(r)) if (!PARAMS.includes(k)) other[k] = v;
@@ -109,7 +110,7 @@ export function ReplayEditor({
   const initial = toForm(record.request);
   const [mode, setMode] = useState<'form' | 'json'>(initial.messages ? 'form' : 'json');
   const [form, setForm] = useState<FormState>(initial);
-  const [raw, setRaw] = useState(() => pretty(record.request ?? {}));
+  const [raw, setRaw] = useState(() => pretty(unwrapJsonString(record.request) ?? {}));
   const [error, setError] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
   const [result, setResult] = useState<TraceRecord | null>(null);

@@ -50,6 +50,9 @@ describe('request/response shapes', () => {
     });
     expect(responseText(chunks)).toBe('Hello\n→ f({"a":1})');
     expect(responseView(null)).toBeNull();
+    // A body traced as a JSON string reads like the object it holds; plain text stays text.
+    expect(requestMessages('{"messages":[{"role":"user","content":"in a string"}]}')[0].content).toBe('in a string');
+    expect(requestMessages('just text')[0]).toMatchObject({ role: 'user', content: 'just text' });
   });
 
   it('groups replays of replays and nested spans under the right call', () => {
