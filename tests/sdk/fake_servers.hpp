@@ -89,9 +89,16 @@ class fake_collector {
       port_ = svr_.bind_to_any_port("127.0.0.1");
     else
       port_ = svr_.bind_to_port("127.0.0.1", port) ? port : -1;
+    svr_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
     if (port_ > 0) {
       thread_ = std::thread([this] { svr_.listen_after_bind(); });
+      // is_running() turns true before the worker pool exists: one round trip proves the server is settled.
       wait_for([this] { return svr_.is_running(); });
+      wait_for([this] {
+        httplib::Client probe("127.0.0.1", port_);
+        auto r = probe.Get("/healthz");
+        return r && r->status == 200;
+      });
     }
   }
   ~fake_collector() { stop(); }
