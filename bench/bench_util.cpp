@@ -235,13 +235,25 @@ double process_cpu_seconds(pid_t pid) {
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-int64_t process_rss_bytes(pid_t pid) {
+namespace {
+int64_t status_kb(pid_t pid, const std::string& key) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+    if (line.rfind(key, 0) == 0) return std::atoll(line.c_str() + key.size()) * 1024;
   }
   return 0;
+}
+}  // namespace
+
+int64_t process_rss_bytes(pid_t pid) { return status_kb(pid, "VmRSS:"); }
+int64_t process_rss_anon_bytes(pid_t pid) { return status_kb(pid, "RssAnon:"); }
+int64_t process_rss_file_bytes(pid_t pid) { return status_kb(pid, "RssFile:") + status_kb(pid, "RssShmem:"); }
+
+std::string rss_text(pid_t pid) {
+  return fmt_bytes(static_cast<double>(process_rss_bytes(pid))) + " (anon " +
+         fmt_bytes(static_cast<double>(process_rss_anon_bytes(pid))) + ", file-backed " +
+         fmt_bytes(static_cast<double>(process_rss_file_bytes(pid))) + ")";
 }
 
 int64_t file_size(const std::string& path) {
@@ -259,6 +271,13 @@ void collector_process::start(const std::string& binary, const std::string& db,
   std::vector<std::string> args = {binary,      "--host", "127.0.0.1", "--port", std::to_string(port_),
                                    "--db",      db,       "--log-level", "warn"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
+  // For profiling: e.g. LLMTRACE_BENCH_COLLECTOR_WRAPPER="valgrind --tool=callgrind" runs the collector under it.
+  if (const char* wrap = std::getenv("LLMTRACE_BENCH_COLLECTOR_WRAPPER"); wrap && *wrap) {
+    std::istringstream in(wrap);
+    std::vector<std::string> prefix;
+    for (std::string w; in >> w;) prefix.push_back(w);
+    args.insert(args.begin(), prefix.begin(), prefix.end());
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -276,7 +295,7 @@ void collector_process::start(const std::string& binary, const std::string& db,
   posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   const auto t0 = steady::now();
-  int rc = posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), envp.data());
+  int rc = posix_spawnp(&pid_, args[0].c_str(), &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
     pid_ = -1;

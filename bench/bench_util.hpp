@@ -87,6 +87,11 @@ int free_loopback_port();
 double process_cpu_seconds(pid_t pid);
 // Resident set size from /proc/<pid>/status (VmRSS), in bytes; 0 when unknown.
 int64_t process_rss_bytes(pid_t pid);
+// The same, split: anonymous memory (heap, stacks) and file-backed pages (binary, libraries, mmap'd database).
+int64_t process_rss_anon_bytes(pid_t pid);
+int64_t process_rss_file_bytes(pid_t pid);
+// "12.3 MB (anon 4.5 MB, file 7.8 MB)"
+std::string rss_text(pid_t pid);
 int64_t file_size(const std::string& path);  // -1 when missing
 
 // A real llmtrace-collector child process on a free loopback port.

@@ -193,7 +193,7 @@ int run_ingest(int argc, char** argv) {
   for (auto& t : clients) t.join();
   const double seconds = std::chrono::duration<double>(steady::now() - t0).count();
   const double cpu = process_cpu_seconds(col.pid()) - cpu0;
-  const int64_t rss = process_rss_bytes(col.pid());
+  const std::string rss = rss_text(col.pid());
   col.stop();
   const int64_t db_bytes = file_size(db) + std::max<int64_t>(0, file_size(db + "-wal"));
 
@@ -236,7 +236,7 @@ int run_ingest(int argc, char** argv) {
   out.note("Row 2: " + fmt_num(static_cast<double>(records)) + " records (" + std::to_string(batches) +
            " batches) over " + fmt_num(seconds, 2) + " s; " + std::to_string(rejected.load()) + " rejected, " +
            std::to_string(failures.load()) + " failed batches, " + std::to_string(retries.load()) +
-           " 503 retries; collector RSS at the end " + fmt_bytes(static_cast<double>(rss)) + "; database " +
+           " 503 retries; collector RSS at the end " + rss + "; database " +
            fmt_bytes(static_cast<double>(db_bytes)) + " (" +
            fmt_num(static_cast<double>(db_bytes) / static_cast<double>(std::max<int64_t>(1, accepted)), 0) +
            " B/record; raw table " + fmt_num(static_cast<double>(raw.bytes) / static_cast<double>(records), 0) +

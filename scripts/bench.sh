@@ -51,12 +51,18 @@ FAILED=()
 step() {
   local name="$1" limit="$2"
   shift 2
-  echo "== $name ($(($(date +%s) - START)) s elapsed)" | tee -a "$LOG"
+  local t0 load0
+  t0=$(date +%s)
+  load0="$(cut -d' ' -f1 /proc/loadavg)"
+  echo "== $name ($((t0 - START)) s elapsed, load average $load0)" | tee -a "$LOG"
   if ! timeout --kill-after=10 "$limit" "$@" >>"$LOG" 2>&1; then
     echo "bench: step '$name' failed or timed out (see $LOG)" | tee -a "$LOG" >&2
     FAILED+=("$name")
   fi
+  # The machine may be shared: the load around each step is part of its result.
+  STEP_LOAD+=("$name: $(($(date +%s) - t0)) s, 1-min load average $load0 -> $(cut -d' ' -f1 /proc/loadavg)")
 }
+STEP_LOAD=()
 
 step "1 SDK hot path" 240 "$BIN/llmtrace_bench_hot_path" --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "2 Ingest" 150 "$BIN/llmtrace_bench_load" ingest --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
@@ -90,6 +96,10 @@ RESULTS="$OUT_DIR/results.md"
     echo
     cat "$ROWS.notes"
   fi
+  echo
+  echo "Steps (duration, load average before -> after; $(nproc) cores):"
+  echo
+  for l in "${STEP_LOAD[@]}"; do echo "- $l"; done
   if [[ ${#FAILED[@]} -gt 0 ]]; then
     echo
     echo "Steps that failed or timed out: ${FAILED[*]} (see $LOG)."
