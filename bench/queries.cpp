@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -59,6 +60,8 @@ int run_queries(int argc, char** argv) {
   // Phase 0: queries alone. Phase 1: the same queries while a background writer ingests (the target).
   std::vector<double> lat[2][k_count];
   int64_t errors = 0, empty_search = 0, written_total = 0, writer_errors_total = 0;
+  std::map<int, int64_t> error_codes;  // HTTP status (-1: no answer) -> count
+  double phase_cpu[2] = {0, 0}, phase_wall[2] = {0, 0};
   const auto hard_stop = steady::now() + std::chrono::seconds(150);
   for (int phase = 0; phase < 2; ++phase) {
     std::atomic<bool> stop_writer{false};
@@ -96,6 +99,8 @@ int run_queries(int argc, char** argv) {
 
     std::mutex mu;
     std::atomic<int64_t> phase_errors{0}, phase_empty{0};
+    const double cpu0 = process_cpu_seconds(col.pid());
+    const auto wall0 = steady::now();
     std::vector<std::thread> readers;
     for (int t = 0; t < kReaders; ++t) {
       readers.emplace_back([&, t] {
@@ -133,6 +138,8 @@ int run_queries(int argc, char** argv) {
             const double ms = std::chrono::duration<double, std::milli>(steady::now() - s).count();
             if (!res || res->status != 200) {
               ++phase_errors;
+              std::lock_guard<std::mutex> lock(mu);
+              ++error_codes[res ? res->status : -1];
               continue;
             }
             if (k >= k_search_common && res->body.find("\"total\":0") != std::string::npos) ++phase_empty;
@@ -144,6 +151,8 @@ int run_queries(int argc, char** argv) {
       });
     }
     for (auto& t : readers) t.join();
+    phase_cpu[phase] = process_cpu_seconds(col.pid()) - cpu0;
+    phase_wall[phase] = std::chrono::duration<double>(steady::now() - wall0).count();
     stop_writer = true;
     if (writer.joinable()) writer.join();
     errors += phase_errors;
@@ -177,12 +186,17 @@ int run_queries(int argc, char** argv) {
   r.metric = "start to first /healthz 200 on row 3's database";
   r.ours = fmt_ms(start_ms);
   out.add(r);
+  std::string codes;
+  for (auto& [code, count] : error_codes)
+    codes += " HTTP " + (code < 0 ? std::string("no answer") : std::to_string(code)) + ": " + std::to_string(count) + ".";
   out.note("Row 3: " + std::to_string(kReaders) + " reader threads x " + std::to_string(iters) +
            " rounds of the 6 queries without ingest, then again while a background writer ingested " +
            fmt_num(static_cast<double>(written_total)) + " records (" + std::to_string(kWriterBatch) + " every " +
            std::to_string(kWriterPeriodMs) + " ms, ~1 KB each), " + std::to_string(writer_errors_total) +
            " writer errors; " + std::to_string(errors) + " query errors; " + std::to_string(empty_search) +
-           " searches with no hit. Peer column: the same queries in the same run with no writer.");
+           " searches with no hit. Peer column: the same queries in the same run with no writer. Collector CPU: " +
+           fmt_num(phase_cpu[0], 1) + " s over " + fmt_num(phase_wall[0], 1) + " s without ingest, " +
+           fmt_num(phase_cpu[1], 1) + " s over " + fmt_num(phase_wall[1], 1) + " s with ingest." + codes);
   return errors == 0 ? 0 : 1;
 }
 
