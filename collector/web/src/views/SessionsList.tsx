@@ -60,6 +60,12 @@ export function SessionsList() {
   const [data, setData] = useState<Page<Session> | null>(null);
   const [error, setError] = useState<unknown>(null);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  // "12s ago" must keep counting while nothing new arrives.
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 10000);
+    return () => clearInterval(t);
+  }, []);
 
   const load = useCallback(async () => {
     try {
@@ -127,7 +133,7 @@ export function SessionsList() {
                   <NameCell s={s} onRenamed={(u) => setData((d) => d && { ...d, items: d.items.map((x) => (x.id === u.id ? u : x)) })} />
                 </td>
                 <td className="muted">{fmtTime(s.created_at)}</td>
-                <td title={fmtTime(s.updated_at)}>{fmtAgo(s.updated_at)}</td>
+                <td title={fmtTime(s.updated_at)}>{fmtAgo(s.updated_at, now)}</td>
                 <td className="num">{fmtCount(s.turn_count)}</td>
                 <td className="num">{fmtCount(s.record_count)}</td>
                 <td className={s.error_count > 0 ? 'num err' : 'num'}>{fmtCount(s.error_count)}</td>
