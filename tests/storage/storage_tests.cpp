@@ -936,3 +936,42 @@ TEST_CASE("durability: a committed batch survives the process dying right after 
   REQUIRE(q.executeStep());
   CHECK(q.getColumn(0).getString() == "ok");
 }
+
+TEST_CASE("ingest: a replay or child without session or turn joins its original's session and turn") {
+  auto s = open_memory();
+  write_one(*s, w_in("s"));
+  auto original = write_one(*s, w_in("s")).record;
+  write_one(*s, w_in("s"));
+  CHECK(original.turn_number == 2);
+
+  record_write replay;
+  replay.replay_of = original.id;
+  replay.received_at_ms = model::now_ms();
+  auto r = write_one(*s, replay);
+  CHECK(!r.session_created);
+  CHECK(r.record.session_id == "s");
+  CHECK(r.record.turn_number == 2);
+
+  auto child = w_in("s");
+  child.parent_id = original.id;
+  auto c = write_one(*s, child);
+  CHECK(c.record.turn_number == 2);
+
+  // The next top-level record still takes max + 1.
+  CHECK(write_one(*s, w_in("s")).record.turn_number == 4);
+
+  // An unknown original falls back to the ordinary rules.
+  record_write orphan;
+  orphan.replay_of = "no-such-record";
+  auto o = write_one(*s, orphan);
+  CHECK(o.session_created);
+  CHECK(o.record.turn_number == 1);
+
+  auto ids = std::vector<std::string>{};
+  for (const auto& rec : s->list_records("s", {1, 50}).items) ids.push_back(rec.id);
+  REQUIRE(ids.size() == 6);
+  CHECK(ids[1] == original.id);
+  CHECK(ids[2] == r.record.id);
+  CHECK(ids[3] == c.record.id);
+  CHECK(s->get_session("s")->turn_count == 4);
+}

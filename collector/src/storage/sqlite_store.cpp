@@ -750,7 +750,19 @@ class sqlite_store final : public store {
                       std::unordered_map<std::string, session_delta>& deltas) {
     write_result out;
     model::record r;
-    if (has_text(w.session_id)) {
+    // A replay or child span without a session or turn joins the record it belongs to, so it lists under
+    // that record's turn instead of opening a turn (or a session) of its own.
+    std::optional<stored_record> anchor;
+    if (w.turn_number == 0 || !has_text(w.session_id)) {
+      if (has_text(w.parent_id)) {
+        anchor = load_by_id(*w.parent_id);
+      } else if (has_text(w.replay_of)) {
+        anchor = load_by_id(*w.replay_of);
+      }
+    }
+    if (anchor && !has_text(w.session_id)) {
+      r.session_id = anchor->rec.session_id;
+    } else if (has_text(w.session_id)) {
       r.session_id = *w.session_id;
       // A session already touched by this batch exists; skip the lookup.
       if (deltas.find(r.session_id) == deltas.end() && !session_exists(r.session_id)) {
@@ -763,7 +775,13 @@ class sqlite_store final : public store {
       out.session_created = true;
     }
     r.id = has_text(w.id) ? *w.id : model::new_record_id();
-    r.turn_number = w.turn_number > 0 ? w.turn_number : next_turn(r.session_id);
+    if (w.turn_number > 0) {
+      r.turn_number = w.turn_number;
+    } else if (anchor && anchor->rec.session_id == r.session_id) {
+      r.turn_number = anchor->rec.turn_number;
+    } else {
+      r.turn_number = next_turn(r.session_id);
+    }
     merge_into(r, w);
     r.created_at_ms = at;
     r.updated_at_ms = at;
