@@ -29,7 +29,8 @@ CREATE TABLE sessions (
   completion_tokens INTEGER NOT NULL DEFAULT 0,
   total_tokens      INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX sessions_by_activity ON sessions (updated_at DESC);
+-- Scanned backwards for "newest activity first" (ties: newest session first, by rowid).
+CREATE INDEX sessions_by_activity ON sessions (updated_at);
 
 CREATE TABLE records (
   rid               INTEGER PRIMARY KEY,
