@@ -524,7 +524,12 @@ class sqlite_store final : public store {
         }
       } else {
         // Counting every match of a common word costs as much as reading them: count up to a cap.
-        stmt_use n(c, "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT ?5)");
+        // Text alone needs no row of records: count the FTS matches without the join.
+        const bool text_only = fts_driven && !q.status && q.model.empty() && q.session_id.empty();
+        stmt_use n(c, text_only
+                          ? std::string("SELECT COUNT(*) FROM (SELECT 1 FROM records_fts WHERE records_fts "
+                                        "MATCH ?1 LIMIT ?5)")
+                          : "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT ?5)");
         bind_filters(*n);
         n->bind(5, k_search_count_cap);
         n->executeStep();
