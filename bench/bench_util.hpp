@@ -85,6 +85,9 @@ int free_loopback_port();
 
 // CPU time (user + system, all threads) of a process from /proc/<pid>/stat, in seconds.
 double process_cpu_seconds(pid_t pid);
+// CPU time of all live threads of a process in seconds, from /proc/<pid>/task/*/schedstat (nanosecond
+// resolution; threads that already exited are not counted, so use it around steady work only).
+double process_thread_cpu_seconds(pid_t pid);
 // Resident set size from /proc/<pid>/status (VmRSS), in bytes; 0 when unknown.
 int64_t process_rss_bytes(pid_t pid);
 // The same, split: anonymous memory (heap, stacks) and file-backed pages (binary, libraries, mmap'd database).

@@ -57,6 +57,31 @@ int run_queries(int argc, char** argv) {
   col.start(bin, db);
   const double start_ms = col.start_ms();
 
+  auto make_path = [&](int k, rng& r) {
+    std::string path;
+    switch (k) {
+      case k_sessions: path = "/api/sessions?page=" + std::to_string(1 + r.below(50)) + "&size=20"; break;
+      case k_records:
+        path = "/api/sessions/" + sessions[r.below(sessions.size())] + "/records?page=" +
+               std::to_string(1 + r.below(2)) + "&size=50";
+        break;
+      case k_detail: path = "/api/records/" + records[r.below(records.size())]; break;
+      case k_search_common:
+        path = "/api/search?q=" + vocab_word(static_cast<uint32_t>(r.below(64))) + "&page=1&size=20";
+        break;
+      case k_search_topic:
+        path = "/api/search?q=topic" + std::to_string(r.below(sessions.size())) + "&page=1&size=20";
+        break;
+      case k_search_two:
+        path = "/api/search?q=" +
+               url_escape(vocab_word(static_cast<uint32_t>(r.below(256))) + " " +
+                          vocab_word(static_cast<uint32_t>(r.below(256)))) +
+               "&page=1&size=20";
+        break;
+    }
+    return path;
+  };
+
   // Phase 0: queries alone. Phase 1: the same queries while a background writer ingests (the target).
   std::vector<double> lat[2][k_count];
   int64_t errors = 0, empty_search = 0, written_total = 0, writer_errors_total = 0;
@@ -112,27 +137,7 @@ int run_queries(int argc, char** argv) {
         std::vector<double> mine[k_count];
         for (int i = 0; i < iters && steady::now() < hard_stop; ++i) {
           for (int k = 0; k < k_count; ++k) {
-            std::string path;
-            switch (k) {
-              case k_sessions: path = "/api/sessions?page=" + std::to_string(1 + r.below(50)) + "&size=20"; break;
-              case k_records:
-                path = "/api/sessions/" + sessions[r.below(sessions.size())] + "/records?page=" +
-                       std::to_string(1 + r.below(2)) + "&size=50";
-                break;
-              case k_detail: path = "/api/records/" + records[r.below(records.size())]; break;
-              case k_search_common:
-                path = "/api/search?q=" + vocab_word(static_cast<uint32_t>(r.below(64))) + "&page=1&size=20";
-                break;
-              case k_search_topic:
-                path = "/api/search?q=topic" + std::to_string(r.below(sessions.size())) + "&page=1&size=20";
-                break;
-              case k_search_two:
-                path = "/api/search?q=" +
-                       url_escape(vocab_word(static_cast<uint32_t>(r.below(256))) + " " +
-                                  vocab_word(static_cast<uint32_t>(r.below(256)))) +
-                       "&page=1&size=20";
-                break;
-            }
+            const std::string path = make_path(k, r);
             const auto s = steady::now();
             auto res = cli.Get(path);
             const double ms = std::chrono::duration<double, std::milli>(steady::now() - s).count();
@@ -159,6 +164,23 @@ int run_queries(int argc, char** argv) {
     empty_search += phase_empty;
     written_total += written;
     writer_errors_total += writer_errors;
+  }
+  // Server CPU per query, one kind at a time from one client, no ingest: independent of the machine's load.
+  std::string cpu_per_query;
+  {
+    httplib::Client cli("127.0.0.1", col.port());
+    cli.set_keep_alive(true);
+    cli.set_tcp_nodelay(true);
+    cli.set_read_timeout(30, 0);
+    rng r(77);
+    const int n = 40;
+    for (int k = 0; k < k_count && steady::now() < hard_stop + std::chrono::seconds(20); ++k) {
+      const double c0 = process_thread_cpu_seconds(col.pid());
+      for (int i = 0; i < n; ++i) cli.Get(make_path(k, r));
+      const double c1 = process_thread_cpu_seconds(col.pid());
+      cpu_per_query += std::string(cpu_per_query.empty() ? "" : "; ") + kind_name[k] + " " +
+                       fmt_ms((c1 - c0) * 1e3 / n);
+    }
   }
   const std::string rss = rss_text(col.pid());
   col.stop();
@@ -197,6 +219,8 @@ int run_queries(int argc, char** argv) {
            " searches with no hit. Peer column: the same queries in the same run with no writer. Collector CPU: " +
            fmt_num(phase_cpu[0], 1) + " s over " + fmt_num(phase_wall[0], 1) + " s without ingest, " +
            fmt_num(phase_cpu[1], 1) + " s over " + fmt_num(phase_wall[1], 1) + " s with ingest." + codes);
+  out.note("Row 3, collector CPU per query (all its threads, from /proc/<pid>/task/*/schedstat; 40 sequential "
+           "queries of one kind, no ingest): " + cpu_per_query + ".");
   return errors == 0 ? 0 : 1;
 }
 
