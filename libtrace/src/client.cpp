@@ -148,6 +148,14 @@ client::impl::impl(options o) : opts(std::move(o)), rt(std::make_unique<runtime>
     base_path = ep.substr(path_start);
   }
   jitter_state ^= reinterpret_cast<uintptr_t>(this);
+  // Largest powers of two not above the batch limits (at least 1 record / 1 KiB).
+  uint64_t per = std::max<uint64_t>(1, opts.max_batch_records);
+  wake_mask = 1;
+  while (wake_mask * 2 <= per) wake_mask *= 2;
+  wake_mask -= 1;
+  wake_shift = 10;
+  while ((uint64_t{1} << (wake_shift + 1)) <= std::max<uint64_t>(1024, opts.max_batch_bytes) && wake_shift < 62)
+    ++wake_shift;
   register_impl(this);
 }
 
@@ -174,7 +182,7 @@ void client::impl::warn(warn_kind k, const std::string& msg) noexcept {
   }
 }
 
-bool client::impl::enqueue(std::string&& body) noexcept {
+bool client::impl::enqueue(detail::payload&& body) noexcept {
   const uint64_t cost = body.capacity() + kItemOverhead;
   uint64_t prev = queue_bytes.fetch_add(cost, std::memory_order_relaxed);
   if (prev + cost > opts.queue_limit_bytes) {
@@ -214,11 +222,10 @@ bool client::impl::enqueue(std::string&& body) noexcept {
     return false;
   }
   const uint64_t n = enqueued.fetch_add(1, std::memory_order_relaxed) + 1;
-  // Wake the flusher early only when a full batch is waiting: once per max_batch_records records or per
-  // max_batch_bytes of queued bytes, never per call (a wake costs microseconds).
-  const uint64_t per = opts.max_batch_records ? opts.max_batch_records : 512;
-  const uint64_t bytes_per = opts.max_batch_bytes ? opts.max_batch_bytes : (1u << 20);
-  if (n % per == 0 || prev / bytes_per != (prev + cost) / bytes_per) rt->wake.notify_one();
+  // Wake the flusher early only when about a full batch is waiting: once per wake_mask+1 records or when the
+  // queued bytes cross a multiple of 2^wake_shift, never per call (a wake costs microseconds). Masks and
+  // shifts instead of divisions: this is the hot path.
+  if ((n & wake_mask) == 0 || (prev >> wake_shift) != ((prev + cost) >> wake_shift)) rt->wake.notify_one();
   return true;
 }
 
@@ -279,7 +286,7 @@ void client::impl::drain(uint64_t dequeue_target, bool stopping) {
   runtime& r = *rt;
   const std::size_t max_records = std::max<std::size_t>(1, opts.max_batch_records);
   const std::size_t max_bytes = std::max<std::size_t>(1, opts.max_batch_bytes);
-  std::vector<std::string> batch;
+  std::vector<detail::payload> batch;
   batch.reserve(std::min<std::size_t>(max_records, 1024));
   int empty_spins = 0;
   for (;;) {
@@ -291,7 +298,7 @@ void client::impl::drain(uint64_t dequeue_target, bool stopping) {
       batch.push_back(std::move(carry));
       has_carry = false;
     }
-    std::string item;
+    detail::payload item;
     while (batch.size() < max_records && r.queue.try_dequeue(item)) {
       ++dequeued;
       if (!batch.empty() && bytes + item.size() + 1 > max_bytes) {
@@ -317,12 +324,12 @@ void client::impl::drain(uint64_t dequeue_target, bool stopping) {
     uint64_t left = 0;
     if (has_carry) {
       queue_bytes.fetch_sub(carry.capacity() + kItemOverhead, std::memory_order_relaxed);
-      std::string().swap(carry);
+      carry = detail::payload();
       has_carry = false;
       ++left;
     }
     if (r.abort.load() || stopping) {
-      std::string item;
+      detail::payload item;
       while (r.queue.try_dequeue(item)) {
         ++dequeued;
         queue_bytes.fetch_sub(item.capacity() + kItemOverhead, std::memory_order_relaxed);
@@ -333,7 +340,7 @@ void client::impl::drain(uint64_t dequeue_target, bool stopping) {
   }
 }
 
-void client::impl::send_batch(std::vector<std::string>& items, std::size_t bytes, bool stopping) {
+void client::impl::send_batch(std::vector<detail::payload>& items, std::size_t bytes, bool stopping) {
   runtime& r = *rt;
   uint64_t held = 0;
   for (auto& s : items) held += s.capacity() + kItemOverhead;
@@ -343,13 +350,13 @@ void client::impl::send_batch(std::vector<std::string>& items, std::size_t bytes
   body += "{\"traces\":[";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) body += ',';
-    body += items[i];
+    body += items[i].view();
   }
   body += "]}";
   // The records' memory stays counted until the batch is settled, so the budget bounds in-flight data too.
   struct release_guard {
     impl* self;
-    std::vector<std::string>& items;
+    std::vector<detail::payload>& items;
     uint64_t held;
     ~release_guard() {
       items.clear();
@@ -531,7 +538,7 @@ void client::impl::after_fork_child() noexcept {
   discarded.store(0);
   requests.store(0);
   dequeued = 0;
-  std::string().swap(carry);
+  carry = detail::payload();
   has_carry = false;
   need_start.store(accepting.load());
 }
@@ -559,15 +566,12 @@ bool client::trace(const record& r) noexcept {
   impl* p = impl_.get();
   if (!p || p->opts.disabled || !p->accepting.load(std::memory_order_relaxed)) return false;
   try {
-    std::string buf;
     if (r.id.empty()) {
       char id[36];
       detail::write_uuid_v7(id);
-      detail::append_record(buf, r, std::string_view(id, sizeof(id)));
-    } else {
-      detail::append_record(buf, r, r.id);
+      return p->enqueue(detail::make_record(r, std::string_view(id, sizeof(id)), /*id_is_safe=*/true));
     }
-    return p->enqueue(std::move(buf));
+    return p->enqueue(detail::make_record(r, r.id));
   } catch (...) {
     p->dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -597,7 +601,7 @@ bool client::trace_json(std::string_view record_json) noexcept {
     ++b;
   if (b >= record_json.size() || record_json[b] != '{') return false;
   try {
-    return p->enqueue(std::string(record_json));
+    return p->enqueue(detail::payload(record_json));
   } catch (...) {
     p->dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -643,9 +647,7 @@ namespace {
 bool trace_via(const std::shared_ptr<client::impl>& p, const record& r) noexcept {
   if (!p || p->opts.disabled || !p->accepting.load(std::memory_order_relaxed)) return false;
   try {
-    std::string buf;
-    detail::append_record(buf, r, r.id);
-    return p->enqueue(std::move(buf));
+    return p->enqueue(detail::make_record(r, r.id, /*id_is_safe=*/true));
   } catch (...) {
     p->dropped.fetch_add(1, std::memory_order_relaxed);
     return false;

@@ -18,6 +18,7 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include "llmtrace/llmtrace.hpp"
+#include "record_json.hpp"
 
 namespace httplib {
 class Client;
@@ -29,7 +30,7 @@ enum class warn_kind { queue_full, http_status, connection, rejected, internal, 
 
 // Everything a forked child must replace rather than reuse (threads, locks and sockets do not survive fork).
 struct runtime {
-  moodycamel::ConcurrentQueue<std::string> queue{4096};
+  moodycamel::ConcurrentQueue<detail::payload> queue{4096};
   std::mutex mu;
   std::condition_variable wake;      // the flusher sleeps on it
   std::condition_variable progress;  // flush()/shutdown() wait on it
@@ -51,7 +52,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   explicit impl(options o);
   ~impl();
 
-  bool enqueue(std::string&& body) noexcept;
+  bool enqueue(detail::payload&& body) noexcept;
   void start_flusher();
   void flusher_main();
   flush_result flush(std::chrono::milliseconds timeout) noexcept;
@@ -61,7 +62,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   // Flusher internals (flusher thread only).
   void drain(uint64_t dequeue_target, bool stopping);
-  void send_batch(std::vector<std::string>& items, std::size_t bytes, bool stopping);
+  void send_batch(std::vector<detail::payload>& items, std::size_t bytes, bool stopping);
   void ensure_http();
 
   const options opts;
@@ -74,9 +75,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::atomic<uint64_t> queue_bytes{0};
   std::atomic<uint64_t> enqueued{0}, dropped{0}, sent{0}, failed{0}, retried{0}, discarded{0}, requests{0};
   uint64_t dequeued = 0;  // flusher thread only
-  std::string carry;      // a dequeued record that did not fit the previous batch (flusher only)
+  detail::payload carry;  // a dequeued record that did not fit the previous batch (flusher only)
   bool has_carry = false;
   uint64_t jitter_state = 0x243F6A8885A308D3ull;
+  uint64_t wake_mask = 511;  // see enqueue()
+  unsigned wake_shift = 20;
 
   std::array<std::atomic<int64_t>, static_cast<std::size_t>(warn_kind::count_)> last_warn_ms{};
 };

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -31,19 +32,6 @@ std::size_t utf8_len(const unsigned char* p, std::size_t n) noexcept {
   return 0;
 }
 
-void append_int(std::string& out, int64_t v) {
-  char tmp[24];
-  char* e = tmp + sizeof(tmp);
-  char* p = e;
-  uint64_t u = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-  do {
-    *--p = static_cast<char>('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) *--p = '-';
-  out.append(p, static_cast<std::size_t>(e - p));
-}
-
 void append_double(std::string& out, double v) {
   if (!(v == v) || v > 1e300 || v < -1e300) {  // NaN / inf are not JSON
     out += "null";
@@ -52,13 +40,6 @@ void append_double(std::string& out, double v) {
   char tmp[40];
   int n = std::snprintf(tmp, sizeof(tmp), "%.3f", v);
   out.append(tmp, n > 0 ? static_cast<std::size_t>(n) : 0);
-}
-
-void append_raw_or_null(std::string& out, std::string_view json) {
-  if (json.empty())
-    out += "null";
-  else
-    out.append(json);
 }
 
 // Days since 1970-01-01 to civil date (Howard Hinnant's algorithm).
@@ -75,6 +56,17 @@ void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) noexcept {
   y += (m <= 2);
 }
 
+struct hex_pairs {
+  char pairs[512];
+  constexpr hex_pairs() : pairs() {
+    for (int i = 0; i < 256; ++i) {
+      pairs[2 * i] = kHex[i >> 4];
+      pairs[2 * i + 1] = kHex[i & 0xF];
+    }
+  }
+};
+constexpr hex_pairs kHexPairs{};
+
 std::atomic<uint64_t> g_fork_generation{0};
 
 struct id_rng {
@@ -90,49 +82,105 @@ struct id_rng {
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
+namespace {
+
+// Byte classes for escaping: 0 plain ASCII, 1 short escape (\" \\ \n ...), 2 \u00XX, 3 non-ASCII (validate).
+struct escape_table {
+  unsigned char cls[256];
+  constexpr escape_table() : cls() {
+    for (int c = 0; c < 256; ++c) cls[c] = c < 0x20 ? 2 : (c >= 0x80 ? 3 : 0);
+    cls[static_cast<unsigned char>('"')] = 1;
+    cls[static_cast<unsigned char>('\\')] = 1;
+    cls[static_cast<unsigned char>('\n')] = 1;
+    cls[static_cast<unsigned char>('\r')] = 1;
+    cls[static_cast<unsigned char>('\t')] = 1;
+    cls[static_cast<unsigned char>('\b')] = 1;
+    cls[static_cast<unsigned char>('\f')] = 1;
+  }
+};
+constexpr escape_table kEscape{};
+
+// Exact length of s once escaped (without quotes).
+std::size_t escaped_len(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   std::size_t i = 0;
+  while (i < n && kEscape.cls[p[i]] == 0) ++i;  // the common case: plain ASCII all the way
+  if (i == n) return n;
+  std::size_t len = i;
   while (i < n) {
-    unsigned char c = p[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-      ++i;
-      continue;
-    }
-    if (c >= 0x80) {
-      std::size_t len = utf8_len(p + i, n - i);
-      if (len) {
-        i += len;
-        continue;
-      }
-      out.append(s.data() + run, i - run);
-      out += "\\ufffd";
-      ++i;
-      run = i;
-      continue;
-    }
-    out.append(s.data() + run, i - run);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+    switch (kEscape.cls[p[i]]) {
+      case 0: ++len; ++i; break;
+      case 1: len += 2; ++i; break;
+      case 2: len += 6; ++i; break;
       default: {
-        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out.append(esc, 6);
+        std::size_t k = utf8_len(p + i, n - i);
+        if (k) { len += k; i += k; } else { len += 6; ++i; }
       }
     }
-    ++i;
-    run = i;
   }
-  out.append(s.data() + run, n - run);
-  out.push_back('"');
+  return len;
+}
+
+// Writes s escaped (without quotes) at o; `len` is escaped_len(s).
+char* write_escaped(char* o, std::string_view s, std::size_t len) noexcept {
+  if (len == s.size()) {  // nothing to escape: the common case
+    std::memcpy(o, s.data(), len);
+    return o + len;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    switch (kEscape.cls[c]) {
+      case 0: *o++ = static_cast<char>(c); ++i; break;
+      case 1:
+        *o++ = '\\';
+        *o++ = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+        ++i;
+        break;
+      case 2:
+        *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = kHex[c >> 4]; *o++ = kHex[c & 0xF];
+        ++i;
+        break;
+      default: {
+        std::size_t k = utf8_len(p + i, n - i);
+        if (k) {
+          std::memcpy(o, p + i, k);
+          o += k;
+          i += k;
+        } else {
+          std::memcpy(o, "\\ufffd", 6);
+          o += 6;
+          ++i;
+        }
+      }
+    }
+  }
+  return o;
+}
+
+template <std::size_t N>
+char* write_lit(char* o, const char (&lit)[N]) noexcept {
+  std::memcpy(o, lit, N - 1);
+  return o + N - 1;
+}
+
+char* write_raw(char* o, std::string_view s) noexcept {
+  std::memcpy(o, s.data(), s.size());
+  return o + s.size();
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  const std::size_t len = escaped_len(s);
+  const std::size_t at = out.size();
+  out.resize(at + len + 2);
+  char* o = out.data() + at;
+  *o++ = '"';
+  o = write_escaped(o, s, len);
+  *o = '"';
 }
 
 void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t) {
@@ -153,60 +201,103 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t) {
   out.append(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
-void append_record(std::string& out, const record& r, std::string_view id) {
-  out.reserve(out.size() + 160 + id.size() + r.session_id.size() + r.request_json.size() + r.response_json.size() +
-              r.error_message.size() + r.metadata_json.size() + r.model.size() + r.parent_id.size());
-  out += "{\"id\":";
-  append_json_string(out, id);
-  if (!r.session_id.empty()) {
-    out += ",\"session_id\":";
-    append_json_string(out, r.session_id);
+namespace {
+// "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars) at o.
+char* write_rfc3339(char* o, std::chrono::system_clock::time_point t) {
+  std::string tmp;
+  append_rfc3339(tmp, t);
+  return write_raw(o, tmp);
+}
+}  // namespace
+
+payload make_record(const record& r, std::string_view id, bool id_is_safe) {
+  // One exact-size allocation and straight memcpy's: this runs on the caller's thread for every trace().
+  const std::size_t id_len = id_is_safe ? id.size() : escaped_len(id);
+  const std::size_t sess_len = r.session_id.empty() ? 0 : escaped_len(r.session_id);
+  const std::size_t err_len = r.error_message.empty() ? 0 : escaped_len(r.error_message);
+  const std::size_t model_len = r.model.empty() ? 0 : escaped_len(r.model);
+  const std::size_t parent_len = r.parent_id.empty() ? 0 : escaped_len(r.parent_id);
+  const std::size_t req_len = r.request_json.empty() ? 4 : r.request_json.size();
+  const std::size_t resp_len = r.response_json.empty() ? 4 : r.response_json.size();
+  // Every fixed key and punctuation below fits in 200 bytes; each optional time or number in 48.
+  const std::size_t max = 200 + (r.turn_number > 0 ? 24 : 0) + (r.started_at ? 48 : 0) + (r.ended_at ? 48 : 0) +
+                          (r.latency_ms ? 48 : 0) + id_len + sess_len + err_len + model_len + parent_len + req_len +
+                          resp_len + r.metadata_json.size();
+  payload out(max);
+  char* const begin = out.data();
+  char* o = begin;
+  o = write_lit(o, "{\"id\":\"");
+  o = write_escaped(o, id, id_len);
+  *o++ = '"';
+  if (sess_len) {
+    o = write_lit(o, ",\"session_id\":\"");
+    o = write_escaped(o, r.session_id, sess_len);
+    *o++ = '"';
   }
   if (r.turn_number > 0) {
-    out += ",\"turn_number\":";
-    append_int(out, r.turn_number);
+    o = write_lit(o, ",\"turn_number\":");
+    char tmp[24];
+    char* e = tmp + sizeof(tmp);
+    char* q = e;
+    uint64_t u = static_cast<uint64_t>(r.turn_number);
+    do {
+      *--q = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u);
+    o = write_raw(o, std::string_view(q, static_cast<std::size_t>(e - q)));
   }
-  out += ",\"request\":";
-  append_raw_or_null(out, r.request_json);
-  out += ",\"response\":";
-  append_raw_or_null(out, r.response_json);
-  out += ",\"status\":";
+  o = write_lit(o, ",\"request\":");
+  o = r.request_json.empty() ? write_lit(o, "null") : write_raw(o, r.request_json);
+  o = write_lit(o, ",\"response\":");
+  o = r.response_json.empty() ? write_lit(o, "null") : write_raw(o, r.response_json);
   switch (r.status) {
-    case status::pending: out += "\"pending\""; break;
-    case status::success: out += "\"success\""; break;
-    case status::error: out += "\"error\""; break;
+    case status::pending: o = write_lit(o, ",\"status\":\"pending\""); break;
+    case status::success: o = write_lit(o, ",\"status\":\"success\""); break;
+    case status::error: o = write_lit(o, ",\"status\":\"error\""); break;
   }
-  if (!r.error_message.empty()) {
-    out += ",\"error_message\":";
-    append_json_string(out, r.error_message);
+  if (err_len) {
+    o = write_lit(o, ",\"error_message\":\"");
+    o = write_escaped(o, r.error_message, err_len);
+    *o++ = '"';
   }
   if (!r.metadata_json.empty()) {
-    out += ",\"metadata\":";
-    out.append(r.metadata_json);
+    o = write_lit(o, ",\"metadata\":");
+    o = write_raw(o, r.metadata_json);
   }
-  if (!r.model.empty()) {
-    out += ",\"model\":";
-    append_json_string(out, r.model);
+  if (model_len) {
+    o = write_lit(o, ",\"model\":\"");
+    o = write_escaped(o, r.model, model_len);
+    *o++ = '"';
+  }
+  if (parent_len) {
+    o = write_lit(o, ",\"parent_id\":\"");
+    o = write_escaped(o, r.parent_id, parent_len);
+    *o++ = '"';
   }
   if (r.started_at) {
-    out += ",\"started_at\":\"";
-    append_rfc3339(out, *r.started_at);
-    out += '"';
+    o = write_lit(o, ",\"started_at\":\"");
+    o = write_rfc3339(o, *r.started_at);
+    *o++ = '"';
   }
   if (r.ended_at) {
-    out += ",\"ended_at\":\"";
-    append_rfc3339(out, *r.ended_at);
-    out += '"';
+    o = write_lit(o, ",\"ended_at\":\"");
+    o = write_rfc3339(o, *r.ended_at);
+    *o++ = '"';
   }
   if (r.latency_ms) {
-    out += ",\"latency_ms\":";
-    append_double(out, *r.latency_ms);
+    o = write_lit(o, ",\"latency_ms\":");
+    std::string tmp;
+    append_double(tmp, *r.latency_ms);
+    o = write_raw(o, tmp);
   }
-  if (!r.parent_id.empty()) {
-    out += ",\"parent_id\":";
-    append_json_string(out, r.parent_id);
-  }
-  out += '}';
+  *o++ = '}';
+  out.set_size(static_cast<std::size_t>(o - begin));
+  return out;
+}
+
+void append_record(std::string& out, const record& r, std::string_view id) {
+  const payload p = make_record(r, id);
+  out.append(p.view());
 }
 
 bool scan_object(std::string_view json, bool& has_id) noexcept {
@@ -281,23 +372,25 @@ void write_uuid_v7(char* buf) noexcept {
     rng.s = seed;
     rng.generation = gen;
   }
-  const uint64_t ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  // The coarse clock (a few ms of resolution) costs a few ns instead of ~20; ids only need ms ordering.
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  const uint64_t ms = static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
   const uint64_t r1 = rng.next();
   const uint64_t r2 = rng.next();
   unsigned char b[16];
+#pragma GCC unroll 6
   for (int k = 0; k < 6; ++k) b[k] = static_cast<unsigned char>(ms >> (40 - 8 * k));
   b[6] = static_cast<unsigned char>(0x70 | ((r1 >> 8) & 0x0F));
   b[7] = static_cast<unsigned char>(r1);
   b[8] = static_cast<unsigned char>(0x80 | ((r1 >> 16) & 0x3F));
+#pragma GCC unroll 7
   for (int k = 9; k < 16; ++k) b[k] = static_cast<unsigned char>(r2 >> (8 * (k - 9)));
-  char* o = buf;
-  for (int k = 0; k < 16; ++k) {
-    if (k == 4 || k == 6 || k == 8 || k == 10) *o++ = '-';
-    *o++ = kHex[b[k] >> 4];
-    *o++ = kHex[b[k] & 0xF];
-  }
+  // Two hex digits per byte from a table, at fixed offsets of the 8-4-4-4-12 layout.
+  static constexpr unsigned char kOffsets[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+#pragma GCC unroll 16
+  for (int k = 0; k < 16; ++k) std::memcpy(buf + kOffsets[k], kHexPairs.pairs + 2 * b[k], 2);
+  buf[8] = buf[13] = buf[18] = buf[23] = '-';
 }
 
 }  // namespace llmtrace::detail

@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -17,7 +20,54 @@ void append_json_string(std::string& out, std::string_view s);
 // "YYYY-MM-DDTHH:MM:SS.mmmZ"
 void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t);
 
-// Appends the record as one JSON object in the POST /api/trace shape; `id` is used (it must not be empty).
+// One queued record's JSON bytes: malloc'd once at its final size, never zero-filled (std::string::resize
+// would memset), moved through the queue, freed by the flusher.
+class payload {
+ public:
+  payload() noexcept = default;
+  explicit payload(std::size_t cap) : p_(static_cast<char*>(std::malloc(cap ? cap : 1))), cap_(cap) {
+    if (!p_) throw std::bad_alloc();
+  }
+  explicit payload(std::string_view text) : payload(text.size()) {
+    std::memcpy(p_, text.data(), text.size());
+    size_ = text.size();
+  }
+  payload(payload&& o) noexcept : p_(o.p_), size_(o.size_), cap_(o.cap_) {
+    o.p_ = nullptr;
+    o.size_ = o.cap_ = 0;
+  }
+  payload& operator=(payload&& o) noexcept {
+    if (this != &o) {
+      std::free(p_);
+      p_ = o.p_;
+      size_ = o.size_;
+      cap_ = o.cap_;
+      o.p_ = nullptr;
+      o.size_ = o.cap_ = 0;
+    }
+    return *this;
+  }
+  payload(const payload&) = delete;
+  payload& operator=(const payload&) = delete;
+  ~payload() { std::free(p_); }
+
+  char* data() noexcept { return p_; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return cap_; }
+  void set_size(std::size_t n) noexcept { size_ = n; }
+  std::string_view view() const noexcept { return {p_, size_}; }
+
+ private:
+  char* p_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t cap_ = 0;
+};
+
+// Serialises the record as one JSON object in the POST /api/trace shape with the given id (not empty).
+// id_is_safe: the id needs no escaping (one we generated), which skips a scan.
+payload make_record(const record& r, std::string_view id, bool id_is_safe = false);
+
+// Same text appended to a std::string (tests, slow paths).
 void append_record(std::string& out, const record& r, std::string_view id);
 
 // Cheap structural check of a JSON object's text without building a tree: balanced brackets outside strings,
