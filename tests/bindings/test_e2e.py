@@ -87,6 +87,13 @@ class ExamplesEndToEnd(unittest.TestCase):
         self.assertEqual(items[0]["status"], "success")
         self.assertEqual(items[0]["usage"]["total_tokens"], 4)
 
+    def test_cpp_hello_example(self):
+        p = run([os.environ["LLMTRACE_HELLO_EXAMPLE"]], {"LLMTRACE_ENDPOINT": self.collector.endpoint})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("flush: ok", p.stdout)
+        items = self.records("hello-session", 1)
+        self.assertEqual(items[0]["response"]["choices"][0]["message"]["content"], "hello")
+
     def test_curl_example(self):
         p = run(["bash", os.path.join(REPO, "examples", "curl.sh"), "curl-e2e"],
                 {"LLMTRACE_ENDPOINT": self.collector.endpoint})
