@@ -1,6 +1,7 @@
 """Python binding (ctypes over libllmtrace_c.so) against a fake collector over real loopback HTTP, and
 wrap_openai with a small OpenAI-style client object (plain, streamed and failing calls)."""
 
+import asyncio
 import json
 import os
 import sys
@@ -74,6 +75,30 @@ class FakeOpenAI:
 
     def __init__(self, base_url):
         self.chat = FakeOpenAI._Chat(base_url)
+
+
+class FakeAsyncOpenAI:
+    """The async shape (openai.AsyncOpenAI): awaitable create(), async-iterable streams; HTTP in a thread."""
+
+    class _Completions:
+        def __init__(self, base_url):
+            self._sync = FakeOpenAI._Completions(base_url)
+
+        async def create(self, **kwargs):
+            result = await asyncio.to_thread(self._sync.create, **kwargs)
+            if kwargs.get("stream"):
+                chunks = await asyncio.to_thread(list, result)
+
+                async def agen():
+                    for c in chunks:
+                        yield c
+
+                return agen()
+            return result
+
+    def __init__(self, base_url):
+        self.chat = type("Chat", (), {})()
+        self.chat.completions = FakeAsyncOpenAI._Completions(base_url)
 
 
 class ClientTests(unittest.TestCase):
@@ -203,6 +228,40 @@ class WrapOpenAITests(unittest.TestCase):
         self.assertEqual([r["turn_number"] for r in finals], [1, 2])
         self.assertEqual(finals[1]["status"], "error")
         self.assertIn("upstream HTTP 500", finals[1]["error_message"])
+
+
+class WrapAsyncOpenAITests(unittest.TestCase):
+    def setUp(self):
+        self.fc = FakeCollector()
+        self.up = FakeUpstream()
+        self.tracer = llmtrace.Client(endpoint=self.fc.endpoint, flush_interval_ms=20)
+
+    def tearDown(self):
+        self.tracer.shutdown(2.0)
+        self.fc.close()
+        self.up.close()
+
+    def test_async_plain_stream_and_failure_are_traced_when_awaited(self):
+        oa = llmtrace.wrap_openai(FakeAsyncOpenAI(self.up.base_url), session_id="async-1", tracer=self.tracer)
+
+        async def run():
+            r = await oa.chat.completions.create(model="m", messages=[{"role": "user", "content": "a"}])
+            self.assertEqual(r.choices[0].message.content, "echo: a")
+            s = await oa.chat.completions.create(model="m", stream=True, messages=[{"role": "user", "content": "b"}])
+            text = ""
+            async for chunk in s:
+                if chunk.choices and hasattr(chunk.choices[0].delta, "content"):
+                    text += chunk.choices[0].delta.content or ""
+            self.assertEqual(text, "echo: b")
+            with self.assertRaises(RuntimeError):
+                await oa.chat.completions.create(model="m", messages=[{"role": "user", "content": "fail"}])
+
+        asyncio.run(run())
+        self.assertTrue(self.tracer.flush(5.0))
+        with self.fc.lock:
+            finals = [r for r in self.fc.records if r["status"] != "pending"]
+        self.assertEqual([(r["turn_number"], r["status"]) for r in finals], [(1, "success"), (2, "success"), (3, "error")])
+        self.assertEqual(finals[1]["response"]["choices"][0]["message"]["content"], "echo: b")
 
 
 if __name__ == "__main__":

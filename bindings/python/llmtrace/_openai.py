@@ -1,12 +1,14 @@
 """wrap_openai: trace an OpenAI-style client's chat.completions.create without changing call sites.
 
 Works with any object shaped like the official client (client.chat.completions.create(**kwargs) returning a
-response object or, with stream=True, an iterable of chunks). Streamed chunks are passed through as they come
+response object or, with stream=True, an iterable of chunks), sync or async (AsyncOpenAI: awaitables and
+async iterables). Streamed chunks are passed through as they come
 and the assembled response is recorded when the stream ends (or fails, or is closed early).
 """
 
 import datetime
 import functools
+import inspect
 import threading
 import time
 
@@ -149,6 +151,72 @@ class _TracedStream:
         return getattr(self._stream, name)
 
 
+class _TracedAsyncStream:
+    """The async twin of _TracedStream (AsyncOpenAI's streams)."""
+
+    def __init__(self, stream, finish):
+        self._stream = stream
+        self._finish = finish
+        self._asm = _Assembler()
+        self._done = False
+        self._it = None
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._it is None:
+            self._it = self._stream.__aiter__()
+        try:
+            chunk = await self._it.__anext__()
+        except StopAsyncIteration:
+            self._end(None)
+            raise
+        except BaseException as e:
+            self._end(e)
+            raise
+        self._asm.add(chunk)
+        return chunk
+
+    def _end(self, error):
+        if self._done:
+            return
+        self._done = True
+        self._finish(self._asm.result(), error)
+
+    async def close(self):
+        try:
+            close = getattr(self._stream, "close", None) or getattr(self._stream, "aclose", None)
+            if close is not None:
+                r = close()
+                if inspect.isawaitable(r):
+                    await r
+        finally:
+            self._end(None if self._asm.choices else RuntimeError("stream closed before completion"))
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.close()
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+async def _await_traced(awaitable, stream, finish):
+    try:
+        result = await awaitable
+    except BaseException as e:
+        finish(None, e)
+        raise
+    if stream:
+        return _TracedAsyncStream(result, finish)
+    finish(_to_plain(result), None)
+    return result
+
+
 def wrap_openai(client, session_id=None, *, tracer=None, metadata=None):
     """Makes client.chat.completions.create trace each call, numbering turns 1, 2, 3... in one session
     (generated when not given). `tracer` is the llmtrace.Client to record into (default: a process-wide client
@@ -194,6 +262,8 @@ def wrap_openai(client, session_id=None, *, tracer=None, metadata=None):
         except BaseException as e:
             finish(None, e)
             raise
+        if inspect.isawaitable(result):  # AsyncOpenAI: trace when the caller awaits
+            return _await_traced(result, kwargs.get("stream"), finish)
         if kwargs.get("stream"):
             return _TracedStream(result, finish)
         finish(_to_plain(result), None)
