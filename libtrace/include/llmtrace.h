@@ -48,7 +48,7 @@ typedef struct lt_options {
   int32_t flush_interval_ms;  /* default 200 */
   int32_t connect_timeout_ms; /* default 1000 */
   int32_t request_timeout_ms; /* default 5000 */
-  int32_t max_retries;        /* default 5; negative: 0 */
+  int32_t max_retries;        /* default 5 (also when 0); negative: no retries */
   int32_t max_backoff_ms;     /* default 5000 */
   int32_t overflow_policy;    /* LT_OVERFLOW_DROP_NEW (default) or LT_OVERFLOW_BLOCK */
   int32_t block_timeout_ms;   /* LT_OVERFLOW_BLOCK only; default 10 */

@@ -85,7 +85,8 @@ int lt_client_new(lt_client** out, const lt_options* o) {
       if (o->flush_interval_ms > 0) opts.flush_interval = milliseconds(o->flush_interval_ms);
       if (o->connect_timeout_ms > 0) opts.connect_timeout = milliseconds(o->connect_timeout_ms);
       if (o->request_timeout_ms > 0) opts.request_timeout = milliseconds(o->request_timeout_ms);
-      opts.max_retries = o->max_retries < 0 ? 0 : o->max_retries;
+      // 0 keeps the default so that a zero-initialised struct behaves like lt_options_init; negative: none.
+      if (o->max_retries != 0) opts.max_retries = o->max_retries < 0 ? 0 : o->max_retries;
       if (o->max_backoff_ms > 0) opts.max_backoff = milliseconds(o->max_backoff_ms);
       if (o->overflow_policy != LT_OVERFLOW_DROP_NEW && o->overflow_policy != LT_OVERFLOW_BLOCK)
         return fail(LT_EINVAL, "overflow_policy must be LT_OVERFLOW_DROP_NEW or LT_OVERFLOW_BLOCK");
