@@ -110,6 +110,22 @@ static void test_shutdown_deadline(void) {
   fake_stop(fs);
 }
 
+static void test_zero_initialised_options(void) {
+  char ep[128];
+  fake_server* fs = fake_collector_start(ep, sizeof(ep));
+  lt_options o;
+  lt_client* c = NULL;
+  memset(&o, 0, sizeof(o));
+  o.version = LT_OPTIONS_VERSION;
+  o.endpoint = ep;
+  CHECK(lt_client_new(&c, &o) == LT_OK);
+  CHECK(lt_trace_json(c, "{\"session_id\":\"zero\"}", 20) == LT_OK);
+  CHECK(lt_flush(c, 5000) == LT_OK);
+  CHECK(fake_has_record_with(fs, "session_id", "zero"));
+  lt_client_free(c);
+  fake_stop(fs);
+}
+
 static void test_disabled(void) {
   lt_options o;
   lt_client* c = NULL;
@@ -125,6 +141,7 @@ int main(void) {
   test_options_and_errors();
   test_trace_flush_stats();
   test_shutdown_deadline();
+  test_zero_initialised_options();
   test_disabled();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
