@@ -119,7 +119,7 @@ static void test_zero_initialised_options(void) {
   o.version = LT_OPTIONS_VERSION;
   o.endpoint = ep;
   CHECK(lt_client_new(&c, &o) == LT_OK);
-  CHECK(lt_trace_json(c, "{\"session_id\":\"zero\"}", 20) == LT_OK);
+  CHECK(lt_trace_json(c, "{\"session_id\":\"zero\"}", strlen("{\"session_id\":\"zero\"}")) == LT_OK);
   CHECK(lt_flush(c, 5000) == LT_OK);
   CHECK(fake_has_record_with(fs, "session_id", "zero"));
   lt_client_free(c);
