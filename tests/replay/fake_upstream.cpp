@@ -165,7 +165,9 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
   const bool stream = body.value("stream", false);
   const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
                              body["stream_options"].value("include_usage", false);
-  const std::string answer = "echo: " + prompt_text(body);
+  // "fake-echo-key" repeats the Authorization it got, as real APIs do in "Incorrect API key provided: ...".
+  const std::string answer =
+      model == "fake-echo-key" ? "you sent " + req.get_header_value("Authorization") : "echo: " + prompt_text(body);
   int n;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -180,6 +182,13 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
     res.set_header("retry-after", "1");
     res.set_content(error_body("Rate limit reached for fake-model in organization org-fake on requests per min.",
                                "requests", "rate_limit_exceeded").dump(),
+                    "application/json");
+    return;
+  }
+  if (model == "fake-401-echo") {
+    res.status = 401;
+    res.set_content(error_body("Incorrect API key provided: " + req.get_header_value("Authorization"),
+                               "invalid_request_error", "invalid_api_key").dump(),
                     "application/json");
     return;
   }

@@ -8,6 +8,8 @@
 //   "fake-redirect"    302 to another URL (a client must not follow it)
 //   "fake-huge"        a 1 MiB non-JSON body (for response caps)
 //   "fake-tools"       (chat) a tool call, streamed in pieces when stream is true
+//   "fake-echo-key"    like echo, but the content is "you sent <Authorization header>"
+//   "fake-401-echo"    401 whose error message repeats the Authorization header
 // Every request is recorded (path, headers, body) for assertions.
 // Threading: the server runs on its own thread from construction to destruction; accessors are thread-safe.
 #pragma once

@@ -378,6 +378,11 @@ TEST_CASE("proxy: a unique key used as server and caller key appears in no respo
     post(headers_for("", "Bearer " + key), chat_request("fake-429", "error call"));
     post(headers_for("secret-s", "Bearer " + key), chat_request("m", "streamed", true));
     post(headers_for("secret-s", "Bearer " + key), chat_request("fake-break", "broken", true));
+    // An upstream that repeats the key it got, plainly, streamed and in an error.
+    post(headers_for("secret-s"), chat_request("fake-echo-key", "x"));
+    post(headers_for("secret-s", "Bearer " + key), chat_request("fake-echo-key", "x", true));
+    post(headers_for("secret-s"), chat_request("fake-401-echo", "x"));
+    CHECK(all_responses.find("you sent Bearer [redacted]") != std::string::npos);
     CHECK(f.last().header("Authorization") == "Bearer " + key);  // it did go upstream
 
     json items = session_records(*c, "secret-s");

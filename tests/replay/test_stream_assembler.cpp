@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "upstream/recording.hpp"
 #include "upstream/stream_assembler.hpp"
 
 using llmtrace::upstream::sse_parser;
@@ -166,4 +167,26 @@ TEST_CASE("assemble: an error payload in the stream is reported, junk is ignored
   CHECK(a.stream_error()->find("overloaded") != std::string::npos);
   CHECK(a.assembled()["choices"][0]["message"]["content"] == "par");
   CHECK_FALSE(a.finished());
+}
+
+TEST_CASE("redact: secrets split across stream chunks are replaced, other bytes flow without delay") {
+  const std::string key = "sk-secret-abcdef123";
+  const std::string text = "data: you sent Bearer " + key + " and again " + key + "\n\n";
+  const std::string want = llmtrace::upstream::redact(text, {key});
+  CHECK(want.find(key) == std::string::npos);
+  CHECK(want.find("[redacted]") != std::string::npos);
+
+  llmtrace::upstream::stream_redactor bytewise({key, "short"});
+  std::string out;
+  for (char c : text) out += bytewise.push(std::string_view(&c, 1));
+  out += bytewise.finish();
+  CHECK(out == want);
+
+  // A chunk that cannot start a secret passes at once, whole.
+  llmtrace::upstream::stream_redactor r({key});
+  CHECK(r.push("data: {\"x\":1}\n\n") == "data: {\"x\":1}\n\n");
+  // A tail that may begin the key is held until the next chunk decides.
+  CHECK(r.push("abc sk-sec") == "abc ");
+  CHECK(r.push("ond") == "sk-second");
+  CHECK(r.finish().empty());
 }

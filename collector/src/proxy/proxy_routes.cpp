@@ -61,10 +61,13 @@ std::string header_value(const httplib::Headers& headers, const char* name, cons
   return fallback;
 }
 
-void copy_response_headers(const httplib::Headers& from, httplib::Response& res) {
+void copy_response_headers(const httplib::Headers& from, httplib::Response& res,
+                           const std::vector<std::string>& secrets) {
   for (const auto& [k, v] : from) {
     if (strcasecmp(k.c_str(), "Content-Type") == 0) continue;  // set with the body
-    if (upstream::forwardable_response_header(k) && upstream::header_value_safe(v)) res.set_header(k, v);
+    if (upstream::forwardable_response_header(k) && upstream::header_value_safe(v)) {
+      res.set_header(k, upstream::redact(v, secrets));
+    }
   }
 }
 
@@ -151,6 +154,7 @@ struct stream_bridge {
   std::string raw;
   upstream::stream_assembler assembler;
   std::optional<double> ttft_ms;
+  std::unique_ptr<upstream::stream_redactor> redactor;  // used by the content provider only
   std::thread worker;  // last: joined by the destructor before the state it uses goes away
 
   ~stream_bridge() {
@@ -336,12 +340,16 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
       return;
     }
     res.status = result.status;
-    copy_response_headers(result.headers, res);
-    res.set_content(result.body, header_value(result.headers, "Content-Type", "application/json"));
+    copy_response_headers(result.headers, res, call->secrets);
+    // Upstream bodies pass through unchanged, except that no key ever leaves the server (an upstream may echo
+    // the key it got, as "Incorrect API key provided: sk-..." does).
+    res.set_content(upstream::redact(result.body, call->secrets),
+                    header_value(result.headers, "Content-Type", "application/json"));
     return;
   }
 
   auto bridge = std::make_shared<stream_bridge>();
+  bridge->redactor = std::make_unique<upstream::stream_redactor>(call->secrets);
   start_worker(bridge, call, std::move(request));
   {
     std::unique_lock<std::mutex> lock(bridge->m);
@@ -364,13 +372,14 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
     }
     call->complete(upstream::body_as_json_text(bridge->raw), error, result.status, std::nullopt);
     res.status = result.status;
-    copy_response_headers(result.headers, res);
-    res.set_content(bridge->raw, header_value(result.headers, "Content-Type", "application/json"));
+    copy_response_headers(result.headers, res, call->secrets);
+    res.set_content(upstream::redact(bridge->raw, call->secrets),
+                    header_value(result.headers, "Content-Type", "application/json"));
     return;
   }
 
   res.status = bridge->status;
-  copy_response_headers(bridge->headers, res);
+  copy_response_headers(bridge->headers, res, call->secrets);
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
@@ -385,8 +394,12 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
           finished = bridge->done;
           upstream_failed = finished && bridge->result.error != upstream::call_error::none;
         }
-        for (const auto& chunk : ready) {
-          if (!sink.write(chunk.data(), chunk.size())) {
+        if (finished && !upstream_failed) ready.push_back(std::string());  // flushes the redactor's tail
+        for (std::size_t i = 0; i < ready.size(); ++i) {
+          const bool last = finished && !upstream_failed && i + 1 == ready.size();
+          std::string out = last ? bridge->redactor->push(ready[i]) + bridge->redactor->finish()
+                                 : bridge->redactor->push(ready[i]);
+          if (!out.empty() && !sink.write(out.data(), out.size())) {
             std::lock_guard<std::mutex> lock(bridge->m);
             bridge->client_gone = true;
             return false;

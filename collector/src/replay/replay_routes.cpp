@@ -177,7 +177,7 @@ void handle_replay(const httplib::Request& req, httplib::Response& res, const ht
   }
   std::string error = upstream::error_message_for(result, stream_error);
 
-  const std::vector<std::string> secrets = {client->options().api_key};
+  const std::vector<std::string> secrets = {client->options().api_key, app.cfg.api_key};
   json metadata = {{"source", "replay"},
                    {"endpoint", "/v1" + std::string(upstream::path_suffix(target))},
                    {"stream", stream}};

@@ -101,6 +101,37 @@ std::string redact(std::string text, const std::vector<std::string>& secrets) {
   return text;
 }
 
+stream_redactor::stream_redactor(std::vector<std::string> secrets) {
+  for (auto& sec : secrets) {
+    if (sec.size() >= 8) secrets_.push_back(std::move(sec));
+  }
+}
+
+std::string stream_redactor::push(std::string_view chunk) {
+  if (secrets_.empty()) return std::string(chunk);
+  pending_.append(chunk);
+  pending_ = redact(std::move(pending_), secrets_);
+  // Hold back the longest tail that is a proper prefix of some secret.
+  std::size_t hold = 0;
+  for (const auto& sec : secrets_) {
+    for (std::size_t k = std::min(sec.size() - 1, pending_.size()); k > hold; --k) {
+      if (pending_.compare(pending_.size() - k, k, sec, 0, k) == 0) {
+        hold = k;
+        break;
+      }
+    }
+  }
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string stream_redactor::finish() {
+  std::string out = redact(std::move(pending_), secrets_);
+  pending_.clear();
+  return out;
+}
+
 std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms) {
   const int64_t hour = now_ms / 3'600'000;
   std::string input = "llmtrace-proxy-session\n" + std::string(caller_credential) + "\n" + std::to_string(hour);

@@ -38,6 +38,21 @@ std::string body_as_json_text(std::string_view body, std::size_t max_bytes = 64 
 // Replaces every occurrence of each non-trivial secret (len >= 8) in text with "[redacted]".
 std::string redact(std::string text, const std::vector<std::string>& secrets);
 
+// redact() for a byte stream split anywhere: emits everything that cannot be the start of a secret at once
+// and holds back only a tail that could be (usually nothing, so SSE still flows chunk by chunk).
+class stream_redactor {
+ public:
+  explicit stream_redactor(std::vector<std::string> secrets);
+  // The bytes that are safe to pass on now.
+  std::string push(std::string_view chunk);
+  // The held-back tail at the end of the stream.
+  std::string finish();
+
+ private:
+  std::vector<std::string> secrets_;
+  std::string pending_;
+};
+
 // "proxy-<16 hex>": SHA-256 of the caller's credential and the UTC hour; stable within the hour, never
 // reversible to the key.
 std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms);
