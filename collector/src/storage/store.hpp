@@ -74,7 +74,10 @@ struct page {
 };
 
 struct search_query {
-  std::string text;  // full-text query over message content; empty: no text filter
+  // Full-text query over message content; empty: no text filter. Whitespace-separated words must all match
+  // (whole words, case-insensitive; `word*` for a prefix; Chinese/Japanese match by substring). Any
+  // punctuation is safe. With text or model set, `total` is exact up to 10,000 and then capped there.
+  std::string text;
   std::optional<model::record_status> status;
   std::string model;
   std::string session_id;
