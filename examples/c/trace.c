@@ -18,17 +18,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   lt_new_id(id, sizeof(id));
-  snprintf(json, sizeof(json),
-           "{\"id\":\"%s\",\"session_id\":\"%s\",\"turn_number\":1,\"status\":\"pending\","
-           "\"request\":{\"model\":\"c-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi from C\"}]}}",
-           id, session);
+  snprintf(
+      json, sizeof(json),
+      "{\"id\":\"%s\",\"session_id\":\"%s\",\"turn_number\":1,\"status\":\"pending\","
+      "\"request\":{\"model\":\"c-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi from C\"}]}}",
+      id, session);
   lt_trace_json(client, json, strlen(json));
-  snprintf(json, sizeof(json),
-           "{\"id\":\"%s\",\"session_id\":\"%s\",\"turn_number\":1,\"status\":\"success\",\"latency_ms\":12.5,"
-           "\"request\":{\"model\":\"c-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi from C\"}]},"
-           "\"response\":{\"model\":\"c-model\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-           "\"content\":\"hello\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}}",
-           id, session);
+  snprintf(
+      json, sizeof(json),
+      "{\"id\":\"%s\",\"session_id\":\"%s\",\"turn_number\":1,\"status\":\"success\",\"latency_ms\":12.5,"
+      "\"request\":{\"model\":\"c-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi from C\"}]},"
+      "\"response\":{\"model\":\"c-model\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+      "\"content\":\"hello\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}}",
+      id, session);
   rc = lt_trace_json(client, json, strlen(json));
   if (rc != LT_OK) fprintf(stderr, "lt_trace_json: %d %s\n", rc, lt_last_error());
 

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (res->status != 200) {
-      call.fail("upstream HTTP " + std::to_string(res->status), nlohmann::json::accept(res->body) ? res->body : "");
+      call.fail("upstream HTTP " + std::to_string(res->status),
+                nlohmann::json::accept(res->body) ? res->body : "");
       std::cout << "turn " << call.turn_number() << ": error (HTTP " << res->status << ")" << std::endl;
       ++failures;
       messages.erase(messages.end() - 1);  // drop the failed turn from the conversation

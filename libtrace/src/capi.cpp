@@ -30,11 +30,14 @@ int ok() noexcept {
 
 int from_flush(llmtrace::flush_result r, const char* what) noexcept {
   switch (r) {
-    case llmtrace::flush_result::ok: return ok();
+    case llmtrace::flush_result::ok:
+      return ok();
     case llmtrace::flush_result::timeout:
       return fail(LT_ETIMEOUT, what);
-    case llmtrace::flush_result::disabled: return fail(LT_EDISABLED, "client is disabled");
-    case llmtrace::flush_result::stopped: return fail(LT_ESTOPPED, "client was shut down");
+    case llmtrace::flush_result::disabled:
+      return fail(LT_EDISABLED, "client is disabled");
+    case llmtrace::flush_result::stopped:
+      return fail(LT_ESTOPPED, "client was shut down");
   }
   return fail(LT_EINTERNAL, "unknown result");
 }
@@ -43,9 +46,13 @@ int from_flush(llmtrace::flush_result r, const char* what) noexcept {
 
 extern "C" {
 
-const char* lt_version(void) { return llmtrace::version(); }
+const char* lt_version(void) {
+  return llmtrace::version();
+}
 
-const char* lt_last_error(void) { return g_last_error.c_str(); }
+const char* lt_last_error(void) {
+  return g_last_error.c_str();
+}
 
 void lt_options_init(lt_options* o) {
   if (!o) return;
@@ -76,7 +83,8 @@ int lt_client_new(lt_client** out, const lt_options* o) {
     using std::chrono::milliseconds;
     llmtrace::options opts = llmtrace::options::from_env();
     if (o) {
-      if (o->version != LT_OPTIONS_VERSION) return fail(LT_EVERSION, "lt_options.version is not LT_OPTIONS_VERSION");
+      if (o->version != LT_OPTIONS_VERSION)
+        return fail(LT_EVERSION, "lt_options.version is not LT_OPTIONS_VERSION");
       if (o->endpoint) opts.endpoint = o->endpoint;
       if (o->api_key) opts.api_key = o->api_key;
       if (o->queue_limit_bytes) opts.queue_limit_bytes = o->queue_limit_bytes;
@@ -134,7 +142,8 @@ int lt_trace_json(lt_client* c, const char* json, size_t len) {
       with_id += '"';
       std::string_view rest = text.substr(brace + 1);
       std::size_t k = 0;
-      while (k < rest.size() && (rest[k] == ' ' || rest[k] == '\n' || rest[k] == '\t' || rest[k] == '\r')) ++k;
+      while (k < rest.size() && (rest[k] == ' ' || rest[k] == '\n' || rest[k] == '\t' || rest[k] == '\r'))
+        ++k;
       if (k < rest.size() && rest[k] != '}') with_id += ',';
       with_id.append(rest);
       queued = c->c.trace_json(with_id);

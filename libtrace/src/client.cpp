@@ -72,7 +72,9 @@ void unregister_impl(client::impl* c) {
   v.erase(std::remove(v.begin(), v.end(), c), v.end());
 }
 
-bool is_retryable_status(int s) { return s == 429 || s == 502 || s == 503 || s == 504; }
+bool is_retryable_status(int s) {
+  return s == 429 || s == 502 || s == 503 || s == 504;
+}
 
 // Retry-After: delay-seconds or an HTTP date. Returns -1 when absent or unparsable.
 int64_t parse_retry_after_ms(const httplib::Result& res) {
@@ -93,24 +95,35 @@ int64_t parse_retry_after_ms(const httplib::Result& res) {
 
 const char* warn_name(warn_kind k) {
   switch (k) {
-    case warn_kind::queue_full: return "queue_full";
-    case warn_kind::http_status: return "http_status";
-    case warn_kind::connection: return "connection";
-    case warn_kind::rejected: return "rejected";
-    default: return "internal";
+    case warn_kind::queue_full:
+      return "queue_full";
+    case warn_kind::http_status:
+      return "http_status";
+    case warn_kind::connection:
+      return "connection";
+    case warn_kind::rejected:
+      return "rejected";
+    default:
+      return "internal";
   }
 }
 
 }  // namespace
 
-const char* version() noexcept { return LLMTRACE_VERSION; }
+const char* version() noexcept {
+  return LLMTRACE_VERSION;
+}
 
 const char* to_string(flush_result r) noexcept {
   switch (r) {
-    case flush_result::ok: return "ok";
-    case flush_result::timeout: return "timeout";
-    case flush_result::disabled: return "disabled";
-    case flush_result::stopped: return "stopped";
+    case flush_result::ok:
+      return "ok";
+    case flush_result::timeout:
+      return "timeout";
+    case flush_result::disabled:
+      return "disabled";
+    case flush_result::stopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -121,7 +134,9 @@ std::string new_id() {
   return s;
 }
 
-options options::from_env() { return from_env(options{}); }
+options options::from_env() {
+  return from_env(options{});
+}
 
 options options::from_env(options base) {
   if (const char* e = std::getenv("LLMTRACE_ENDPOINT"); e && *e) base.endpoint = e;
@@ -154,7 +169,8 @@ client::impl::impl(options o) : opts(std::move(o)), rt(std::make_unique<runtime>
   while (wake_mask * 2 <= per) wake_mask *= 2;
   wake_mask -= 1;
   wake_shift = 10;
-  while ((uint64_t{1} << (wake_shift + 1)) <= std::max<uint64_t>(1024, opts.max_batch_bytes) && wake_shift < 62)
+  while ((uint64_t{1} << (wake_shift + 1)) <= std::max<uint64_t>(1024, opts.max_batch_bytes) &&
+         wake_shift < 62)
     ++wake_shift;
   register_impl(this);
 }
@@ -408,8 +424,8 @@ void client::impl::send_batch(std::vector<detail::payload>& items, std::size_t b
       sent.fetch_add(accepted, std::memory_order_relaxed);
       if (rejected) {
         failed.fetch_add(rejected, std::memory_order_relaxed);
-        warn(warn_kind::rejected, "collector rejected " + std::to_string(rejected) + " of " + std::to_string(n) +
-                                      " records in a batch (not retried)");
+        warn(warn_kind::rejected, "collector rejected " + std::to_string(rejected) + " of " +
+                                      std::to_string(n) + " records in a batch (not retried)");
       }
       return;
     }
@@ -421,12 +437,13 @@ void client::impl::send_batch(std::vector<detail::payload>& items, std::size_t b
                                         "); batch of " + std::to_string(n) + " records dropped after " +
                                         std::to_string(attempt + 1) + " attempts");
       else
-        warn(warn_kind::http_status, "collector answered HTTP " + std::to_string(res->status) + "; batch of " +
-                                         std::to_string(n) + " records dropped");
+        warn(warn_kind::http_status, "collector answered HTTP " + std::to_string(res->status) +
+                                         "; batch of " + std::to_string(n) + " records dropped");
       return;
     }
-    if (!res) warn(warn_kind::connection, "cannot reach " + scheme_host + " (" + httplib::to_string(res.error()) +
-                                              "); retrying");
+    if (!res)
+      warn(warn_kind::connection,
+           "cannot reach " + scheme_host + " (" + httplib::to_string(res.error()) + "); retrying");
     int64_t delay = parse_retry_after_ms(res);
     if (delay < 0) {
       // Exponential backoff with jitter in [50%, 100%] of the capped step.
@@ -436,7 +453,8 @@ void client::impl::send_batch(std::vector<detail::payload>& items, std::size_t b
       for (int k = 0; k < attempt && step < cap; ++k) step *= 2;
       step = std::min(step, cap);
       jitter_state = jitter_state * 6364136223846793005ull + 1442695040888963407ull;
-      const double frac = 0.5 + 0.5 * static_cast<double>(jitter_state >> 11) / static_cast<double>(1ull << 53);
+      const double frac =
+          0.5 + 0.5 * static_cast<double>(jitter_state >> 11) / static_cast<double>(1ull << 53);
       delay = static_cast<int64_t>(static_cast<double>(step) * frac);
     } else {
       delay = std::min<int64_t>(delay, std::max<int64_t>(opts.max_backoff.count(), 0));
@@ -466,7 +484,8 @@ flush_result client::impl::flush(milliseconds timeout) noexcept {
     }
     const uint64_t gen = ++r.flush_requested;
     r.wake.notify_all();
-    const bool done = r.progress.wait_for(lk, timeout, [&] { return r.flush_done >= gen || r.thread_exited; });
+    const bool done =
+        r.progress.wait_for(lk, timeout, [&] { return r.flush_done >= gen || r.thread_exited; });
     if (!done) return flush_result::timeout;
     return r.flush_done >= gen ? flush_result::ok : flush_result::stopped;
   } catch (...) {
@@ -522,7 +541,8 @@ flush_result client::impl::shutdown(milliseconds timeout) noexcept {
 
 void client::impl::after_fork_child() noexcept {
   // Only the forking thread exists now. The old runtime's locks are held by the prepare handler, its
-  // thread is gone and its socket is shared with the parent: leak it (never destroy or unlock) and start over.
+  // thread is gone and its socket is shared with the parent: leak it (never destroy or unlock) and start
+  // over.
   (void)rt.release();
   try {
     rt = std::make_unique<runtime>();
@@ -596,8 +616,8 @@ bool client::trace_json(std::string_view record_json) noexcept {
   impl* p = impl_.get();
   if (!p || p->opts.disabled || !p->accepting.load(std::memory_order_relaxed)) return false;
   std::size_t b = 0;
-  while (b < record_json.size() && (record_json[b] == ' ' || record_json[b] == '\n' || record_json[b] == '\t' ||
-                                    record_json[b] == '\r'))
+  while (b < record_json.size() && (record_json[b] == ' ' || record_json[b] == '\n' ||
+                                    record_json[b] == '\t' || record_json[b] == '\r'))
     ++b;
   if (b >= record_json.size() || record_json[b] != '{') return false;
   try {
@@ -638,8 +658,12 @@ llmtrace::stats client::stats() const noexcept {
   return s;
 }
 
-bool client::disabled() const noexcept { return !impl_ || impl_->opts.disabled; }
-bool client::stopped() const noexcept { return !impl_ || !impl_->accepting.load(std::memory_order_relaxed); }
+bool client::disabled() const noexcept {
+  return !impl_ || impl_->opts.disabled;
+}
+bool client::stopped() const noexcept {
+  return !impl_ || !impl_->accepting.load(std::memory_order_relaxed);
+}
 
 // ---------------------------------------------------------------- call / session
 
@@ -655,8 +679,8 @@ bool trace_via(const std::shared_ptr<client::impl>& p, const record& r) noexcept
 }
 }  // namespace
 
-call::call(std::shared_ptr<client::impl> c, std::string session_id, int64_t turn_number, std::string request_json,
-           std::string model)
+call::call(std::shared_ptr<client::impl> c, std::string session_id, int64_t turn_number,
+           std::string request_json, std::string model)
     : impl_(std::move(c)),
       id_(new_id()),
       session_id_(std::move(session_id)),

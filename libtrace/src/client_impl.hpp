@@ -35,13 +35,13 @@ struct runtime {
   std::condition_variable wake;      // the flusher sleeps on it
   std::condition_variable progress;  // flush()/shutdown() wait on it
   std::thread thread;
-  bool thread_started = false;  // under mu
-  bool thread_exited = false;   // under mu
-  bool wake_requested = false;  // under mu
-  bool stop_requested = false;  // under mu
+  bool thread_started = false;                            // under mu
+  bool thread_exited = false;                             // under mu
+  bool wake_requested = false;                            // under mu
+  bool stop_requested = false;                            // under mu
   std::chrono::steady_clock::time_point stop_deadline{};  // under mu
-  uint64_t flush_requested = 0;  // generation, under mu
-  uint64_t flush_done = 0;       // generation, under mu
+  uint64_t flush_requested = 0;                           // generation, under mu
+  uint64_t flush_done = 0;                                // generation, under mu
   std::atomic<bool> abort{false};  // deadline passed: give up the in-flight request and retries
 
   std::mutex http_mu;  // guards `http` against stop() from another thread

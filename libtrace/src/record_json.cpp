@@ -110,12 +110,27 @@ std::size_t escaped_len(std::string_view s) noexcept {
   std::size_t len = i;
   while (i < n) {
     switch (kEscape.cls[p[i]]) {
-      case 0: ++len; ++i; break;
-      case 1: len += 2; ++i; break;
-      case 2: len += 6; ++i; break;
+      case 0:
+        ++len;
+        ++i;
+        break;
+      case 1:
+        len += 2;
+        ++i;
+        break;
+      case 2:
+        len += 6;
+        ++i;
+        break;
       default: {
         std::size_t k = utf8_len(p + i, n - i);
-        if (k) { len += k; i += k; } else { len += 6; ++i; }
+        if (k) {
+          len += k;
+          i += k;
+        } else {
+          len += 6;
+          ++i;
+        }
       }
     }
   }
@@ -133,14 +148,28 @@ char* write_escaped(char* o, std::string_view s, std::size_t len) noexcept {
   for (std::size_t i = 0; i < n;) {
     const unsigned char c = p[i];
     switch (kEscape.cls[c]) {
-      case 0: *o++ = static_cast<char>(c); ++i; break;
+      case 0:
+        *o++ = static_cast<char>(c);
+        ++i;
+        break;
       case 1:
         *o++ = '\\';
-        *o++ = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+        *o++ = c == '"'    ? '"'
+               : c == '\\' ? '\\'
+               : c == '\n' ? 'n'
+               : c == '\r' ? 'r'
+               : c == '\t' ? 't'
+               : c == '\b' ? 'b'
+                           : 'f';
         ++i;
         break;
       case 2:
-        *o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0'; *o++ = kHex[c >> 4]; *o++ = kHex[c & 0xF];
+        *o++ = '\\';
+        *o++ = 'u';
+        *o++ = '0';
+        *o++ = '0';
+        *o++ = kHex[c >> 4];
+        *o++ = kHex[c & 0xF];
         ++i;
         break;
       default: {
@@ -196,8 +225,8 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t) {
   const unsigned ss = static_cast<unsigned>(rem / 1000 % 60);
   const unsigned mss = static_cast<unsigned>(rem % 1000);
   char buf[32];
-  int n = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", static_cast<long long>(y), mo, d,
-                        hh, mi, ss, mss);
+  int n = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", static_cast<long long>(y),
+                        mo, d, hh, mi, ss, mss);
   out.append(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
@@ -220,9 +249,9 @@ payload make_record(const record& r, std::string_view id, bool id_is_safe) {
   const std::size_t req_len = r.request_json.empty() ? 4 : r.request_json.size();
   const std::size_t resp_len = r.response_json.empty() ? 4 : r.response_json.size();
   // Every fixed key and punctuation below fits in 200 bytes; each optional time or number in 48.
-  const std::size_t max = 200 + (r.turn_number > 0 ? 24 : 0) + (r.started_at ? 48 : 0) + (r.ended_at ? 48 : 0) +
-                          (r.latency_ms ? 48 : 0) + id_len + sess_len + err_len + model_len + parent_len + req_len +
-                          resp_len + r.metadata_json.size();
+  const std::size_t max = 200 + (r.turn_number > 0 ? 24 : 0) + (r.started_at ? 48 : 0) +
+                          (r.ended_at ? 48 : 0) + (r.latency_ms ? 48 : 0) + id_len + sess_len + err_len +
+                          model_len + parent_len + req_len + resp_len + r.metadata_json.size();
   payload out(max);
   char* const begin = out.data();
   char* o = begin;
@@ -251,9 +280,15 @@ payload make_record(const record& r, std::string_view id, bool id_is_safe) {
   o = write_lit(o, ",\"response\":");
   o = r.response_json.empty() ? write_lit(o, "null") : write_raw(o, r.response_json);
   switch (r.status) {
-    case status::pending: o = write_lit(o, ",\"status\":\"pending\""); break;
-    case status::success: o = write_lit(o, ",\"status\":\"success\""); break;
-    case status::error: o = write_lit(o, ",\"status\":\"error\""); break;
+    case status::pending:
+      o = write_lit(o, ",\"status\":\"pending\"");
+      break;
+    case status::success:
+      o = write_lit(o, ",\"status\":\"success\"");
+      break;
+    case status::error:
+      o = write_lit(o, ",\"status\":\"error\"");
+      break;
   }
   if (err_len) {
     o = write_lit(o, ",\"error_message\":\"");
@@ -355,7 +390,9 @@ bool scan_object(std::string_view json, bool& has_id) noexcept {
   return false;
 }
 
-void reseed_ids_after_fork() noexcept { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+void reseed_ids_after_fork() noexcept {
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
 
 void write_uuid_v7(char* buf) noexcept {
   thread_local id_rng rng;

@@ -14,7 +14,8 @@
 
 namespace llmtrace::detail {
 
-// Appends `s` as a JSON string literal (with quotes). Invalid UTF-8 becomes U+FFFD so the text is always valid.
+// Appends `s` as a JSON string literal (with quotes). Invalid UTF-8 becomes U+FFFD so the text is always
+// valid.
 void append_json_string(std::string& out, std::string_view s);
 
 // "YYYY-MM-DDTHH:MM:SS.mmmZ"

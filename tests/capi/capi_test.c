@@ -9,14 +9,14 @@
 #include "llmtrace.h"
 
 static int passed = 0, failed = 0;
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (cond) {                                                          \
-      ++passed;                                                          \
-    } else {                                                             \
-      ++failed;                                                          \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (cond) {                                                                \
+      ++passed;                                                                \
+    } else {                                                                   \
+      ++failed;                                                                \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                    \
+    }                                                                          \
   } while (0)
 
 static double now_s(void) {
@@ -55,8 +55,11 @@ static void test_trace_flush_stats(void) {
   lt_options o;
   lt_client* c = NULL;
   struct lt_stats st;
-  const char* with_id = "{\"id\":\"fixed-id-1\",\"session_id\":\"c-sess\",\"request\":{\"model\":\"m\"},\"status\":\"success\"}";
-  const char* without_id = "  {\"session_id\":\"c-sess\",\"turn_number\":2,\"request\":{},\"status\":\"pending\"}  ";
+  const char* with_id =
+      "{\"id\":\"fixed-id-1\",\"session_id\":\"c-sess\",\"request\":{\"model\":\"m\"},\"status\":"
+      "\"success\"}";
+  const char* without_id =
+      "  {\"session_id\":\"c-sess\",\"turn_number\":2,\"request\":{},\"status\":\"pending\"}  ";
   const char* empty = "{}";
   lt_options_init(&o);
   o.endpoint = ep;

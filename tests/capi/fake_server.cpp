@@ -11,7 +11,9 @@ struct fake_server {
 };
 
 namespace {
-void write_endpoint(const std::string& ep, char* buf, size_t len) { std::snprintf(buf, len, "%s", ep.c_str()); }
+void write_endpoint(const std::string& ep, char* buf, size_t len) {
+  std::snprintf(buf, len, "%s", ep.c_str());
+}
 }  // namespace
 
 extern "C" {
@@ -31,8 +33,12 @@ fake_server* fake_hang_start(char* endpoint, size_t len) {
   return s;
 }
 
-size_t fake_records(fake_server* s) { return s->collector ? s->collector->record_count() : s->script->requests(); }
-size_t fake_duplicates(fake_server* s) { return s->collector ? s->collector->duplicates() : 0; }
+size_t fake_records(fake_server* s) {
+  return s->collector ? s->collector->record_count() : s->script->requests();
+}
+size_t fake_duplicates(fake_server* s) {
+  return s->collector ? s->collector->duplicates() : 0;
+}
 
 int fake_all_have_ids(fake_server* s) {
   if (!s->collector) return 0;
@@ -48,5 +54,7 @@ int fake_has_record_with(fake_server* s, const char* key, const char* value) {
   return 0;
 }
 
-void fake_stop(fake_server* s) { delete s; }
+void fake_stop(fake_server* s) {
+  delete s;
+}
 }

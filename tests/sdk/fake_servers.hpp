@@ -1,7 +1,8 @@
 // Test doubles for the SDK's HTTP peer, over real loopback sockets:
 //  - fake_collector: a cpp-httplib server speaking POST /api/traces and /api/trace like the collector,
 //    remembering every record by id (so duplicates are visible) and the request headers;
-//  - script_server: a raw TCP server that answers each request as scripted (status + Retry-After, a connection
+//  - script_server: a raw TCP server that answers each request as scripted (status + Retry-After, a
+//  connection
 //    reset, or never answering), counting requests server-side.
 // Threading: each runs its own accept thread; accessors lock. Lifetime: stop() (or the destructor) joins.
 #pragma once
@@ -28,7 +29,8 @@
 namespace llmtrace::test {
 
 // Polls `pred` every few milliseconds until it holds or `timeout` passes.
-inline bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+inline bool wait_for(const std::function<bool()>& pred,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {
     if (pred()) return true;
@@ -60,7 +62,8 @@ class fake_collector {
       auto j = nlohmann::json::parse(req.body, nullptr, false);
       if (j.is_discarded() || !j.is_object() || !j.contains("traces") || !j["traces"].is_array()) {
         res.status = 400;
-        res.set_content(R"({"error":{"code":"bad_json","message":"bad batch","field":"traces"}})", "application/json");
+        res.set_content(R"({"error":{"code":"bad_json","message":"bad batch","field":"traces"}})",
+                        "application/json");
         return;
       }
       std::lock_guard lk(mu_);
@@ -81,15 +84,17 @@ class fake_collector {
         ++accepted;
         results.push_back({{"id", id}, {"status", "accepted"}});
       }
-      res.set_content(nlohmann::json{{"accepted", accepted}, {"rejected", rejected}, {"results", results}}.dump(),
-                      "application/json");
+      res.set_content(
+          nlohmann::json{{"accepted", accepted}, {"rejected", rejected}, {"results", results}}.dump(),
+          "application/json");
     });
     svr_.set_tcp_nodelay(true);
     if (port == 0)
       port_ = svr_.bind_to_any_port("127.0.0.1");
     else
       port_ = svr_.bind_to_port("127.0.0.1", port) ? port : -1;
-    svr_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
+    svr_.Get("/healthz",
+             [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
     if (port_ > 0) {
       thread_ = std::thread([this] { svr_.listen_after_bind(); });
       // is_running() turns true before the worker pool exists: one round trip proves the server is settled.
@@ -271,11 +276,13 @@ class script_server {
         auto j = nlohmann::json::parse(body, nullptr, false);
         std::size_t n = (!j.is_discarded() && j.contains("traces")) ? j["traces"].size() : 0;
         accepted_ += n;
-        out_body = nlohmann::json{{"accepted", n}, {"rejected", 0}, {"results", nlohmann::json::array()}}.dump();
+        out_body =
+            nlohmann::json{{"accepted", n}, {"rejected", 0}, {"results", nlohmann::json::array()}}.dump();
       } else {
         out_body = R"({"error":{"code":"scripted","message":"scripted failure","field":null}})";
       }
-      std::string resp = "HTTP/1.1 " + std::to_string(s.status) + " Scripted\r\nContent-Type: application/json\r\n";
+      std::string resp =
+          "HTTP/1.1 " + std::to_string(s.status) + " Scripted\r\nContent-Type: application/json\r\n";
       if (!s.retry_after.empty()) resp += "Retry-After: " + s.retry_after + "\r\n";
       resp += "Content-Length: " + std::to_string(out_body.size()) + "\r\n\r\n" + out_body;
       ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);

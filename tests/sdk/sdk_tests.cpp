@@ -34,7 +34,8 @@ llmtrace::options fast_options(const std::string& endpoint) {
 }
 
 std::string request_json(int i) {
-  return R"({"model":"gpt-test","messages":[{"role":"user","content":"hello )" + std::to_string(i) + R"("}]})";
+  return R"({"model":"gpt-test","messages":[{"role":"user","content":"hello )" + std::to_string(i) +
+         R"("}]})";
 }
 
 }  // namespace
@@ -170,7 +171,8 @@ TEST_CASE("retry: Retry-After as an HTTP date is honoured") {
 }
 
 TEST_CASE("retry: 400, 401, 413 and 500 are not retried; the batch is counted failed") {
-  script_server ss({scripted::answer(400), scripted::answer(500), scripted::answer(401), scripted::answer(413)});
+  script_server ss(
+      {scripted::answer(400), scripted::answer(500), scripted::answer(401), scripted::answer(413)});
   auto o = fast_options(ss.endpoint());
   o.max_retries = 10;
   std::vector<std::string> warnings;
@@ -251,7 +253,8 @@ TEST_CASE("shutdown: flush times out while the collector hangs, then shutdown is
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);
 }
 
-TEST_CASE("queue: collector down, 100k traces stay within budget; started mid-way, queued records arrive once") {
+TEST_CASE(
+    "queue: collector down, 100k traces stay within budget; started mid-way, queued records arrive once") {
   const int port = llmtrace::test::free_port();
   auto o = fast_options("http://127.0.0.1:" + std::to_string(port));
   o.queue_limit_bytes = 2u << 20;
@@ -260,7 +263,8 @@ TEST_CASE("queue: collector down, 100k traces stay within budget; started mid-wa
   o.connect_timeout = 200ms;
   llmtrace::client c(o);
   const int calls = 100000;
-  const std::string req = R"({"model":"m","messages":[{"role":"user","content":"0123456789012345678901234567890123456789"}]})";
+  const std::string req =
+      R"({"model":"m","messages":[{"role":"user","content":"0123456789012345678901234567890123456789"}]})";
   uint64_t max_bytes = 0;
   int ok = 0;
   std::unique_ptr<fake_collector> fc;
@@ -439,7 +443,8 @@ TEST_CASE("fork: the child neither resends the parent's queue nor deadlocks") {
     auto r = c.flush(5s);
     auto s = c.stats();
     if (!(ok && r == llmtrace::flush_result::ok && s.sent == 1))
-      std::fprintf(stderr, "fork child: traced=%d flush=%s sent=%llu enqueued=%llu failed=%llu requests=%llu\n", ok,
+      std::fprintf(stderr,
+                   "fork child: traced=%d flush=%s sent=%llu enqueued=%llu failed=%llu requests=%llu\n", ok,
                    llmtrace::to_string(r), static_cast<unsigned long long>(s.sent),
                    static_cast<unsigned long long>(s.enqueued), static_cast<unsigned long long>(s.failed),
                    static_cast<unsigned long long>(s.requests));

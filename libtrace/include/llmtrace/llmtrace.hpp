@@ -41,9 +41,9 @@ struct options {
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{5000};  // cap of the exponential backoff and of Retry-After
   overflow_policy overflow = overflow_policy::drop_new;
-  std::chrono::milliseconds block_timeout{10};  // only with overflow_policy::block
-  bool gzip = false;                            // compress batch bodies (Content-Encoding: gzip)
-  bool disabled = false;                        // trace() is a no-op
+  std::chrono::milliseconds block_timeout{10};          // only with overflow_policy::block
+  bool gzip = false;                                    // compress batch bodies (Content-Encoding: gzip)
+  bool disabled = false;                                // trace() is a no-op
   std::chrono::milliseconds exit_flush_deadline{2000};  // destructor / atexit flush bound
   // Receives rate-limited warnings (never a record's content). Empty: write them to stderr.
   // Called on the flusher thread or the caller's thread; must not call back into the client.
@@ -61,7 +61,7 @@ struct options {
 struct record {
   std::string_view id{};          // empty: a new UUIDv7 is generated
   std::string_view session_id{};  // empty: the collector creates a session
-  int64_t turn_number = 0;      // 0: the collector assigns the next turn
+  int64_t turn_number = 0;        // 0: the collector assigns the next turn
   std::string_view request_json{};
   std::string_view response_json{};
   llmtrace::status status = llmtrace::status::success;
