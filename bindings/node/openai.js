@@ -122,7 +122,7 @@ function wrapOpenAI(openaiClient, opts = {}) {
   const original = completions.create.bind(completions);
   let turn = 0;
 
-  completions.create = async function create(body, options) {
+  completions.create = function create(body, options) {
     const turnNumber = ++turn;
     const id = newId();
     const request = plain(body);
@@ -138,13 +138,32 @@ function wrapOpenAI(openaiClient, opts = {}) {
     };
     let result;
     try {
-      result = await original(body, options);
+      result = original(body, options);
     } catch (e) {
       finish(null, e);
       throw e;
     }
-    if (body?.stream) return tracedStream(result, finish);
-    finish(plain(result), null);
+    if (!result || typeof result.then !== 'function') {
+      // A synchronous client shape.
+      if (body?.stream) return tracedStream(result, finish);
+      finish(plain(result), null);
+      return result;
+    }
+    if (body?.stream) {
+      return result.then(
+        (s) => tracedStream(s, finish),
+        (e) => {
+          finish(null, e);
+          throw e;
+        },
+      );
+    }
+    // Observe the outcome on a side branch and hand back the client's own promise, so its extras
+    // (e.g. openai's .withResponse() / .asResponse()) keep working.
+    result.then(
+      (r) => finish(plain(r), null),
+      (e) => finish(null, e),
+    );
     return result;
   };
   openaiClient.llmtraceSessionId = sessionId;

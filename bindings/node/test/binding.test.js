@@ -79,14 +79,21 @@ test('wrapOpenAI: plain, streamed and failing calls of the real openai client ar
   await assert.rejects(
     openai.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'please fail' }] }),
   );
+  // The client's own promise comes back, so openai's extras still work.
+  const { data, response } = await openai.chat.completions
+    .create({ model: 'fake-model', messages: [{ role: 'user', content: 'four' }] })
+    .withResponse();
+  assert.equal(data.choices[0].message.content, 'echo: four');
+  assert.equal(response.status, 200);
   assert.equal(await tracer.flush(5000), true);
-  const items = await recordsOf('node-wrap', 3);
+  const items = await recordsOf('node-wrap', 4);
   assert.deepEqual(
     items.map((r) => [r.turn_number, r.status]),
     [
       [1, 'success'],
       [2, 'success'],
       [3, 'error'],
+      [4, 'success'],
     ],
   );
   assert.equal(items[0].usage.total_tokens, 12);
