@@ -23,4 +23,5 @@ TEST_CASE("fts: queries become quoted phrases, prefix only when asked with a sta
   CHECK(fts_match_query("?! -- () * **") == "");
   CHECK(fts_match_query("") == "");
   CHECK(fts_match_query("C++") == "\"C++\"");
+  CHECK(fts_match_query("wea ther*", true) == "\"wea\"* \"ther\"*");
 }

@@ -457,14 +457,23 @@ TEST_CASE("search: full text matches message content, newest first") {
   CHECK(r.items[0].id == c.id);
   CHECK(r.items[1].id == a.id);
 
-  q.text = "cat";  // whole words only...
-  CHECK(s->search(q).total == 0);
-  q.text = "cat*";  // ...unless a prefix is asked for
+  q.text = "cat*";  // a prefix asked for
   r = s->search(q);
   REQUIRE(r.items.size() == 1);
   CHECK(r.items[0].id == b.id);
   q.text = "CATS";
   CHECK(s->search(q).total == 1);
+  q.text = "cat";  // no whole-word hit: retried as a prefix
+  CHECK(s->search(q).total == 1);
+  auto d = write_one(*s, with_text("s3", "the cat sat")).record;
+  q.text = "cat";  // a whole-word hit exists: prefixes are not consulted
+  r = s->search(q);
+  REQUIRE(r.total == 1);
+  CHECK(r.items[0].id == d.id);
+  q.text = "ca";
+  CHECK(s->search(q).total == 2);
+  q.text = "weath par";
+  CHECK(s->search(q).total == 2);
 
   q.text = "giraffe";
   CHECK(s->search(q).total == 0);

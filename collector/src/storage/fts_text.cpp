@@ -77,7 +77,7 @@ std::string fts_index_text(std::string_view text) {
   return out;
 }
 
-std::string fts_match_query(std::string_view text) {
+std::string fts_match_query(std::string_view text, bool all_prefix) {
   std::string out;
   size_t i = 0;
   while (i < text.size()) {
@@ -88,7 +88,7 @@ std::string fts_match_query(std::string_view text) {
       std::string_view tok = text.substr(i, j - i);
       // A trailing '*' asks for a prefix match; plain words match whole tokens, which FTS5 answers from one
       // doclist (a prefix over a common stem merges many, which is slow on large databases).
-      bool prefix = false;
+      bool prefix = all_prefix;
       while (!tok.empty() && tok.back() == '*') {
         tok.remove_suffix(1);
         prefix = true;

@@ -14,6 +14,7 @@ std::string fts_index_text(std::string_view text);
 // Turns a user's free text into an FTS5 MATCH expression that can never be a syntax error: each
 // whitespace-separated token becomes a quoted phrase ("tok"; "tok"* when the user wrote tok*), and tokens are
 // ANDed. Empty when the text has no token that could match anything (only spaces or ASCII punctuation).
-std::string fts_match_query(std::string_view text);
+// all_prefix: every token matches as a prefix, as if each ended in '*'.
+std::string fts_match_query(std::string_view text, bool all_prefix = false);
 
 }  // namespace llmtrace::storage

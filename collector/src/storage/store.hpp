@@ -75,8 +75,9 @@ struct page {
 
 struct search_query {
   // Full-text query over message content; empty: no text filter. Whitespace-separated words must all match
-  // (whole words, case-insensitive; `word*` for a prefix; Chinese/Japanese match by substring). Any
-  // punctuation is safe. With text or model set, `total` is exact up to 10,000 and then capped there.
+  // (whole words, case-insensitive; a query with no hit is retried as prefixes; `word*` asks for a prefix;
+  // Chinese/Japanese match by substring). Any punctuation is safe. With text or model set, `total` is exact
+  // up to 10,000 and then capped there.
   std::string text;
   std::optional<model::record_status> status;
   std::string model;
