@@ -49,7 +49,9 @@ bool suspicious(std::string_view path) noexcept {
 }
 
 // Vite puts content-hashed files under /assets/: their bytes never change for a given name.
-bool is_hashed(std::string_view path) noexcept { return path.starts_with("/assets/"); }
+bool is_hashed(std::string_view path) noexcept {
+  return path.starts_with("/assets/");
+}
 
 void serve(const asset& a, httplib::Response& res) {
   set_security_headers(res);
@@ -85,6 +87,8 @@ void mount_static(httplib::Server& server) {
   });
 }
 
-void mount(httplib::Server& server, app_context& /*app*/) { mount_static(server); }
+void mount(httplib::Server& server, app_context& /*app*/) {
+  mount_static(server);
+}
 
 }  // namespace llmtrace::web
