@@ -317,6 +317,14 @@ void client::impl::drain(uint64_t dequeue_target, bool stopping) {
     detail::payload item;
     while (batch.size() < max_records && r.queue.try_dequeue(item)) {
       ++dequeued;
+      // The batch's wrapper adds two levels under the collector's nesting limit of 64.
+      if (!detail::valid_json(item.view(), kMaxRecordDepth)) {
+        queue_bytes.fetch_sub(item.capacity() + kItemOverhead, std::memory_order_relaxed);
+        item = detail::payload();
+        failed.fetch_add(1, std::memory_order_relaxed);
+        warn(warn_kind::invalid, "a record is not valid JSON (or nests deeper than 62 levels); dropped");
+        continue;
+      }
       if (!batch.empty() && bytes + item.size() + 1 > max_bytes) {
         carry = std::move(item);
         has_carry = true;

@@ -26,7 +26,7 @@ class Client;
 
 namespace llmtrace {
 
-enum class warn_kind { queue_full, http_status, connection, rejected, internal, count_ };
+enum class warn_kind { queue_full, http_status, connection, rejected, invalid, internal, count_ };
 
 // Everything a forked child must replace rather than reuse (threads, locks and sockets do not survive fork).
 struct runtime {
@@ -86,5 +86,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
 // Per-record memory overhead counted against the budget besides the payload (queue slot, allocator).
 inline constexpr std::size_t kItemOverhead = 64;
+// Deepest record the collector accepts inside {"traces":[...]} (its limit is 64 for the whole body).
+inline constexpr std::size_t kMaxRecordDepth = 62;
 
 }  // namespace llmtrace

@@ -1,6 +1,7 @@
 #include "record_json.hpp"
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -388,6 +389,134 @@ bool scan_object(std::string_view json, bool& has_id) noexcept {
     }
   }
   return false;
+}
+
+bool valid_json(std::string_view text, std::size_t max_depth) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  char stack[256];
+  if (max_depth > sizeof(stack)) max_depth = sizeof(stack);
+  std::size_t depth = 0;
+  auto digit = [&](std::size_t k) { return k < n && p[k] >= '0' && p[k] <= '9'; };
+  auto ws = [&] {
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) ++i;
+  };
+  auto str = [&]() -> bool {  // at the opening quote
+    ++i;
+    while (i < n) {
+      const unsigned char c = p[i];
+      if (c == '"') {
+        ++i;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (++i >= n) return false;
+        const unsigned char e = p[i];
+        if (e == 'u') {
+          if (n - i < 5) return false;
+          for (int k = 1; k <= 4; ++k)
+            if (!std::isxdigit(p[i + k])) return false;
+          i += 5;
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+          ++i;
+        } else {
+          return false;
+        }
+        continue;
+      }
+      if (c < 0x80) {
+        ++i;
+        continue;
+      }
+      const std::size_t k = utf8_len(p + i, n - i);
+      if (!k) return false;
+      i += k;
+    }
+    return false;
+  };
+  auto key = [&]() -> bool {  // "key" ws : ws
+    if (i >= n || p[i] != '"' || !str()) return false;
+    ws();
+    if (i >= n || p[i] != ':') return false;
+    ++i;
+    ws();
+    return true;
+  };
+  auto literal = [&](std::string_view w) {
+    if (n - i < w.size() || std::memcmp(p + i, w.data(), w.size()) != 0) return false;
+    i += w.size();
+    return true;
+  };
+  ws();
+  for (;;) {
+    // A value.
+    if (i >= n) return false;
+    const unsigned char c = p[i];
+    if (c == '{' || c == '[') {
+      if (depth >= max_depth) return false;
+      stack[depth++] = static_cast<char>(c);
+      ++i;
+      ws();
+      const char close = c == '{' ? '}' : ']';
+      if (i < n && p[i] == close) {
+        ++i;
+        --depth;
+      } else {
+        if (c == '{' && !key()) return false;
+        continue;  // the first member's value
+      }
+    } else if (c == '"') {
+      if (!str()) return false;
+    } else if (c == 't') {
+      if (!literal("true")) return false;
+    } else if (c == 'f') {
+      if (!literal("false")) return false;
+    } else if (c == 'n') {
+      if (!literal("null")) return false;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      if (p[i] == '-') ++i;
+      if (i < n && p[i] == '0')
+        ++i;
+      else if (digit(i))
+        while (digit(i)) ++i;
+      else
+        return false;
+      if (i < n && p[i] == '.') {
+        ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+      }
+      if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        ++i;
+        if (i < n && (p[i] == '+' || p[i] == '-')) ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+      }
+    } else {
+      return false;
+    }
+    // After a value: close containers, or a separator and the next value.
+    for (;;) {
+      ws();
+      if (depth == 0) return i == n;
+      if (i >= n) return false;
+      const char top = stack[depth - 1];
+      if (p[i] == ',') {
+        ++i;
+        ws();
+        if (top == '{' && !key()) return false;
+        break;
+      }
+      if (p[i] == (top == '{' ? '}' : ']')) {
+        ++i;
+        --depth;
+        continue;
+      }
+      return false;
+    }
+  }
 }
 
 void reseed_ids_after_fork() noexcept {

@@ -75,6 +75,10 @@ void append_record(std::string& out, const record& r, std::string_view id);
 // one top-level object. Sets has_id when the object has a top-level "id" key. Returns false when malformed.
 bool scan_object(std::string_view json, bool& has_id) noexcept;
 
+// Strict JSON text check (RFC 8259 grammar, UTF-8, escapes) with a nesting limit, without building a tree.
+// The flusher runs it on every record so one malformed record cannot make the collector refuse a whole batch.
+bool valid_json(std::string_view text, std::size_t max_depth) noexcept;
+
 // Writes a UUIDv7 into buf (36 chars, no terminator).
 void write_uuid_v7(char* buf) noexcept;
 

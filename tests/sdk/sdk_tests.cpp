@@ -12,6 +12,7 @@
 
 #include "fake_servers.hpp"
 #include "llmtrace/llmtrace.hpp"
+#include "record_json.hpp"
 
 using namespace std::chrono_literals;
 using llmtrace::test::fake_collector;
@@ -497,4 +498,35 @@ TEST_CASE("exit: the default client is flushed by atexit, and exit never hangs o
   }
   CHECK(fc.record_count() == 1);
   CHECK(silent.requests() == 1);
+}
+
+TEST_CASE("json: the flusher's validator accepts JSON and rejects malformed text") {
+  using llmtrace::detail::valid_json;
+  for (const char* ok : {"{}", "[]", "null", "0", "-1.5e+10", "\"a\\u00e9\\n\"", " {\"a\":[1,2,{\"b\":null}],\"c\":true} ",
+                         "{\"k\":\"\xC3\xA9\"}", "[[],[{}]]"})
+    CHECK_MESSAGE(valid_json(ok, 62), ok);
+  for (const char* bad : {"", "{", "{bad", "{\"a\":}", "{\"a\" 1}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru",
+                          "\"\x01\"", "\"\\x\"", "{} {}", "{\"a\":\"\xFF\"}", "[1 2]", "{1:2}", "\"abc"})
+    CHECK_MESSAGE(!valid_json(bad, 62), bad);
+  std::string deep(62, '[');
+  deep += std::string(62, ']');
+  CHECK(valid_json(deep, 62));
+  CHECK_FALSE(valid_json("[" + deep + "]", 62));
+}
+
+TEST_CASE("batch: a malformed record is dropped and counted; the rest of its batch arrives") {
+  fake_collector fc;
+  auto o = fast_options(fc.endpoint());
+  o.flush_interval = 10s;
+  llmtrace::client c(o);
+  c.trace("s", 1, "{}", "null");
+  c.trace("s", 2, "{not json", "null");
+  c.trace("s", 3, "{}", "null");
+  CHECK(c.flush(5s) == llmtrace::flush_result::ok);
+  CHECK(fc.requests() == 1);
+  CHECK(fc.record_count() == 2);
+  auto s = c.stats();
+  CHECK(s.sent == 2);
+  CHECK(s.failed == 1);
+  CHECK(s.queue_bytes == 0);
 }
