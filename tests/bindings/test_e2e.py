@@ -115,6 +115,27 @@ class ExamplesEndToEnd(unittest.TestCase):
         self.assertEqual(items[0]["status"], "success")
         self.assertEqual(c.stats()["failed"], 0)
 
+    def test_gzip_batches_and_api_key_against_real_collector(self):
+        keyed = RealCollector(api_key="e2e-secret")
+        try:
+            c = llmtrace.Client(endpoint=keyed.endpoint, api_key="e2e-secret", gzip=True, flush_interval_ms=20)
+            for i in range(20):
+                c.trace(session_id="gz", request={"model": "m", "messages": [{"role": "user", "content": "x" * 500}]})
+            self.assertTrue(c.flush(5.0))
+            s = c.stats()
+            self.assertEqual(s["sent"], 20)
+            self.assertEqual(s["failed"], 0)
+            self.assertEqual(keyed.session_records("gz")["total"], 20)
+            wrong = llmtrace.Client(endpoint=keyed.endpoint, api_key="wrong", flush_interval_ms=20)
+            wrong.trace(session_id="gz")
+            self.assertTrue(wrong.flush(5.0))
+            self.assertEqual(wrong.stats()["failed"], 1)  # 401 is not retried
+            self.assertEqual(wrong.stats()["retried"], 0)
+            wrong.shutdown(1.0)
+            c.shutdown(1.0)
+        finally:
+            keyed.close()
+
 
 class CollectorDown(unittest.TestCase):
     def test_100k_traces_bounded_then_collector_starts_midway(self):
