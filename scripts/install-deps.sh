@@ -10,7 +10,7 @@ build_pkgs=(
   libsqlite3-dev libssl-dev zlib1g-dev libbrotli-dev doctest-dev
   python3 curl ca-certificates
 )
-test_pkgs=(chromium openssl libbenchmark-dev procps)
+test_pkgs=(chromium fonts-wqy-microhei openssl libbenchmark-dev procps)
 
 pkgs=("${build_pkgs[@]}")
 [ "$profile" = "test" ] && pkgs+=("${test_pkgs[@]}")
