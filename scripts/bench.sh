@@ -84,6 +84,7 @@ RESULTS="$OUT_DIR/results.md"
   echo "- CPU: ${CPU:-unknown}, $(nproc) cores online"
   echo "- Kernel: $(uname -sr)"
   echo "- Compiler: $(${CXX:-c++} --version 2>/dev/null | head -n1)"
+  echo "- Source: git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- libtrace collector 2>/dev/null || echo " (libtrace/collector had uncommitted changes)")"
   echo "- Build: $(cache_value CMAKE_BUILD_TYPE "$RUN_BUILD") ($RUN_BUILD), UI $([[ "$UI" == ON ]] && echo embedded || echo "not built")"
   echo "- SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo "?"), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
