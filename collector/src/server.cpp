@@ -4,13 +4,25 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include "api/auth.hpp"
+#include "api/connection.hpp"
 #include "api/errors.hpp"
 #include "api/event_hub.hpp"
 #include "api/metrics.hpp"
@@ -65,6 +77,236 @@ ingest::ingest_service::commit_listener event_publisher(api::event_hub& hub, sto
   };
 }
 
+using steady = std::chrono::steady_clock;
+
+int remaining_ms(steady::time_point deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
+  return ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms, 1 << 30));
+}
+
+bool wait_socket(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+void address_of(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (rc != 0) return;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof(buf));
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+    port = ntohs(a->sin6_port);
+  }
+  ip = buf;
+}
+
+// httplib's task queue, elastic: `base` workers from the start, more (up to `max`) when every worker is busy,
+// so connections that are slow to send their headers delay, but do not starve, other requests. Workers are
+// kept once started (bounded by max). Every connection and event stream holds a worker while it lasts.
+class elastic_pool final : public httplib::TaskQueue {
+ public:
+  elastic_pool(std::size_t base, std::size_t max) : max_(std::max(base, max)) {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < base; ++i) spawn_locked();
+  }
+  ~elastic_pool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;  // httplib stops accepting before it shuts the queue down
+      jobs_.push_back(std::move(fn));
+      if (idle_ < jobs_.size() && threads_.size() < max_) spawn_locked();
+    }
+    cv_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();  // no new threads once stopping_: the list is stable
+  }
+
+ private:
+  void spawn_locked() {
+    threads_.emplace_back([this] {
+      for (;;) {
+        std::function<void()> job;
+        {
+          std::unique_lock lock(mu_);
+          ++idle_;
+          cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+          --idle_;
+          if (jobs_.empty()) return;  // stopping and drained
+          job = std::move(jobs_.front());
+          jobs_.pop_front();
+        }
+        job();
+      }
+    });
+  }
+
+  const std::size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  std::size_t idle_ = 0;
+  bool stopping_ = false;
+};
+
+// A plain-socket httplib::Stream that enforces what httplib 0.11.4 does not: a byte budget for the request
+// line + headers and a deadline for receiving them (slowloris), counted as httplib consumes the bytes.
+class guarded_stream final : public httplib::Stream {
+ public:
+  guarded_stream(int fd, const config& cfg, api::connection_state& state)
+      : fd_(fd), cfg_(cfg), state_(state) {}
+
+  bool is_readable() const override {
+    return buffered() > 0 || wait_socket(fd_, POLLIN, read_wait_ms());
+  }
+  bool is_writable() const override { return wait_socket(fd_, POLLOUT, cfg_.write_timeout_s * 1000); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (state_.in_headers && state_.header_bytes >= header_budget()) {
+      state_.header_limit_hit = true;
+      return -1;
+    }
+    if (buffered() == 0) {
+      if (!wait_socket(fd_, POLLIN, read_wait_ms())) {
+        if (state_.in_headers && steady::now() >= state_.header_deadline) state_.header_limit_hit = true;
+        return -1;
+      }
+      ssize_t n;
+      do {
+        n = ::recv(fd_, buf_, sizeof(buf_), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      begin_ = 0;
+      end_ = static_cast<std::size_t>(n);
+    }
+    std::size_t n = std::min(size, buffered());
+    if (state_.in_headers) {
+      n = std::min(n, header_budget() - state_.header_bytes);
+      state_.header_bytes += n;
+    }
+    std::memcpy(ptr, buf_ + begin_, n);
+    begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do {
+      n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(fd_, false, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+  bool has_buffered() const { return buffered() > 0; }
+
+ private:
+  std::size_t buffered() const { return end_ - begin_; }
+  // Request line (up to httplib's 8 KiB URI limit) plus the configured header bytes and CRLFs.
+  std::size_t header_budget() const { return cfg_.max_header_bytes + 8192 + 2 * cfg_.max_header_count + 4; }
+  int read_wait_ms() const {
+    int ms = cfg_.read_timeout_s * 1000;
+    if (state_.in_headers) ms = std::min(ms, remaining_ms(state_.header_deadline));
+    return ms;
+  }
+
+  int fd_;
+  const config& cfg_;
+  api::connection_state& state_;
+  char buf_[16384];
+  std::size_t begin_ = 0, end_ = 0;
+};
+
+// httplib::Server with its per-connection loop replaced (process_and_close_socket is its virtual hook), so
+// the collector decides when a connection closes and how its bytes are read.
+class guarded_server final : public httplib::Server {
+ public:
+  explicit guarded_server(const config& cfg) : cfg_(cfg) {}
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    int yes = 1;  // small JSON answers on kept-alive connections must not wait for Nagle
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    api::connection_state state;
+    guarded_stream strm(sock, cfg_, state);
+    api::set_current_connection(&state);
+    bool ret = false;
+    bool linger = false;
+    std::size_t count = keep_alive_max_count_;
+    while (svr_sock_ != INVALID_SOCKET && count > 0 && (strm.has_buffered() || wait_keep_alive(sock))) {
+      state = api::connection_state{};
+      state.header_deadline = steady::now() + std::chrono::seconds(cfg_.read_timeout_s);
+      bool connection_closed = false;
+      ret = process_request(strm, count == 1, connection_closed, nullptr);
+      if (state.close_after || state.header_limit_hit) {
+        linger = true;
+        break;
+      }
+      if (!ret || connection_closed) break;
+      --count;
+    }
+    api::set_current_connection(nullptr);
+    if (linger) {
+      // Half-close and drain briefly, so the peer reads our answer instead of a reset caused by closing with
+      // its unread upload still in our receive buffer.
+      ::shutdown(sock, SHUT_WR);
+      char sink[16384];
+      auto until = steady::now() + std::chrono::milliseconds(500);
+      std::size_t drained = 0;
+      while (drained < (8u << 20) && wait_socket(sock, POLLIN, remaining_ms(until))) {
+        ssize_t n = ::recv(sock, sink, sizeof(sink), 0);
+        if (n <= 0) break;
+        drained += static_cast<std::size_t>(n);
+      }
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ret;
+  }
+
+  // Waits for the next request on a kept-alive connection; false on idle timeout, close, or server stop.
+  bool wait_keep_alive(int sock) const {
+    auto until = steady::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    while (svr_sock_ != INVALID_SOCKET) {
+      int ms = std::min(remaining_ms(until), 50);
+      pollfd p{sock, POLLIN, 0};
+      int r = ::poll(&p, 1, ms);
+      if (r > 0) return (p.revents & (POLLIN | POLLHUP)) != 0 && (p.revents & POLLNVAL) == 0;
+      if (r < 0 && errno != EINTR) return false;
+      if (steady::now() >= until) return false;
+    }
+    return false;
+  }
+
+  const config& cfg_;
+};
+
 }  // namespace
 
 bool host_allowed(std::string_view host_header, const config& cfg) {
@@ -97,7 +339,7 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   metrics_ = std::make_unique<api::metrics>();
   ingest_ = std::make_unique<ingest::ingest_service>(*store_, event_publisher(*events_, *store_));
   app_ = std::make_unique<app_context>(app_context{cfg_, *store_, *ingest_, *events_, metrics_.get()});
-  http_ = std::make_unique<httplib::Server>();
+  http_ = std::make_unique<guarded_server>(cfg_);
   configure_http();
 }
 
@@ -111,7 +353,7 @@ void collector_server::configure_http() {
   // Every event stream holds a worker for its whole life: give streams their own share of the pool so they
   // can never starve API requests.
   const std::size_t workers = static_cast<std::size_t>(cfg_.threads + cfg_.max_streams);
-  s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  s.new_task_queue = [workers] { return new elastic_pool(workers, std::max<std::size_t>(4 * workers, 64)); };
   s.set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which lets a second collector bind the same port and silently
   // share its traffic; "port in use" must be an error instead.
@@ -127,10 +369,12 @@ void collector_server::configure_http() {
 
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request_start = std::chrono::steady_clock::now();
+    if (auto* conn = api::current_connection()) conn->in_headers = false;
     std::size_t header_bytes = 0;
     for (const auto& [k, v] : req.headers) header_bytes += k.size() + v.size() + 4;
     if (req.headers.size() > cfg_.max_header_count || header_bytes > cfg_.max_header_bytes) {
       res.set_header("Connection", "close");
+      api::close_after_response();
       api::write_error(res, 431, "headers_too_large",
                        "too many or too large request headers (limits: " + std::to_string(cfg_.max_header_count) +
                            " headers, " + std::to_string(cfg_.max_header_bytes) + " bytes)");
@@ -138,6 +382,7 @@ void collector_server::configure_http() {
     }
     if (!host_allowed(req.get_header_value("Host"), cfg_)) {
       res.set_header("Connection", "close");
+      api::close_after_response();
       api::write_error(res, 421, "misdirected_request",
                        "Host header not allowed (DNS rebinding guard); start the collector with "
                        "--allowed-host NAME to accept it",
@@ -149,12 +394,14 @@ void collector_server::configure_http() {
     if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") && !req.has_header("Content-Length") &&
         req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
       res.set_header("Connection", "close");
+      api::close_after_response();
       api::write_error(res, 411, "length_required",
                        "send a Content-Length (use Content-Length: 0 for an empty body) or a chunked body");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (api::needs_auth(req.path) && !api::is_authorized(req, cfg_)) {
       res.set_header("Connection", "close");  // the unread body must not be parsed as the next request
+      api::close_after_response();
       res.set_header("WWW-Authenticate", "Bearer realm=\"llmtrace\"");
       api::write_error(res, 401, "unauthorized", "missing or invalid API key: send 'Authorization: Bearer <key>'");
       return httplib::Server::HandlerResponse::Handled;
@@ -165,6 +412,18 @@ void collector_server::configure_http() {
   // httplib's own rejections (no route, bad request line, 413 by Content-Length, ...) get our JSON shape.
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
+    if (auto* conn = api::current_connection(); conn && conn->header_limit_hit) {
+      res.status = 431;
+      res.set_header("Connection", "close");
+      api::write_error(res, 431, "headers_too_large",
+                       "request headers too large or not received in time (the connection is closed)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (res.status == 413 || res.status == 400 || res.status == 414) {
+      // httplib answers these without reading what remains of the request.
+      api::close_after_response();
+      res.set_header("Connection", "close");
+    }
     std::string message = res.status == 404 ? "no route for " + req.method + " " + req.path
                                             : "request rejected (HTTP " + std::to_string(res.status) + ")";
     api::write_error(res, res.status, api::default_error_code(res.status), message);

@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include "api/connection.hpp"
 #include "api/errors.hpp"
 #include "app.hpp"
 #include "config.hpp"
@@ -48,6 +49,7 @@ bool is_authorized(const httplib::Request& req, const config& cfg) {
 bool require_auth(const httplib::Request& req, httplib::Response& res, const app_context& app) {
   if (is_authorized(req, app.cfg)) return true;
   res.set_header("WWW-Authenticate", "Bearer realm=\"llmtrace\"");
+  close_after_response();  // a request body, if any, was not read
   write_error(res, 401, "unauthorized", "missing or invalid API key: send 'Authorization: Bearer <key>'");
   return false;
 }

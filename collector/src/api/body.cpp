@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include "api/connection.hpp"
 #include "api/errors.hpp"
 
 namespace llmtrace::api {
@@ -30,6 +31,7 @@ body_status read_body(const httplib::Request& req, const httplib::ContentReader&
 void write_body_error(httplib::Response& res, body_status s, std::size_t max_bytes) {
   // The rest of an oversized body is not read: close the connection rather than parse it as a request.
   res.set_header("Connection", "close");
+  close_after_response();
   if (s == body_status::too_large)
     write_error(res, 413, "payload_too_large",
                 "request body is larger than " + std::to_string(max_bytes) + " bytes (after decompression)");

@@ -9,6 +9,7 @@
 
 #include "api/auth.hpp"
 #include "api/body.hpp"
+#include "api/connection.hpp"
 #include "api/errors.hpp"
 #include "api/event_hub.hpp"
 #include "api/metrics.hpp"
@@ -97,6 +98,7 @@ bool admit_ingest(httplib::Response& res, const inflight_guard& guard, app_conte
   app.ingest.count_rejected("overloaded");
   res.set_header("Retry-After", "1");
   res.set_header("Connection", "close");
+  close_after_response();  // the body was not read
   write_error(res, 503, "overloaded", "too many concurrent ingest requests; retry after a second");
   return false;
 }
