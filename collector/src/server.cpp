@@ -36,8 +36,8 @@
 namespace llmtrace {
 namespace {
 
-// Start time of the request this worker thread is handling (httplib runs one request per thread at a time;
-// the pre-routing handler sets it, the logger reads it).
+// Start time of the request this worker thread is handling (one request per thread at a time; the
+// connection loop sets it, the logger reads it).
 thread_local std::chrono::steady_clock::time_point t_request_start;
 
 std::string lower(std::string_view s) {
@@ -189,8 +189,10 @@ class guarded_stream final : public httplib::Stream {
       return -1;
     }
     if (buffered() == 0) {
-      if (!wait_socket(fd_, POLLIN, read_wait_ms())) {
-        if (state_.in_headers && steady::now() >= state_.header_deadline) state_.header_limit_hit = true;
+      const int wait_ms = read_wait_ms();
+      if (!wait_socket(fd_, POLLIN, wait_ms)) {
+        // The header deadline, not the plain read timeout, ended this wait.
+        if (state_.in_headers && wait_ms < cfg_.read_timeout_s * 1000) state_.header_limit_hit = true;
         return -1;
       }
       ssize_t n;
@@ -262,6 +264,7 @@ class guarded_server final : public httplib::Server {
     while (svr_sock_ != INVALID_SOCKET && count > 0 && (strm.has_buffered() || wait_keep_alive(sock))) {
       state = api::connection_state{};
       state.header_deadline = steady::now() + std::chrono::seconds(cfg_.read_timeout_s);
+      t_request_start = steady::now();
       bool connection_closed = false;
       ret = process_request(strm, count == 1, connection_closed, nullptr);
       if (state.close_after || state.header_limit_hit) {
@@ -368,7 +371,6 @@ void collector_server::configure_http() {
   s.set_payload_max_length(cfg_.max_body_bytes);
 
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    t_request_start = std::chrono::steady_clock::now();
     if (auto* conn = api::current_connection()) conn->in_headers = false;
     std::size_t header_bytes = 0;
     for (const auto& [k, v] : req.headers) header_bytes += k.size() + v.size() + 4;

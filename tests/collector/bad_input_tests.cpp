@@ -1,6 +1,7 @@
 // Hostile and malformed input: every case gets a 4xx JSON error with a message, and the server keeps answering.
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <zlib.h>
 
 #include <nlohmann/json.hpp>
@@ -143,5 +144,97 @@ TEST_CASE("bad input: a POST without Content-Length or chunking gets 411 at once
   ::close(fd);
   REQUIRE(n > 0);
   CHECK(std::string(buf).rfind("HTTP/1.1 411", 0) == 0);
+  check_alive(tc);
+}
+
+namespace {
+
+// Sends raw bytes and reads everything until the server closes (or 3 s pass).
+std::string raw_exchange(int port, const std::string& request, bool& closed) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string out;
+  char buf[4096];
+  closed = false;
+  for (;;) {
+    auto n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) {
+      closed = true;
+      break;
+    }
+    if (n < 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+std::size_t count_responses(const std::string& raw) {
+  std::size_t n = 0;
+  for (auto p = raw.find("HTTP/1.1 "); p != std::string::npos; p = raw.find("HTTP/1.1 ", p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("bad input: a rejected upload's unread body is never parsed as a second request") {
+  test_collector tc([](config& c) { c.api_key = "k"; });
+  // The body is itself a valid request: if the server read it as one, a second answer would appear.
+  std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  std::string req = "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Content-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled;
+  bool closed = false;
+  auto raw = raw_exchange(tc.port(), req, closed);
+  CHECK(raw.rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(count_responses(raw) == 1);
+  CHECK(closed);
+}
+
+TEST_CASE("bad input: an oversized chunked body gets one 413 and the connection is closed") {
+  test_collector tc([](config& c) { c.max_body_bytes = 4096; });
+  std::string req = "POST /api/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n";
+  std::string chunk(2048, ' ');
+  for (int i = 0; i < 8; ++i) req += "800\r\n" + chunk + "\r\n";
+  req += "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  bool closed = false;
+  auto raw = raw_exchange(tc.port(), req, closed);
+  CHECK(raw.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(count_responses(raw) == 1);
+  CHECK(closed);
+}
+
+TEST_CASE("bad input: headers that never finish are cut off at the deadline with 431") {
+  test_collector tc([](config& c) { c.read_timeout_s = 1; });
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(tc.port()));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  std::string start = "GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+  ::send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+  // Keep dripping bytes (each read succeeds, so only a whole-header deadline can end this).
+  std::string got;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      char buf[1024];
+      auto n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+      break;
+    }
+    ::send(fd, "a", 1, MSG_NOSIGNAL);
+  }
+  ::close(fd);
+  CHECK(got.rfind("HTTP/1.1 431", 0) == 0);
   check_alive(tc);
 }
