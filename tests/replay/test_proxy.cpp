@@ -114,6 +114,8 @@ TEST_CASE("proxy: a plain call is forwarded, answered and recorded in the header
   CHECK(rec["metadata"]["source"] == "proxy");
   CHECK(rec["metadata"]["endpoint"] == "/v1/chat/completions");
   CHECK(rec["latency_ms"].is_number());
+  CHECK(r->get_header_value("X-LLMTrace-Record-Id") == rec["id"]);
+  CHECK(r->get_header_value("X-LLMTrace-Session-Id") == "proxy-s1");
 
   // The next call in the same session is the next turn.
   r = c->client()->Post("/v1/chat/completions", headers_for("proxy-s1", "Bearer sk-caller-1"),

@@ -324,6 +324,9 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
   }
 
   call->write_pending();
+  // Lets a caller link its call to the record (e.g. open /records/<id> in the UI).
+  res.set_header("X-LLMTrace-Session-Id", call->session_id);
+  if (call->record_id) res.set_header("X-LLMTrace-Record-Id", *call->record_id);
 
   if (!call->stream) {
     auto result = client->post(request);
