@@ -275,7 +275,7 @@ TEST_CASE("hostile: odd requests never get a 500 or exception text") {
   check_alive_and_clean(tc);
 }
 
-TEST_CASE("hostile JSON: 100k '[' , numbers out of range, huge turn numbers -> 4xx or stored, never 500") {
+TEST_CASE("hostile JSON: 100k open brackets, numbers out of range, huge turn numbers -> 4xx or stored, never 500") {
   test_collector tc;
   auto c = tc.client();
   std::vector<std::string> bodies = {
