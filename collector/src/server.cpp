@@ -263,6 +263,7 @@ class guarded_server final : public httplib::Server {
     std::size_t count = keep_alive_max_count_;
     while (svr_sock_ != INVALID_SOCKET && count > 0 && (strm.has_buffered() || wait_keep_alive(sock))) {
       state = api::connection_state{};
+      state.fd = sock;
       state.header_deadline = steady::now() + std::chrono::seconds(cfg_.read_timeout_s);
       t_request_start = steady::now();
       bool connection_closed = false;

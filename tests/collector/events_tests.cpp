@@ -164,3 +164,18 @@ TEST_CASE("events: shutdown ends open streams cleanly") {
   tc.reset();  // stop(): must not hang on the open stream
   CHECK(wait_until([&] { return sse->finished(); }));
 }
+
+TEST_CASE("events: a client that goes away frees its stream slot well before the next heartbeat") {
+  test_collector tc([](config& c) { c.heartbeat_ms = 60000; });
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(tc.port()));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  REQUIRE(wait_until([&] { return tc.app().events.open_streams() == 1; }));
+  ::close(fd);
+  CHECK(wait_until([&] { return tc.app().events.open_streams() == 0; }, std::chrono::milliseconds(5000)));
+}

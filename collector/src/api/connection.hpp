@@ -15,12 +15,16 @@ namespace llmtrace::api {
 void close_after_response() noexcept;
 
 struct connection_state {
+  int fd = -1;  // the connection's socket (for peer-closed checks by long-lived responses)
   bool close_after = false;
   bool in_headers = true;         // until the pre-routing handler runs
   bool header_limit_hit = false;  // request line + headers over the byte budget or past the deadline
   std::size_t header_bytes = 0;
   std::chrono::steady_clock::time_point header_deadline{};
 };
+
+// True when the peer of this connection has closed or reset it (never blocks). False without a connection.
+bool peer_closed(const connection_state* s) noexcept;
 
 // The state of the connection this thread is serving, or nullptr (e.g. in unit tests without a server).
 connection_state* current_connection() noexcept;

@@ -1,10 +1,12 @@
 #include "api/event_hub.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <httplib.h>
 
 #include "api/auth.hpp"
+#include "api/connection.hpp"
 #include "api/errors.hpp"
 #include "api/render.hpp"
 #include "app.hpp"
@@ -166,10 +168,18 @@ void mount_events(httplib::Server& server, app_context& app) {
             std::string hello = "retry: 2000\n: connected\n\n";
             return sink.write(hello.data(), hello.size());
           }
-          auto events = hub.wait_from(state->cursor, hub.opts().heartbeat);
-          if (hub.stopping()) {
-            sink.done();
-            return true;
+          // Wait in short slices so a closed tab frees its stream slot within a second, not a heartbeat.
+          const auto ping_at = std::chrono::steady_clock::now() + hub.opts().heartbeat;
+          std::vector<event_hub::event_ptr> events;
+          for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ping_at - std::chrono::steady_clock::now());
+            events = hub.wait_from(state->cursor, std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000)));
+            if (hub.stopping()) {
+              sink.done();
+              return true;
+            }
+            if (!events.empty() || left.count() <= 1000) break;
+            if (peer_closed(current_connection())) return false;
           }
           if (events.empty()) {
             static const std::string ping = ": ping\n\n";
