@@ -535,3 +535,18 @@ TEST_CASE("proxy: an HTTPS upstream is verified against LLMTRACE_UPSTREAM_CA_FIL
   }
   CHECK(f.request_count() == 1);
 }
+
+TEST_CASE("proxy: an upstream that is the collector itself is refused (508), not called in a loop") {
+  const int port = llmtrace::testing::free_port();
+  test_collector c([&](llmtrace::config& cfg) {
+    cfg.port = port;
+    cfg.upstream = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+    cfg.upstream_api_key = server_key;
+  });
+  auto r = c.client()->Post("/v1/chat/completions", headers_for("loop"), chat_request("m", "x").dump(),
+                            "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 508);
+  CHECK(json::parse(r->body)["error"]["code"] == "upstream_loop");
+  CHECK(session_records(c, "loop").empty());
+}

@@ -265,6 +265,14 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
     return;
   }
 
+  if (upstream::points_at_self(client->target(), req.local_addr, req.local_port)) {
+    api::write_error(res, 508, "upstream_loop",
+                     "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
+                     "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
+                     "its own environment)");
+    return;
+  }
+
   // Which key goes upstream, and which credential names the caller for the per-hour session.
   const std::string caller_authorization = req.get_header_value("Authorization");
   std::string forward_authorization;

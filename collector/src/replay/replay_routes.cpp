@@ -113,6 +113,13 @@ void handle_replay(const httplib::Request& req, httplib::Response& res, const ht
                      "the upstream base URL is not usable (" + client_problem + "); fix --upstream / OPENAI_BASE_URL");
     return;
   }
+  if (upstream::points_at_self(client->target(), req.local_addr, req.local_port)) {
+    api::write_error(res, 508, "upstream_loop",
+                     "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
+                     "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
+                     "its own environment)");
+    return;
+  }
   if (!client->has_server_key()) {
     api::write_error(res, 503, "upstream_key_missing",
                      "replay needs an upstream API key: set OPENAI_API_KEY in the collector's environment "

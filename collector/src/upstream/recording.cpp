@@ -172,6 +172,16 @@ std::string bearer_token(std::string_view authorization) {
   return std::string(authorization);
 }
 
+bool points_at_self(const base_url& upstream, const std::string& local_addr, int local_port) {
+  if (upstream.port != local_port) return false;
+  std::string host = upstream.host;
+  for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string local = local_addr;
+  if (local.rfind("::ffff:", 0) == 0) local.erase(0, 7);  // IPv4-mapped
+  return host == "localhost" || host == "127.0.0.1" || host == "::1" || host == local ||
+         (host.rfind("127.", 0) == 0 && local.rfind("127.", 0) == 0);
+}
+
 upstream_options options_from_config(const config& cfg) {
   upstream_options o;
   o.base_url = cfg.upstream;
