@@ -70,10 +70,16 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::string scheme_host;  // "http://127.0.0.1:8080"
   std::unique_ptr<runtime> rt;
 
+  // Read on every trace(); written almost never.
   std::atomic<bool> accepting{true};
   std::atomic<bool> need_start{false};  // a forked child starts its flusher on first use
-  std::atomic<uint64_t> queue_bytes{0};
-  std::atomic<uint64_t> enqueued{0}, dropped{0}, sent{0}, failed{0}, retried{0}, discarded{0}, requests{0};
+  // Written by producers and the flusher: each on its own cache line so they do not drag the read-mostly
+  // fields above (or each other) between cores.
+  alignas(64) std::atomic<uint64_t> queue_bytes{0};
+  alignas(64) std::atomic<uint64_t> enqueued{0};
+  alignas(64) std::atomic<uint64_t> dropped{0};
+  alignas(64) std::atomic<uint64_t> sent{0}, failed{0}, retried{0}, discarded{0}, requests{0};  // flusher
+  alignas(64) char pad_[1] = {};
   uint64_t dequeued = 0;  // flusher thread only
   detail::payload carry;  // a dequeued record that did not fit the previous batch (flusher only)
   bool has_carry = false;
