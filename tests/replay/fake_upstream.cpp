@@ -2,12 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <strings.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
-#include <strings.h>
 
 namespace llmtrace::test {
 namespace {
@@ -20,7 +20,8 @@ std::string text_of(const json& v) {
     std::string out;
     for (const auto& part : v) {
       if (part.is_string()) out += part.get<std::string>();
-      if (part.is_object() && part.contains("text") && part["text"].is_string()) out += part["text"].get<std::string>();
+      if (part.is_object() && part.contains("text") && part["text"].is_string())
+        out += part["text"].get<std::string>();
     }
     return out;
   }
@@ -44,9 +45,13 @@ std::string prompt_text(const json& body) {
   return {};
 }
 
-json usage() { return json{{"prompt_tokens", 11}, {"completion_tokens", 5}, {"total_tokens", 16}}; }
+json usage() {
+  return json{{"prompt_tokens", 11}, {"completion_tokens", 5}, {"total_tokens", 16}};
+}
 
-std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
+std::string sse(const json& j) {
+  return "data: " + j.dump() + "\n\n";
+}
 
 json error_body(const std::string& message, const std::string& type, const std::string& code) {
   return json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
@@ -157,7 +162,8 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
   if (body.is_discarded() || !body.is_object()) {
     res.status = 400;
     res.set_content(error_body("We could not parse the JSON body of your request.", "invalid_request_error",
-                               "invalid_json").dump(),
+                               "invalid_json")
+                        .dump(),
                     "application/json");
     return;
   }
@@ -166,8 +172,8 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
   const bool include_usage = body.contains("stream_options") && body["stream_options"].is_object() &&
                              body["stream_options"].value("include_usage", false);
   // "fake-echo-key" repeats the Authorization it got, as real APIs do in "Incorrect API key provided: ...".
-  const std::string answer =
-      model == "fake-echo-key" ? "you sent " + req.get_header_value("Authorization") : "echo: " + prompt_text(body);
+  const std::string answer = model == "fake-echo-key" ? "you sent " + req.get_header_value("Authorization")
+                                                      : "echo: " + prompt_text(body);
   int n;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -180,23 +186,27 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
   if (model == "fake-429") {
     res.status = 429;
     res.set_header("retry-after", "1");
-    res.set_content(error_body("Rate limit reached for fake-model in organization org-fake on requests per min.",
-                               "requests", "rate_limit_exceeded").dump(),
-                    "application/json");
+    res.set_content(
+        error_body("Rate limit reached for fake-model in organization org-fake on requests per min.",
+                   "requests", "rate_limit_exceeded")
+            .dump(),
+        "application/json");
     return;
   }
   if (model == "fake-401-echo") {
     res.status = 401;
     res.set_content(error_body("Incorrect API key provided: " + req.get_header_value("Authorization"),
-                               "invalid_request_error", "invalid_api_key").dump(),
+                               "invalid_request_error", "invalid_api_key")
+                        .dump(),
                     "application/json");
     return;
   }
   if (model == "fake-500") {
     res.status = 500;
-    res.set_content(error_body("The server had an error while processing your request.", "server_error",
-                               "internal_error").dump(),
-                    "application/json");
+    res.set_content(
+        error_body("The server had an error while processing your request.", "server_error", "internal_error")
+            .dump(),
+        "application/json");
     return;
   }
   if (model == "fake-redirect") {
@@ -213,7 +223,8 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
   const std::string endpoint = req.path.substr(3);  // after "/v1"
   if (endpoint == "/embeddings") {
     res.set_content(json{{"object", "list"},
-                         {"data", json::array({json{{"object", "embedding"}, {"index", 0},
+                         {"data", json::array({json{{"object", "embedding"},
+                                                    {"index", 0},
                                                     {"embedding", json::array({0.25, -0.5, 0.125})}}})},
                          {"model", model},
                          {"usage", {{"prompt_tokens", 3}, {"total_tokens", 3}}}}
@@ -222,17 +233,18 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
     return;
   }
   if (endpoint == "/responses") {
-    json response = {{"id", "resp_fake_" + std::to_string(n)},
-                     {"object", "response"},
-                     {"created_at", 1700000000},
-                     {"status", "completed"},
-                     {"model", model},
-                     {"output", json::array({json{{"type", "message"},
-                                                  {"id", "msg_fake"},
-                                                  {"role", "assistant"},
-                                                  {"content", json::array({json{{"type", "output_text"},
-                                                                                {"text", answer}}})}}})},
-                     {"usage", {{"input_tokens", 11}, {"output_tokens", 5}, {"total_tokens", 16}}}};
+    json response = {
+        {"id", "resp_fake_" + std::to_string(n)},
+        {"object", "response"},
+        {"created_at", 1700000000},
+        {"status", "completed"},
+        {"model", model},
+        {"output",
+         json::array({json{{"type", "message"},
+                           {"id", "msg_fake"},
+                           {"role", "assistant"},
+                           {"content", json::array({json{{"type", "output_text"}, {"text", answer}}})}}})},
+        {"usage", {{"input_tokens", 11}, {"output_tokens", 5}, {"total_tokens", 16}}}};
     if (!stream) {
       res.set_content(response.dump(), "application/json");
       return;
@@ -243,9 +255,10 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
     created["output"] = json::array();
     out += "event: response.created\n" + sse(json{{"type", "response.created"}, {"response", created}});
     for (const auto& p : pieces(answer)) {
-      out += "event: response.output_text.delta\n" +
-             sse(json{{"type", "response.output_text.delta"}, {"output_index", 0}, {"content_index", 0},
-                      {"delta", p}});
+      out += "event: response.output_text.delta\n" + sse(json{{"type", "response.output_text.delta"},
+                                                              {"output_index", 0},
+                                                              {"content_index", 0},
+                                                              {"delta", p}});
     }
     out += "event: response.completed\n" + sse(json{{"type", "response.completed"}, {"response", response}});
     res.set_content(out, "text/event-stream");
@@ -253,28 +266,40 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
   }
   if (endpoint == "/completions") {
     if (!stream) {
-      res.set_content(json{{"id", "cmpl-fake-" + std::to_string(n)},
-                           {"object", "text_completion"},
-                           {"created", 1700000000},
-                           {"model", model},
-                           {"choices", json::array({json{{"index", 0}, {"text", answer}, {"finish_reason", "stop"},
-                                                         {"logprobs", nullptr}}})},
-                           {"usage", usage()}}
-                          .dump(),
-                      "application/json");
+      res.set_content(
+          json{{"id", "cmpl-fake-" + std::to_string(n)},
+               {"object", "text_completion"},
+               {"created", 1700000000},
+               {"model", model},
+               {"choices",
+                json::array({json{
+                    {"index", 0}, {"text", answer}, {"finish_reason", "stop"}, {"logprobs", nullptr}}})},
+               {"usage", usage()}}
+              .dump(),
+          "application/json");
       return;
     }
     std::string out;
     for (const auto& p : pieces(answer)) {
-      out += sse(json{{"id", "cmpl-fake"}, {"object", "text_completion"}, {"created", 1700000000},
-                      {"model", model},
-                      {"choices", json::array({json{{"index", 0}, {"text", p}, {"finish_reason", nullptr}}})}});
+      out +=
+          sse(json{{"id", "cmpl-fake"},
+                   {"object", "text_completion"},
+                   {"created", 1700000000},
+                   {"model", model},
+                   {"choices", json::array({json{{"index", 0}, {"text", p}, {"finish_reason", nullptr}}})}});
     }
-    out += sse(json{{"id", "cmpl-fake"}, {"object", "text_completion"}, {"created", 1700000000}, {"model", model},
+    out += sse(json{{"id", "cmpl-fake"},
+                    {"object", "text_completion"},
+                    {"created", 1700000000},
+                    {"model", model},
                     {"choices", json::array({json{{"index", 0}, {"text", ""}, {"finish_reason", "stop"}}})}});
     if (include_usage) {
-      out += sse(json{{"id", "cmpl-fake"}, {"object", "text_completion"}, {"created", 1700000000},
-                      {"model", model}, {"choices", json::array()}, {"usage", usage()}});
+      out += sse(json{{"id", "cmpl-fake"},
+                      {"object", "text_completion"},
+                      {"created", 1700000000},
+                      {"model", model},
+                      {"choices", json::array()},
+                      {"usage", usage()}});
     }
     out += "data: [DONE]\n\n";
     res.set_content(out, "text/event-stream");
@@ -288,20 +313,23 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
     std::string finish = "stop";
     if (tools) {
       message["content"] = nullptr;
-      message["tool_calls"] = json::array({json{{"id", "call_fake_1"}, {"type", "function"},
-                                                {"function", {{"name", "get_weather"},
-                                                              {"arguments", "{\"city\":\"Paris\"}"}}}}});
+      message["tool_calls"] =
+          json::array({json{{"id", "call_fake_1"},
+                            {"type", "function"},
+                            {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Paris\"}"}}}}});
       finish = "tool_calls";
     }
-    res.set_content(json{{"id", id},
-                         {"object", "chat.completion"},
-                         {"created", 1700000000},
-                         {"model", model},
-                         {"choices", json::array({json{{"index", 0}, {"message", message}, {"finish_reason", finish},
-                                                       {"logprobs", nullptr}}})},
-                         {"usage", usage()}}
-                        .dump(),
-                    "application/json");
+    res.set_content(
+        json{{"id", id},
+             {"object", "chat.completion"},
+             {"created", 1700000000},
+             {"model", model},
+             {"choices",
+              json::array({json{
+                  {"index", 0}, {"message", message}, {"finish_reason", finish}, {"logprobs", nullptr}}})},
+             {"usage", usage()}}
+            .dump(),
+        "application/json");
     return;
   }
 
@@ -310,20 +338,25 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
   if (tools) {
     chunks.push_back(sse(chat_chunk(
         id, model,
-        json{{"tool_calls", json::array({json{{"index", 0}, {"id", "call_fake_1"}, {"type", "function"},
+        json{{"tool_calls", json::array({json{{"index", 0},
+                                              {"id", "call_fake_1"},
+                                              {"type", "function"},
                                               {"function", {{"name", "get_"}, {"arguments", ""}}}}})}},
         nullptr)));
     chunks.push_back(sse(chat_chunk(
         id, model,
-        json{{"tool_calls", json::array({json{{"index", 0}, {"function", {{"name", "weather"},
-                                                                          {"arguments", "{\"city\":"}}}}})}},
+        json{{"tool_calls",
+              json::array(
+                  {json{{"index", 0}, {"function", {{"name", "weather"}, {"arguments", "{\"city\":"}}}}})}},
         nullptr)));
     chunks.push_back(sse(chat_chunk(
-        id, model, json{{"tool_calls", json::array({json{{"index", 0}, {"function", {{"arguments", "\"Paris\"}"}}}}})}},
+        id, model,
+        json{{"tool_calls", json::array({json{{"index", 0}, {"function", {{"arguments", "\"Paris\"}"}}}}})}},
         nullptr)));
     chunks.push_back(sse(chat_chunk(id, model, json::object(), "tool_calls")));
   } else {
-    for (const auto& p : pieces(answer)) chunks.push_back(sse(chat_chunk(id, model, json{{"content", p}}, nullptr)));
+    for (const auto& p : pieces(answer))
+      chunks.push_back(sse(chat_chunk(id, model, json{{"content", p}}, nullptr)));
     chunks.push_back(sse(chat_chunk(id, model, json::object(), "stop")));
   }
   if (include_usage) {
@@ -359,7 +392,8 @@ void fake_upstream::handle(const httplib::Request& req, httplib::Response& res) 
         if (slow && next == 2) {
           std::unique_lock<std::mutex> lock(mutex_);
           ++slow_waiting_;
-          cv_.wait_for(lock, std::chrono::milliseconds(options_.slow_gate_timeout_ms), [this] { return released_; });
+          cv_.wait_for(lock, std::chrono::milliseconds(options_.slow_gate_timeout_ms),
+                       [this] { return released_; });
           --slow_waiting_;
         } else if (slow && next > 2) {
           std::this_thread::sleep_for(std::chrono::milliseconds(options_.slow_delay_ms));  // pacing, not sync
@@ -389,17 +423,17 @@ test_pki::test_pki() {
   server_cert = dir + "/server.pem";
   server_key = dir + "/server.key";
   const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
-  const std::string ca_ext = " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign ";
-  std::string script = "set -e; cd '" + dir + "'; exec >openssl.log 2>&1;" +
-                       "openssl req -x509" + ec + "-keyout ca.key -out ca.pem -days 2 -subj '/CN=llmtrace test CA'" +
-                       ca_ext + ";" +
-                       "openssl req -x509" + ec + "-keyout other.key -out other-ca.pem -days 2 -subj '/CN=untrusted CA'" +
-                       ca_ext + ";" +
-                       "openssl req" + ec + "-keyout server.key -out server.csr -subj '/CN=127.0.0.1';" +
-                       "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n"
-                       "extendedKeyUsage=serverAuth\\n' > ext.cnf;" +
-                       "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
-                       "-days 2 -extfile ext.cnf";
+  const std::string ca_ext =
+      " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign ";
+  std::string script =
+      "set -e; cd '" + dir + "'; exec >openssl.log 2>&1;" + "openssl req -x509" + ec +
+      "-keyout ca.key -out ca.pem -days 2 -subj '/CN=llmtrace test CA'" + ca_ext + ";" + "openssl req -x509" +
+      ec + "-keyout other.key -out other-ca.pem -days 2 -subj '/CN=untrusted CA'" + ca_ext + ";" +
+      "openssl req" + ec + "-keyout server.key -out server.csr -subj '/CN=127.0.0.1';" +
+      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\n"
+      "extendedKeyUsage=serverAuth\\n' > ext.cnf;" +
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
+      "-days 2 -extfile ext.cnf";
   std::string cmd = "sh -c \"" + script + "\"";
   // The script holds no double quotes, so one level of quoting is enough.
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl failed, see " + dir + "/openssl.log");

@@ -36,8 +36,8 @@ struct fake_upstream_options {
   bool https = false;
   std::string cert_file;  // PEM, for https
   std::string key_file;
-  int slow_delay_ms = 10;   // pause between chunks after a slow stream is released
-  int slow_chunks = 30;     // chunks sent after release
+  int slow_delay_ms = 10;             // pause between chunks after a slow stream is released
+  int slow_chunks = 30;               // chunks sent after release
   int slow_gate_timeout_ms = 10'000;  // a stuck test never hangs the server forever
 };
 

@@ -8,9 +8,9 @@
 #include <sstream>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "fake_upstream.hpp"
 #include "support/test_support.hpp"
@@ -72,7 +72,9 @@ httplib::Error stream_post(test_collector& c, const std::string& path, const htt
     if (status != nullptr) *status = res.status;
     return true;
   };
-  req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) { return on_chunk(std::string(d, n)); };
+  req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
+    return on_chunk(std::string(d, n));
+  };
   auto result = client.send(req);
   return result.error();
 }
@@ -130,7 +132,8 @@ TEST_CASE("proxy: the server key is used when the caller sends none; other endpo
   fake_upstream f;
   auto c = collector_for(f);
   auto r = c->client()->Post("/v1/embeddings", headers_for("proxy-emb"),
-                             json{{"model", "text-embedding-3-small"}, {"input", "abc"}}.dump(), "application/json");
+                             json{{"model", "text-embedding-3-small"}, {"input", "abc"}}.dump(),
+                             "application/json");
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(f.last().path == "/v1/embeddings");
@@ -144,8 +147,8 @@ TEST_CASE("proxy: the server key is used when the caller sends none; other endpo
                         json{{"model", "davinci"}, {"prompt", "p"}}.dump(), "application/json");
   REQUIRE(r);
   CHECK(json::parse(r->body)["choices"][0]["text"] == "echo: p");
-  r = c->client()->Post("/v1/responses", headers_for("proxy-emb"), json{{"model", "gpt-r"}, {"input", "i"}}.dump(),
-                        "application/json");
+  r = c->client()->Post("/v1/responses", headers_for("proxy-emb"),
+                        json{{"model", "gpt-r"}, {"input", "i"}}.dump(), "application/json");
   REQUIRE(r);
   CHECK(r->status == 200);
   items = session_records(*c, "proxy-emb");
@@ -156,8 +159,8 @@ TEST_CASE("proxy: the server key is used when the caller sends none; other endpo
 TEST_CASE("proxy: upstream errors are passed back unchanged and recorded as errors") {
   fake_upstream f;
   auto c = collector_for(f);
-  auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-err"), chat_request("fake-429", "x").dump(),
-                             "application/json");
+  auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-err"),
+                             chat_request("fake-429", "x").dump(), "application/json");
   REQUIRE(r);
   CHECK(r->status == 429);
   CHECK(r->get_header_value("retry-after") == "1");
@@ -196,8 +199,8 @@ TEST_CASE("proxy: bad bodies get a JSON 400 and nothing is forwarded; an unreach
   auto down = std::make_unique<test_collector>([](llmtrace::config& cfg) {
     cfg.upstream = "http://127.0.0.1:" + std::to_string(llmtrace::testing::free_port()) + "/v1";
   });
-  auto r = down->client()->Post("/v1/chat/completions", headers_for("proxy-down"), chat_request("m", "x").dump(),
-                                "application/json");
+  auto r = down->client()->Post("/v1/chat/completions", headers_for("proxy-down"),
+                                chat_request("m", "x").dump(), "application/json");
   REQUIRE(r);
   CHECK(r->status == 502);
   CHECK(json::parse(r->body)["error"]["code"] == "upstream_unreachable");
@@ -206,18 +209,20 @@ TEST_CASE("proxy: bad bodies get a JSON 400 and nothing is forwarded; an unreach
   CHECK(items[0]["status"] == "error");
 }
 
-TEST_CASE("proxy: a streamed call is passed through and stored assembled with usage and time to first token") {
+TEST_CASE(
+    "proxy: a streamed call is passed through and stored assembled with usage and time to first token") {
   fake_upstream f;
   auto c = collector_for(f);
   std::string received;
   int status = 0;
-  auto err = stream_post(*c, "/v1/chat/completions", headers_for("proxy-stream"),
-                         chat_request("gpt-s", "tell me a story", true).dump(),
-                         [&](const std::string& chunk) {
-                           received += chunk;
-                           return true;
-                         },
-                         &status);
+  auto err = stream_post(
+      *c, "/v1/chat/completions", headers_for("proxy-stream"),
+      chat_request("gpt-s", "tell me a story", true).dump(),
+      [&](const std::string& chunk) {
+        received += chunk;
+        return true;
+      },
+      &status);
   CHECK(err == httplib::Error::Success);
   CHECK(status == 200);
   CHECK(received.find("data: ") != std::string::npos);
@@ -246,7 +251,8 @@ TEST_CASE("proxy: chunks reach the client before a slow upstream finishes; the r
                          chat_request("fake-slow", "slow", true).dump(), [&](const std::string& chunk) {
                            received += chunk;
                            if (!released && received.find("echo") != std::string::npos) {
-                             // The upstream is parked until release_slow(): whatever we hold now was not buffered.
+                             // The upstream is parked until release_slow(): whatever we hold now was not
+                             // buffered.
                              saw_first_while_upstream_waits = f.slow_waiting();
                              json items = session_records(*c, "proxy-slow");
                              saw_pending = items.size() == 1 && items[0]["status"] == "pending";
@@ -261,18 +267,20 @@ TEST_CASE("proxy: chunks reach the client before a slow upstream finishes; the r
   json items = session_records(*c, "proxy-slow");
   REQUIRE(items.size() == 1);
   CHECK(items[0]["status"] == "success");
-  CHECK(items[0]["response"]["choices"][0]["message"]["content"].get<std::string>().rfind("echo more0 more1", 0) == 0);
+  CHECK(items[0]["response"]["choices"][0]["message"]["content"].get<std::string>().rfind("echo more0 more1",
+                                                                                          0) == 0);
 }
 
 TEST_CASE("proxy: an upstream that breaks mid-stream leaves an error record with the partial content") {
   fake_upstream f;
   auto c = collector_for(f);
   std::string received;
-  auto err = stream_post(*c, "/v1/chat/completions", headers_for("proxy-break"),
-                         chat_request("fake-break", "abcdefghijkl", true).dump(), [&](const std::string& chunk) {
-                           received += chunk;
-                           return true;
-                         });
+  auto err =
+      stream_post(*c, "/v1/chat/completions", headers_for("proxy-break"),
+                  chat_request("fake-break", "abcdefghijkl", true).dump(), [&](const std::string& chunk) {
+                    received += chunk;
+                    return true;
+                  });
   // The caller sees the break too (no clean end of stream).
   CHECK(err != httplib::Error::Success);
   CHECK(received.find("[DONE]") == std::string::npos);
@@ -290,11 +298,12 @@ TEST_CASE("proxy: a client that disconnects mid-stream leaves an error record wi
   fake_upstream f;
   auto c = collector_for(f);
   std::string received;
-  auto err = stream_post(*c, "/v1/chat/completions", headers_for("proxy-gone"),
-                         chat_request("fake-slow", "bye", true).dump(), [&](const std::string& chunk) {
-                           received += chunk;
-                           return received.find("echo") == std::string::npos;  // hang up after the first words
-                         });
+  auto err =
+      stream_post(*c, "/v1/chat/completions", headers_for("proxy-gone"),
+                  chat_request("fake-slow", "bye", true).dump(), [&](const std::string& chunk) {
+                    received += chunk;
+                    return received.find("echo") == std::string::npos;  // hang up after the first words
+                  });
   CHECK(err == httplib::Error::Canceled);
   f.release_slow();
   json items;
@@ -357,7 +366,8 @@ TEST_CASE("proxy: a unique key used as server and caller key appears in no respo
   struct logger_swap {
     std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
     explicit logger_swap(std::ostringstream& out) {
-      auto logger = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+      auto logger =
+          std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
       logger->set_level(spdlog::level::trace);
       spdlog::set_default_logger(logger);
     }
@@ -431,8 +441,8 @@ TEST_CASE("proxy: concurrent upstream calls are capped with 503 + Retry-After, a
   });
   std::atomic<int> first_chunks{0};
   auto slow_call = [&] {
-    stream_post(*c, "/v1/chat/completions", headers_for("proxy-cap"), chat_request("fake-slow", "x", true).dump(),
-                [&](const std::string& chunk) {
+    stream_post(*c, "/v1/chat/completions", headers_for("proxy-cap"),
+                chat_request("fake-slow", "x", true).dump(), [&](const std::string& chunk) {
                   if (chunk.find("echo") != std::string::npos) ++first_chunks;
                   return true;
                 });
@@ -441,8 +451,8 @@ TEST_CASE("proxy: concurrent upstream calls are capped with 503 + Retry-After, a
   std::thread b(slow_call);
   bool both_streaming = wait_until([&] { return first_chunks.load() == 2; });
   CHECK(both_streaming);
-  auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-cap"), chat_request("m", "third").dump(),
-                             "application/json");
+  auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-cap"),
+                             chat_request("m", "third").dump(), "application/json");
   f.release_slow();
   a.join();
   b.join();
@@ -515,8 +525,8 @@ TEST_CASE("proxy: an HTTPS upstream is verified against LLMTRACE_UPSTREAM_CA_FIL
   {
     env_guard env(pki.ca_file);
     auto c = collector_for(f);
-    auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-tls"), chat_request("m", "tls").dump(),
-                               "application/json");
+    auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-tls"),
+                               chat_request("m", "tls").dump(), "application/json");
     REQUIRE(r);
     CHECK(r->status == 200);
     CHECK(json::parse(r->body)["choices"][0]["message"]["content"] == "echo: tls");
@@ -524,8 +534,8 @@ TEST_CASE("proxy: an HTTPS upstream is verified against LLMTRACE_UPSTREAM_CA_FIL
   {
     env_guard env(pki.other_ca_file);
     auto c = collector_for(f);
-    auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-tls-bad"), chat_request("m", "x").dump(),
-                               "application/json");
+    auto r = c->client()->Post("/v1/chat/completions", headers_for("proxy-tls-bad"),
+                               chat_request("m", "x").dump(), "application/json");
     REQUIRE(r);
     CHECK(r->status == 502);
     json items = session_records(*c, "proxy-tls-bad");

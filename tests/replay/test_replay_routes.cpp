@@ -29,12 +29,14 @@ json chat_request(const std::string& model, const std::string& text) {
 
 // Stores an original call through the ingest API and returns its record.
 json record_original(test_collector& c, const json& request, const std::string& session = "replay-session") {
-  json trace = {{"session_id", session},
-                {"turn_number", 1},
-                {"request", request},
-                {"response", {{"choices", json::array({json{{"index", 0},
-                                                            {"message", {{"role", "assistant"}, {"content", "old"}}}}})}}},
-                {"status", "success"}};
+  json trace = {
+      {"session_id", session},
+      {"turn_number", 1},
+      {"request", request},
+      {"response",
+       {{"choices",
+         json::array({json{{"index", 0}, {"message", {{"role", "assistant"}, {"content", "old"}}}}})}}},
+      {"status", "success"}};
   auto r = c.client()->Post("/api/trace", trace.dump(), "application/json");
   REQUIRE(r);
   REQUIRE(r->status / 100 == 2);
@@ -110,7 +112,8 @@ TEST_CASE("replay: no body, an empty object or a JSON string request") {
   CHECK(json::parse(f.last().body)["messages"][0]["content"] == "as recorded");
 
   // An original traced with its request as JSON text is replayed from what the text holds.
-  json text_trace = {{"session_id", "replay-text"}, {"request", chat_request("gpt-test", "traced as text").dump()},
+  json text_trace = {{"session_id", "replay-text"},
+                     {"request", chat_request("gpt-test", "traced as text").dump()},
                      {"status", "success"}};
   auto t = c->client()->Post("/api/trace", text_trace.dump(), "application/json");
   REQUIRE(t);
@@ -158,7 +161,8 @@ TEST_CASE("replay: the endpoint follows the original (metadata, else the request
   CHECK(f.last().path == "/v1/completions");
   CHECK(json::parse(r->body)["response"]["choices"][0]["text"] == "echo: Say hi");
 
-  json emb = record_original(*c, json{{"model", "text-embedding-3-small"}, {"input", "vector me"}}, "s-shape2");
+  json emb =
+      record_original(*c, json{{"model", "text-embedding-3-small"}, {"input", "vector me"}}, "s-shape2");
   r = replay(*c, emb["id"], "");
   REQUIRE(r);
   CHECK(f.last().path == "/v1/embeddings");
@@ -170,12 +174,14 @@ TEST_CASE("replay: the endpoint follows the original (metadata, else the request
   CHECK(f.last().path == "/v1/responses");
 
   // Metadata naming an endpoint wins over the shape; a body can never choose the URL.
-  json trace = {{"session_id", "s-meta"}, {"request", chat_request("m", "x")}, {"status", "success"},
+  json trace = {{"session_id", "s-meta"},
+                {"request", chat_request("m", "x")},
+                {"status", "success"},
                 {"metadata", {{"endpoint", "/v1/responses"}, {"url", "http://evil.example/steal"}}}};
   auto t = c->client()->Post("/api/trace", trace.dump(), "application/json");
   REQUIRE(t);
-  r = replay(*c, json::parse(t->body)["id"], json{{"request", chat_request("m", "y")},
-                                                   {"url", "http://evil.example/steal"}}.dump());
+  r = replay(*c, json::parse(t->body)["id"],
+             json{{"request", chat_request("m", "y")}, {"url", "http://evil.example/steal"}}.dump());
   REQUIRE(r);
   CHECK(r->status == 201);
   CHECK(f.last().path == "/v1/responses");
@@ -238,9 +244,10 @@ TEST_CASE("replay: 503 without an upstream key, 404 for an unknown id, 400 for a
     const char* body;
     const char* field;
   };
-  for (auto bc : {bad_case{"{not json", "body"}, bad_case{"[1,2]", "body"}, bad_case{"{\"request\": 42}", "request"},
-                  bad_case{"{\"request\": \"not json\"}", "request"}, bad_case{"{\"request\": \"[1]\"}", "request"},
-                  bad_case{"{\"request\": [1]}", "request"}}) {
+  for (auto bc :
+       {bad_case{"{not json", "body"}, bad_case{"[1,2]", "body"}, bad_case{"{\"request\": 42}", "request"},
+        bad_case{"{\"request\": \"not json\"}", "request"}, bad_case{"{\"request\": \"[1]\"}", "request"},
+        bad_case{"{\"request\": [1]}", "request"}}) {
     CAPTURE(bc.body);
     r = replay(*c, id, bc.body);
     REQUIRE(r);

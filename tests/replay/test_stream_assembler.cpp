@@ -12,14 +12,17 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
+std::string sse(const json& j) {
+  return "data: " + j.dump() + "\n\n";
+}
 
 json chunk(const json& delta, const json& finish = nullptr, int index = 0) {
-  return json{{"id", "chatcmpl-1"},
-              {"object", "chat.completion.chunk"},
-              {"created", 1700000001},
-              {"model", "gpt-test"},
-              {"choices", json::array({json{{"index", index}, {"delta", delta}, {"finish_reason", finish}}})}};
+  return json{
+      {"id", "chatcmpl-1"},
+      {"object", "chat.completion.chunk"},
+      {"created", 1700000001},
+      {"model", "gpt-test"},
+      {"choices", json::array({json{{"index", index}, {"delta", delta}, {"finish_reason", finish}}})}};
 }
 
 // Feeds the bytes one at a time: the harshest split.
@@ -83,14 +86,22 @@ TEST_CASE("assemble: chat content per choice, finish_reason, model, id, created 
 TEST_CASE("assemble: tool_call deltas merged by index (id, name, arguments concatenated)") {
   std::string bytes;
   bytes += sse(chunk(json{{"role", "assistant"}, {"content", nullptr}}));
-  bytes += sse(chunk(json{{"tool_calls", json::array({json{{"index", 0}, {"id", "call_a"}, {"type", "function"},
-                                                           {"function", {{"name", "get_"}, {"arguments", ""}}}},
-                                                      json{{"index", 1}, {"id", "call_b"}, {"type", "function"},
-                                                           {"function", {{"name", "lookup"}, {"arguments", "{"}}}}})}}));
-  bytes += sse(chunk(json{{"tool_calls", json::array({json{{"index", 0}, {"function", {{"name", "weather"},
-                                                                                     {"arguments", "{\"city\":"}}}}})}}));
-  bytes += sse(chunk(json{{"tool_calls", json::array({json{{"index", 1}, {"function", {{"arguments", "}"}}}},
-                                                      json{{"index", 0}, {"function", {{"arguments", "\"Oslo\"}"}}}}})}}));
+  bytes += sse(chunk(
+      json{{"tool_calls", json::array({json{{"index", 0},
+                                            {"id", "call_a"},
+                                            {"type", "function"},
+                                            {"function", {{"name", "get_"}, {"arguments", ""}}}},
+                                       json{{"index", 1},
+                                            {"id", "call_b"},
+                                            {"type", "function"},
+                                            {"function", {{"name", "lookup"}, {"arguments", "{"}}}}})}}));
+  bytes += sse(chunk(
+      json{{"tool_calls",
+            json::array(
+                {json{{"index", 0}, {"function", {{"name", "weather"}, {"arguments", "{\"city\":"}}}}})}}));
+  bytes += sse(chunk(
+      json{{"tool_calls", json::array({json{{"index", 1}, {"function", {{"arguments", "}"}}}},
+                                       json{{"index", 0}, {"function", {{"arguments", "\"Oslo\"}"}}}}})}}));
   bytes += sse(chunk(json::object(), "tool_calls"));
   bytes += "data: [DONE]\n\n";
   stream_assembler a;
@@ -111,11 +122,19 @@ TEST_CASE("assemble: tool_call deltas merged by index (id, name, arguments conca
 TEST_CASE("assemble: /completions text chunks") {
   std::string bytes;
   for (const char* piece : {"Once", " upon", " a time"}) {
-    bytes += sse(json{{"id", "cmpl-1"}, {"object", "text_completion"}, {"created", 1}, {"model", "davinci"},
-                      {"choices", json::array({json{{"index", 0}, {"text", piece}, {"finish_reason", nullptr}}})}});
+    bytes += sse(
+        json{{"id", "cmpl-1"},
+             {"object", "text_completion"},
+             {"created", 1},
+             {"model", "davinci"},
+             {"choices", json::array({json{{"index", 0}, {"text", piece}, {"finish_reason", nullptr}}})}});
   }
-  bytes += sse(json{{"id", "cmpl-1"}, {"object", "text_completion"}, {"created", 1}, {"model", "davinci"},
-                    {"choices", json::array({json{{"index", 0}, {"text", ""}, {"finish_reason", "length"}}})}});
+  bytes +=
+      sse(json{{"id", "cmpl-1"},
+               {"object", "text_completion"},
+               {"created", 1},
+               {"model", "davinci"},
+               {"choices", json::array({json{{"index", 0}, {"text", ""}, {"finish_reason", "length"}}})}});
   bytes += "data: [DONE]\n\n";
   stream_assembler a;
   feed_bytewise(a, bytes);
@@ -127,16 +146,22 @@ TEST_CASE("assemble: /completions text chunks") {
 }
 
 TEST_CASE("assemble: responses API events, response.completed carries the full response") {
-  json final_response = {{"id", "resp_1"}, {"object", "response"}, {"status", "completed"}, {"model", "gpt-r"},
-                         {"output", json::array({json{{"type", "message"}, {"role", "assistant"},
-                                                      {"content", json::array({json{{"type", "output_text"},
-                                                                                    {"text", "Hi there"}}})}}})},
-                         {"usage", {{"input_tokens", 3}, {"output_tokens", 2}, {"total_tokens", 5}}}};
+  json final_response = {
+      {"id", "resp_1"},
+      {"object", "response"},
+      {"status", "completed"},
+      {"model", "gpt-r"},
+      {"output",
+       json::array({json{{"type", "message"},
+                         {"role", "assistant"},
+                         {"content", json::array({json{{"type", "output_text"}, {"text", "Hi there"}}})}}})},
+      {"usage", {{"input_tokens", 3}, {"output_tokens", 2}, {"total_tokens", 5}}}};
   std::string bytes;
-  bytes += "event: response.created\n" + sse(json{{"type", "response.created"},
-                                                  {"response", {{"id", "resp_1"}, {"status", "in_progress"},
-                                                                {"output", json::array()}}}});
-  bytes += "event: response.output_text.delta\n" + sse(json{{"type", "response.output_text.delta"}, {"delta", "Hi"}});
+  bytes += "event: response.created\n" +
+           sse(json{{"type", "response.created"},
+                    {"response", {{"id", "resp_1"}, {"status", "in_progress"}, {"output", json::array()}}}});
+  bytes += "event: response.output_text.delta\n" +
+           sse(json{{"type", "response.output_text.delta"}, {"delta", "Hi"}});
   stream_assembler partial;
   partial.feed(bytes, 1);
   CHECK_FALSE(partial.finished());
@@ -144,8 +169,10 @@ TEST_CASE("assemble: responses API events, response.completed carries the full r
   CHECK(partial.assembled()["output"][0]["content"][0]["text"] == "Hi");
   CHECK(partial.assembled()["id"] == "resp_1");
 
-  bytes += "event: response.output_text.delta\n" + sse(json{{"type", "response.output_text.delta"}, {"delta", " there"}});
-  bytes += "event: response.completed\n" + sse(json{{"type", "response.completed"}, {"response", final_response}});
+  bytes += "event: response.output_text.delta\n" +
+           sse(json{{"type", "response.output_text.delta"}, {"delta", " there"}});
+  bytes +=
+      "event: response.completed\n" + sse(json{{"type", "response.completed"}, {"response", final_response}});
   stream_assembler a;
   feed_bytewise(a, bytes);
   CHECK(a.finished());

@@ -3,9 +3,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <nlohmann/json.hpp>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "fake_upstream.hpp"
 #include "upstream/stream_assembler.hpp"
@@ -210,10 +210,11 @@ TEST_CASE("upstream: a stream that breaks mid-way is a transport error with the 
   fake_upstream f;
   upstream_client c(options_for(f));
   stream_assembler a;
-  auto r = c.post_streaming(chat("fake-break", "abcdefghijkl", true), nullptr, [&](const char* d, std::size_t n) {
-    a.feed(std::string_view(d, n), 1);
-    return true;
-  });
+  auto r =
+      c.post_streaming(chat("fake-break", "abcdefghijkl", true), nullptr, [&](const char* d, std::size_t n) {
+        a.feed(std::string_view(d, n), 1);
+        return true;
+      });
   CHECK(r.error == call_error::transport);
   CHECK(r.status == 200);
   CHECK_FALSE(a.finished());
@@ -224,7 +225,8 @@ TEST_CASE("upstream: a chunk callback returning false cancels the call") {
   fake_upstream f;
   upstream_client c(options_for(f));
   f.release_slow();
-  auto r = c.post_streaming(chat("fake-slow", "x", true), nullptr, [](const char*, std::size_t) { return false; });
+  auto r =
+      c.post_streaming(chat("fake-slow", "x", true), nullptr, [](const char*, std::size_t) { return false; });
   CHECK(r.error == call_error::canceled);
 }
 

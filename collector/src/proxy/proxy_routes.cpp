@@ -241,7 +241,8 @@ void answer_unreachable(httplib::Response& res, const std::string& message) {
 
 void handle_proxy(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                   app_context& app, upstream::endpoint target,
-                  const std::shared_ptr<upstream::upstream_client>& client, const std::string& client_problem) {
+                  const std::shared_ptr<upstream::upstream_client>& client,
+                  const std::string& client_problem) {
   if (!api::require_auth(req, res, app)) return;
   std::string body;
   auto st = api::read_body(req, reader, app.cfg.max_body_bytes, body, res);
@@ -251,8 +252,8 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
   }
   auto parsed = ingest::parse_json_limited(body);
   if (!parsed.ok) {
-    api::write_error(res, 400, parsed.too_deep ? "too_deep" : "invalid_json", "invalid JSON body: " + parsed.message,
-                     "body");
+    api::write_error(res, 400, parsed.too_deep ? "too_deep" : "invalid_json",
+                     "invalid JSON body: " + parsed.message, "body");
     return;
   }
   if (!parsed.value.is_object()) {
@@ -260,16 +261,18 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
     return;
   }
   if (!client) {
-    api::write_error(res, 503, "upstream_misconfigured",
-                     "the upstream base URL is not usable (" + client_problem + "); fix --upstream / OPENAI_BASE_URL");
+    api::write_error(
+        res, 503, "upstream_misconfigured",
+        "the upstream base URL is not usable (" + client_problem + "); fix --upstream / OPENAI_BASE_URL");
     return;
   }
 
   if (upstream::points_at_self(client->target(), req.local_addr, req.local_port)) {
-    api::write_error(res, 508, "upstream_loop",
-                     "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
-                     "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
-                     "its own environment)");
+    api::write_error(
+        res, 508, "upstream_loop",
+        "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
+        "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
+        "its own environment)");
     return;
   }
 
@@ -281,7 +284,8 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
     forward_authorization = caller_authorization;
   }
   if (!upstream::header_value_safe(forward_authorization)) {
-    api::write_error(res, 400, "invalid_header", "Authorization contains control characters", "Authorization");
+    api::write_error(res, 400, "invalid_header", "Authorization contains control characters",
+                     "Authorization");
     return;
   }
 
@@ -307,16 +311,17 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
   std::string session = req.get_header_value("X-LLMTrace-Session-Id");
   while (!session.empty() && (session.back() == ' ' || session.back() == '\t')) session.pop_back();
   while (!session.empty() && (session.front() == ' ' || session.front() == '\t')) session.erase(0, 1);
-  if (session.size() > max_session_id_bytes ||
-      std::any_of(session.begin(), session.end(),
-                  [](char ch) { return ch == '/' || static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+  if (session.size() > max_session_id_bytes || std::any_of(session.begin(), session.end(), [](char ch) {
+        return ch == '/' || static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+      })) {
     api::write_error(res, 400, "invalid_session_id",
                      "X-LLMTrace-Session-Id must be at most " + std::to_string(max_session_id_bytes) +
                          " bytes without '/' or control characters",
                      "X-LLMTrace-Session-Id");
     return;
   }
-  call->session_id = session.empty() ? upstream::proxy_session_id(caller_authorization, call->started_ms) : session;
+  call->session_id =
+      session.empty() ? upstream::proxy_session_id(caller_authorization, call->started_ms) : session;
 
   upstream::call_request request;
   request.target = target;
@@ -344,8 +349,9 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
       answer_unreachable(res, error);
       return;
     }
-    call->complete(result.error == upstream::call_error::none ? upstream::body_as_json_text(result.body) : "null",
-                   error, result.status, std::nullopt);
+    call->complete(
+        result.error == upstream::call_error::none ? upstream::body_as_json_text(result.body) : "null", error,
+        result.status, std::nullopt);
     if (result.error != upstream::call_error::none) {
       answer_unreachable(res, error);
       return;
@@ -376,8 +382,8 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
     result.body = bridge->raw;  // the body went to the chunk callback
     std::string error = upstream::error_message_for(result);
     if (result.status == 0 || result.error != upstream::call_error::none) {
-      call->complete(result.status > 0 ? upstream::body_as_json_text(bridge->raw) : "null", error, result.status,
-                     std::nullopt);
+      call->complete(result.status > 0 ? upstream::body_as_json_text(bridge->raw) : "null", error,
+                     result.status, std::nullopt);
       answer_unreachable(res, error);
       return;
     }

@@ -36,7 +36,8 @@ double elapsed_ms(std::chrono::steady_clock::time_point since) {
 
 // The request to send: the body's "request" (object or JSON text of an object), else the original.
 // Writes a 400 and returns false when the body is unusable.
-bool choose_request(const std::string& body, const model::record& original, httplib::Response& res, json& out) {
+bool choose_request(const std::string& body, const model::record& original, httplib::Response& res,
+                    json& out) {
   json given;
   bool has_given = false;
   if (body.find_first_not_of(" \t\r\n") != std::string::npos) {
@@ -47,7 +48,8 @@ bool choose_request(const std::string& body, const model::record& original, http
       return false;
     }
     if (!parsed.value.is_object()) {
-      api::write_error(res, 400, "invalid_body", "the body must be a JSON object: {\"request\": {...}}", "body");
+      api::write_error(res, 400, "invalid_body", "the body must be a JSON object: {\"request\": {...}}",
+                       "body");
       return false;
     }
     auto it = parsed.value.find("request");
@@ -55,8 +57,8 @@ bool choose_request(const std::string& body, const model::record& original, http
       if (it->is_string()) {
         auto inner = ingest::parse_json_limited(it->get_ref<const std::string&>());
         if (!inner.ok) {
-          api::write_error(res, 400, "invalid_request", "request is a string but not valid JSON: " + inner.message,
-                           "request");
+          api::write_error(res, 400, "invalid_request",
+                           "request is a string but not valid JSON: " + inner.message, "request");
           return false;
         }
         given = std::move(inner.value);
@@ -82,7 +84,8 @@ bool choose_request(const std::string& body, const model::record& original, http
   }
   if (!stored.ok || !stored.value.is_object()) {
     api::write_error(res, 400, "invalid_request",
-                     "the original record has no JSON object request to replay; send {\"request\": {...}}", "request");
+                     "the original record has no JSON object request to replay; send {\"request\": {...}}",
+                     "request");
     return false;
   }
   out = std::move(stored.value);
@@ -109,21 +112,24 @@ void handle_replay(const httplib::Request& req, httplib::Response& res, const ht
   json request;
   if (!choose_request(body, *original, res, request)) return;
   if (!client) {
-    api::write_error(res, 503, "upstream_misconfigured",
-                     "the upstream base URL is not usable (" + client_problem + "); fix --upstream / OPENAI_BASE_URL");
+    api::write_error(
+        res, 503, "upstream_misconfigured",
+        "the upstream base URL is not usable (" + client_problem + "); fix --upstream / OPENAI_BASE_URL");
     return;
   }
   if (upstream::points_at_self(client->target(), req.local_addr, req.local_port)) {
-    api::write_error(res, 508, "upstream_loop",
-                     "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
-                     "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
-                     "its own environment)");
+    api::write_error(
+        res, 508, "upstream_loop",
+        "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
+        "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
+        "its own environment)");
     return;
   }
   if (!client->has_server_key()) {
-    api::write_error(res, 503, "upstream_key_missing",
-                     "replay needs an upstream API key: set OPENAI_API_KEY in the collector's environment "
-                     "(and --upstream / OPENAI_BASE_URL for a non-OpenAI endpoint), then restart the collector");
+    api::write_error(
+        res, 503, "upstream_key_missing",
+        "replay needs an upstream API key: set OPENAI_API_KEY in the collector's environment "
+        "(and --upstream / OPENAI_BASE_URL for a non-OpenAI endpoint), then restart the collector");
     return;
   }
 

@@ -60,7 +60,8 @@ std::string error_message_for(const call_result& r, std::string_view stream_erro
     case call_error::connect:
       return "upstream unreachable: " + r.error_message;
     case call_error::transport:
-      return r.status > 0 ? "upstream stream broken: " + r.error_message : "upstream failed: " + r.error_message;
+      return r.status > 0 ? "upstream stream broken: " + r.error_message
+                          : "upstream failed: " + r.error_message;
     case call_error::too_large:
       return "upstream response too large: " + r.error_message;
     case call_error::canceled:
@@ -134,7 +135,8 @@ std::string stream_redactor::finish() {
 
 std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms) {
   const int64_t hour = now_ms / 3'600'000;
-  std::string input = "llmtrace-proxy-session\n" + std::string(caller_credential) + "\n" + std::to_string(hour);
+  std::string input =
+      "llmtrace-proxy-session\n" + std::string(caller_credential) + "\n" + std::to_string(hour);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
@@ -205,7 +207,9 @@ upstream_slot::upstream_slot(const config& cfg) {
   admitted_ = g_upstream_calls.fetch_add(1) < limit;
 }
 
-upstream_slot::~upstream_slot() { g_upstream_calls.fetch_sub(1); }
+upstream_slot::~upstream_slot() {
+  g_upstream_calls.fetch_sub(1);
+}
 
 std::shared_ptr<upstream_client> make_client(const config& cfg, std::string* why) {
   try {

@@ -62,7 +62,8 @@ std::string proxy_session_id(std::string_view caller_credential, int64_t now_ms)
 std::string bearer_token(std::string_view authorization);
 
 // True when the upstream is this very server (e.g. OPENAI_BASE_URL=http://127.0.0.1:8080/v1 exported in the
-// collector's own shell): the proxy would call itself forever. local_addr/local_port: where the request arrived.
+// collector's own shell): the proxy would call itself forever. local_addr/local_port: where the request
+// arrived.
 bool points_at_self(const base_url& upstream, const std::string& local_addr, int local_port);
 
 // Options from the collector config plus the CA environment (LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE,

@@ -97,13 +97,14 @@ void stream_assembler::feed_data(std::string_view data, std::string_view event_n
   json j = json::parse(data.begin(), data.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return;  // not ours to judge: a non-JSON keep-alive payload
   ++events_;
-  if (auto it = j.find("error"); it != j.end() && !it->is_null() && !j.contains("choices") &&
-                                  !j.contains("type")) {
+  if (auto it = j.find("error");
+      it != j.end() && !it->is_null() && !j.contains("choices") && !j.contains("type")) {
     stream_error_ = error_text(*it);
     return;
   }
   std::string type = string_or_empty(j, "type");
-  if (type.empty() && !event_name.empty() && event_name.rfind("response.", 0) == 0) type = std::string(event_name);
+  if (type.empty() && !event_name.empty() && event_name.rfind("response.", 0) == 0)
+    type = std::string(event_name);
   if (type.rfind("response.", 0) == 0 || type == "error") {
     kind_ = kind::responses;
     on_responses_event(j, now_ms);
@@ -168,7 +169,8 @@ void stream_assembler::on_chat_or_completion(const json& chunk, int64_t now_ms) 
     }
     auto delta = ch.find("delta");
     if (delta == ch.end() || !delta->is_object()) continue;
-    if (auto role = delta->find("role"); role != delta->end() && role->is_string()) c.role = role->get<std::string>();
+    if (auto role = delta->find("role"); role != delta->end() && role->is_string())
+      c.role = role->get<std::string>();
     if (auto content = delta->find("content"); content != delta->end() && content->is_string()) {
       const auto& s = content->get_ref<const std::string&>();
       if (!s.empty()) mark_token(now_ms);
@@ -219,7 +221,8 @@ void stream_assembler::on_responses_event(const json& event, int64_t now_ms) {
       finished_ = true;
       if (type == "response.failed") {
         auto err = r->find("error");
-        stream_error_ = err != r->end() && !err->is_null() ? error_text(*err) : std::string("response failed");
+        stream_error_ =
+            err != r->end() && !err->is_null() ? error_text(*err) : std::string("response failed");
       }
     }
     return;
@@ -241,10 +244,10 @@ json stream_assembler::assembled() const {
     if (!r.contains("object")) r["object"] = "response";
     if (!response_text_.empty()) {
       // No final snapshot (the stream broke): keep what the model said so far.
-      r["output"] = json::array({json{{"type", "message"},
-                                      {"role", "assistant"},
-                                      {"content", json::array({json{{"type", "output_text"},
-                                                                    {"text", response_text_}}})}}});
+      r["output"] = json::array(
+          {json{{"type", "message"},
+                {"role", "assistant"},
+                {"content", json::array({json{{"type", "output_text"}, {"text", response_text_}}})}}});
     }
     return r;
   }
@@ -260,7 +263,8 @@ json stream_assembler::assembled() const {
 
   std::vector<const choice*> ordered;
   for (const auto& c : choices_) ordered.push_back(&c);
-  std::sort(ordered.begin(), ordered.end(), [](const choice* a, const choice* b) { return a->index < b->index; });
+  std::sort(ordered.begin(), ordered.end(),
+            [](const choice* a, const choice* b) { return a->index < b->index; });
   json choices = json::array();
   for (const choice* c : ordered) {
     json item = json::object();
@@ -275,7 +279,8 @@ json stream_assembler::assembled() const {
       if (c->has_refusal) message["refusal"] = c->refusal;
       if (!c->tool_calls.empty()) {
         auto calls = c->tool_calls;
-        std::stable_sort(calls.begin(), calls.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::stable_sort(calls.begin(), calls.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
         json arr = json::array();
         for (const auto& [idx, call] : calls) {
           json t = json::object();

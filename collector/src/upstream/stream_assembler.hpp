@@ -21,7 +21,8 @@ struct sse_event {
   std::string id;
 };
 
-// Incremental SSE parser (WHATWG rules: LF, CRLF or CR line ends; ':' comments; one optional space after ':').
+// Incremental SSE parser (WHATWG rules: LF, CRLF or CR line ends; ':' comments; one optional space after
+// ':').
 class sse_parser {
  public:
   // Appends every event completed by these bytes to out.

@@ -137,7 +137,7 @@ bool header_value_safe(std::string_view value) noexcept {
 
 bool forwardable_request_header(std::string_view name) noexcept {
   static constexpr std::string_view allowed[] = {"openai-organization", "openai-project", "openai-beta",
-                                                 "user-agent", "accept", "idempotency-key"};
+                                                 "user-agent",          "accept",         "idempotency-key"};
   std::string n;
   try {
     n = lower(name);
@@ -282,14 +282,15 @@ call_result upstream_client::post_streaming(const call_request& request, const h
   // A failed exchange leaves the connection in an unknown state: drop that client.
   if (too_large) {
     result.error = call_error::too_large;
-    result.error_message = "upstream response exceeds " + std::to_string(options_.max_response_bytes) + " bytes";
+    result.error_message =
+        "upstream response exceeds " + std::to_string(options_.max_response_bytes) + " bytes";
   } else if (canceled_by_callback) {
     result.error = call_error::canceled;
     result.error_message = "canceled";
-  } else if (result.status == 0 && (err == httplib::Error::Connection || err == httplib::Error::SSLConnection ||
-                                    err == httplib::Error::SSLServerVerification ||
-                                    err == httplib::Error::ConnectionTimeout ||
-                                    err == httplib::Error::SSLLoadingCerts)) {
+  } else if (result.status == 0 &&
+             (err == httplib::Error::Connection || err == httplib::Error::SSLConnection ||
+              err == httplib::Error::SSLServerVerification || err == httplib::Error::ConnectionTimeout ||
+              err == httplib::Error::SSLLoadingCerts)) {
     result.error = call_error::connect;
     result.error_message = "cannot reach upstream " + base_.scheme + "://" + base_.host + ":" +
                            std::to_string(base_.port) + ": " + httplib::to_string(err);

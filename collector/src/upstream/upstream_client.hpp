@@ -81,7 +81,7 @@ enum class call_error {
 };
 
 struct call_result {
-  int status = 0;  // upstream HTTP status; 0 when none arrived
+  int status = 0;            // upstream HTTP status; 0 when none arrived
   httplib::Headers headers;  // upstream response headers (all of them; filter before passing on)
   std::string body;          // the body, unless it went to a chunk callback
   std::size_t body_bytes = 0;
