@@ -535,11 +535,15 @@ flush_result client::impl::shutdown(milliseconds timeout) noexcept {
       lk.unlock();
       if (!late) {
         // Still stuck (e.g. in connect): let it finish on its own; it holds its own reference to us.
+        std::lock_guard jl(r.join_mu);
         if (r.thread.joinable() && r.thread.get_id() != std::this_thread::get_id()) r.thread.detach();
         return flush_result::timeout;
       }
     }
-    if (r.thread.joinable() && r.thread.get_id() != std::this_thread::get_id()) r.thread.join();
+    {
+      std::lock_guard jl(r.join_mu);
+      if (r.thread.joinable() && r.thread.get_id() != std::this_thread::get_id()) r.thread.join();
+    }
     // Records given up at the deadline (e.g. still in backoff) mean the flush did not complete.
     return r.abort.load() || discarded.load() != discarded_before ? flush_result::timeout : flush_result::ok;
   } catch (...) {

@@ -43,6 +43,7 @@ struct runtime {
   uint64_t flush_requested = 0;                           // generation, under mu
   uint64_t flush_done = 0;                                // generation, under mu
   std::atomic<bool> abort{false};  // deadline passed: give up the in-flight request and retries
+  std::mutex join_mu;              // concurrent shutdown() calls: only one joins or detaches `thread`
 
   std::mutex http_mu;  // guards `http` against stop() from another thread
   std::unique_ptr<httplib::Client> http;

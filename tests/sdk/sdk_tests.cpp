@@ -502,11 +502,12 @@ TEST_CASE("exit: the default client is flushed by atexit, and exit never hangs o
 
 TEST_CASE("json: the flusher's validator accepts JSON and rejects malformed text") {
   using llmtrace::detail::valid_json;
-  for (const char* ok : {"{}", "[]", "null", "0", "-1.5e+10", "\"a\\u00e9\\n\"", " {\"a\":[1,2,{\"b\":null}],\"c\":true} ",
-                         "{\"k\":\"\xC3\xA9\"}", "[[],[{}]]"})
+  for (const char* ok : {"{}", "[]", "null", "0", "-1.5e+10", "\"a\\u00e9\\n\"",
+                         " {\"a\":[1,2,{\"b\":null}],\"c\":true} ", "{\"k\":\"\xC3\xA9\"}", "[[],[{}]]"})
     CHECK_MESSAGE(valid_json(ok, 62), ok);
-  for (const char* bad : {"", "{", "{bad", "{\"a\":}", "{\"a\" 1}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru",
-                          "\"\x01\"", "\"\\x\"", "{} {}", "{\"a\":\"\xFF\"}", "[1 2]", "{1:2}", "\"abc"})
+  for (const char* bad :
+       {"", "{", "{bad", "{\"a\":}", "{\"a\" 1}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"\x01\"",
+        "\"\\x\"", "{} {}", "{\"a\":\"\xFF\"}", "[1 2]", "{1:2}", "\"abc"})
     CHECK_MESSAGE(!valid_json(bad, 62), bad);
   std::string deep(62, '[');
   deep += std::string(62, ']');
@@ -529,4 +530,18 @@ TEST_CASE("batch: a malformed record is dropped and counted; the rest of its bat
   CHECK(s.sent == 2);
   CHECK(s.failed == 1);
   CHECK(s.queue_bytes == 0);
+}
+
+TEST_CASE("shutdown: concurrent calls from several threads all return, once") {
+  fake_collector fc;
+  llmtrace::client c(fast_options(fc.endpoint()));
+  for (int i = 0; i < 100; ++i) c.trace("s", 0, "{}", "null");
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] { ok += c.shutdown(5s) == llmtrace::flush_result::ok ? 1 : 0; });
+  for (auto& t : ts) t.join();
+  CHECK(ok == 4);
+  CHECK(fc.record_count() == 100);
+  CHECK(c.stats().sent == 100);
 }
