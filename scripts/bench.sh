@@ -74,6 +74,8 @@ step "5 Proxy overhead" 90 "$BIN/llmtrace_bench_load" proxy --collector "$COLLEC
 step "6 Footprint" 60 "$BIN/llmtrace_bench_load" footprint --collector "$COLLECTOR" --work "$WORK" --out "$ROWS" \
   --ui "$UI"
 ELAPSED=$(($(date +%s) - START))
+# The databases (~1 GB) are not needed afterwards; the collectors' logs (*.db.log) stay for diagnosis.
+rm -f "$WORK"/*.db "$WORK"/*.db-wal "$WORK"/*.db-shm "$WORK"/*.db.sample
 
 CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 RESULTS="$OUT_DIR/results.md"
