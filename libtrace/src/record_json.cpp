@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -33,14 +34,23 @@ std::size_t utf8_len(const unsigned char* p, std::size_t n) noexcept {
   return 0;
 }
 
-void append_double(std::string& out, double v) {
+// Writes v as a JSON number at o (at most kMaxDouble bytes): three decimals like "%.3f", but with
+// std::to_chars (no locale, no format parsing: ~10x cheaper than snprintf on the hot path). Magnitudes
+// whose fixed form would be long use the shortest round-trip form instead, so the output stays bounded.
+constexpr std::size_t kMaxDouble = 40;
+char* write_double(char* o, double v) noexcept {
   if (!(v == v) || v > 1e300 || v < -1e300) {  // NaN / inf are not JSON
-    out += "null";
-    return;
+    std::memcpy(o, "null", 4);
+    return o + 4;
   }
-  char tmp[40];
-  int n = std::snprintf(tmp, sizeof(tmp), "%.3f", v);
-  out.append(tmp, n > 0 ? static_cast<std::size_t>(n) : 0);
+  const bool small = v < 1e15 && v > -1e15;
+  const auto r = small ? std::to_chars(o, o + kMaxDouble, v, std::chars_format::fixed, 3)
+                       : std::to_chars(o, o + kMaxDouble, v);
+  if (r.ec != std::errc()) {
+    std::memcpy(o, "null", 4);
+    return o + 4;
+  }
+  return r.ptr;
 }
 
 // Days since 1970-01-01 to civil date (Howard Hinnant's algorithm).
@@ -67,6 +77,17 @@ struct hex_pairs {
   }
 };
 constexpr hex_pairs kHexPairs{};
+
+struct dec_pairs {
+  char pairs[200];
+  constexpr dec_pairs() : pairs() {
+    for (int i = 0; i < 100; ++i) {
+      pairs[2 * i] = static_cast<char>('0' + i / 10);
+      pairs[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+  }
+};
+constexpr dec_pairs kDec2{};
 
 std::atomic<uint64_t> g_fork_generation{0};
 
@@ -213,7 +234,11 @@ void append_json_string(std::string& out, std::string_view s) {
   *o = '"';
 }
 
-void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t) {
+namespace {
+// "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars) at o, without snprintf. Years outside 0..9999 are clamped: RFC 3339
+// has four-digit years only.
+constexpr std::size_t kRfc3339Len = 24;
+char* write_rfc3339(char* o, std::chrono::system_clock::time_point t) noexcept {
   using namespace std::chrono;
   const int64_t ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
   int64_t days = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
@@ -221,24 +246,42 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t) {
   int64_t y;
   unsigned mo, d;
   civil_from_days(days, y, mo, d);
+  if (y < 0) y = 0;
+  if (y > 9999) y = 9999;
+  const unsigned yy = static_cast<unsigned>(y);
   const unsigned hh = static_cast<unsigned>(rem / 3600000);
   const unsigned mi = static_cast<unsigned>(rem / 60000 % 60);
   const unsigned ss = static_cast<unsigned>(rem / 1000 % 60);
   const unsigned mss = static_cast<unsigned>(rem % 1000);
-  char buf[32];
-  int n = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", static_cast<long long>(y),
-                        mo, d, hh, mi, ss, mss);
-  out.append(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-}
-
-namespace {
-// "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars) at o.
-char* write_rfc3339(char* o, std::chrono::system_clock::time_point t) {
-  std::string tmp;
-  append_rfc3339(tmp, t);
-  return write_raw(o, tmp);
+  auto two = [&](unsigned v) {
+    std::memcpy(o, kDec2.pairs + 2 * v, 2);
+    o += 2;
+  };
+  two(yy / 100);
+  two(yy % 100);
+  *o++ = '-';
+  two(mo);
+  *o++ = '-';
+  two(d);
+  *o++ = 'T';
+  two(hh);
+  *o++ = ':';
+  two(mi);
+  *o++ = ':';
+  two(ss);
+  *o++ = '.';
+  *o++ = static_cast<char>('0' + mss / 100);
+  two(mss % 100);
+  *o++ = 'Z';
+  return o;
 }
 }  // namespace
+
+void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t) {
+  char buf[kRfc3339Len];
+  const char* e = write_rfc3339(buf, t);
+  out.append(buf, static_cast<std::size_t>(e - buf));
+}
 
 payload make_record(const record& r, std::string_view id, bool id_is_safe) {
   // One exact-size allocation and straight memcpy's: this runs on the caller's thread for every trace().
@@ -322,9 +365,7 @@ payload make_record(const record& r, std::string_view id, bool id_is_safe) {
   }
   if (r.latency_ms) {
     o = write_lit(o, ",\"latency_ms\":");
-    std::string tmp;
-    append_double(tmp, *r.latency_ms);
-    o = write_raw(o, tmp);
+    o = write_double(o, *r.latency_ms);
   }
   *o++ = '}';
   out.set_size(static_cast<std::size_t>(o - begin));
