@@ -253,7 +253,9 @@ TEST_CASE("proxy: chunks reach the client before a slow upstream finishes; the r
                            if (!released && received.find("echo") != std::string::npos) {
                              // The upstream is parked until release_slow(): whatever we hold now was not
                              // buffered.
-                             saw_first_while_upstream_waits = f.slow_waiting();
+                             // The fake parks right after sending this chunk; if the proxy buffered, it would
+                             // never be parked while we already hold the chunk.
+                             saw_first_while_upstream_waits = wait_until([&] { return f.slow_waiting(); });
                              json items = session_records(*c, "proxy-slow");
                              saw_pending = items.size() == 1 && items[0]["status"] == "pending";
                              released = true;

@@ -7,7 +7,10 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <thread>
+
 #include "fake_upstream.hpp"
+#include "support/test_support.hpp"
 #include "upstream/stream_assembler.hpp"
 #include "upstream/upstream_client.hpp"
 
@@ -257,5 +260,26 @@ TEST_CASE("upstream: HTTPS verifies the server against the configured CA and ref
   auto system = options_for(f);
   upstream_client system_client(system);
   CHECK(system_client.post(chat("gpt-x", "nope")).error == call_error::connect);
+  CHECK(f.request_count() == 1);
+}
+
+TEST_CASE("upstream: a canceler aborts a call while the upstream is silent") {
+  fake_upstream f;
+  upstream_client c(options_for(f));
+  auto req = chat("fake-slow", "x", true);
+  req.canceler = std::make_shared<call_canceler>();
+  call_result r;
+  std::thread t([&] { r = c.post_streaming(req, nullptr, [](const char*, std::size_t) { return true; }); });
+  REQUIRE(llmtrace::testing::wait_until([&] { return f.slow_waiting(); }));
+  req.canceler->cancel();
+  t.join();
+  CHECK(r.error == call_error::canceled);
+  CHECK(f.slow_waiting());  // returned while the upstream was still parked
+  f.release_slow();
+  // Canceled before it starts: nothing is sent.
+  auto again = chat("gpt-x", "y");
+  again.canceler = std::make_shared<call_canceler>();
+  again.canceler->cancel();
+  CHECK(c.post(again).error == call_error::canceled);
   CHECK(f.request_count() == 1);
 }

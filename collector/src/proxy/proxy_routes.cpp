@@ -155,6 +155,7 @@ struct stream_bridge {
   upstream::stream_assembler assembler;
   std::optional<double> ttft_ms;
   std::unique_ptr<upstream::stream_redactor> redactor;  // used by the content provider only
+  std::shared_ptr<upstream::call_canceler> canceler = std::make_shared<upstream::call_canceler>();
   std::thread worker;  // last: joined by the destructor before the state it uses goes away
 
   ~stream_bridge() {
@@ -162,7 +163,10 @@ struct stream_bridge {
       std::lock_guard<std::mutex> lock(m);
       client_gone = true;
     }
-    if (worker.joinable()) worker.join();
+    if (worker.joinable()) {
+      canceler->cancel();
+      worker.join();
+    }
   }
 
   void join() {
@@ -219,6 +223,8 @@ void finalize_stream(stream_bridge& bridge, proxy_call& call, bool success) {
     std::lock_guard<std::mutex> lock(bridge.m);
     if (!success) bridge.client_gone = true;
   }
+  // The caller is gone: stop reading the upstream now rather than at its next chunk.
+  if (!success) bridge.canceler->cancel();
   bridge.join();
   if (call.finalized) return;
   const auto& result = bridge.result;
@@ -367,6 +373,7 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
 
   auto bridge = std::make_shared<stream_bridge>();
   bridge->redactor = std::make_unique<upstream::stream_redactor>(call->secrets);
+  request.canceler = bridge->canceler;
   start_worker(bridge, call, std::move(request));
   {
     std::unique_lock<std::mutex> lock(bridge->m);

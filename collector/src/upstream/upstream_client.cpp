@@ -160,6 +160,17 @@ bool forwardable_response_header(std::string_view name) noexcept {
   return starts_with(n, "openai-") || starts_with(n, "x-ratelimit-");
 }
 
+void call_canceler::cancel() {
+  std::lock_guard<std::mutex> lock(m_);
+  canceled_ = true;
+  if (client_ != nullptr) client_->stop();  // shuts the socket down: a blocked read returns at once
+}
+
+bool call_canceler::canceled() const {
+  std::lock_guard<std::mutex> lock(m_);
+  return canceled_;
+}
+
 upstream_client::upstream_client(upstream_options options) : options_(std::move(options)) {
   std::string why;
   auto parsed = parse_base_url(options_.base_url, &why);
@@ -243,7 +254,12 @@ call_result upstream_client::post_streaming(const call_request& request, const h
 
   bool too_large = false;
   bool canceled_by_callback = false;
+  call_canceler* canceler = request.canceler.get();
   req.response_handler = [&](const httplib::Response& res) {
+    if (canceler != nullptr && canceler->canceled()) {
+      canceled_by_callback = true;
+      return false;
+    }
     result.status = res.status;
     result.headers = res.headers;
     if (on_headers && !on_headers(res.status, res.headers)) {
@@ -258,6 +274,10 @@ call_result upstream_client::post_streaming(const call_request& request, const h
       return false;
     }
     result.body_bytes += size;
+    if (canceler != nullptr && canceler->canceled()) {
+      canceled_by_callback = true;
+      return false;
+    }
     if (on_chunk) {
       if (!on_chunk(data, size)) {
         canceled_by_callback = true;
@@ -270,9 +290,26 @@ call_result upstream_client::post_streaming(const call_request& request, const h
   };
 
   auto client = acquire();
+  if (canceler != nullptr) {
+    std::lock_guard<std::mutex> lock(canceler->m_);
+    if (canceler->canceled_) {
+      result.error = call_error::canceled;
+      result.error_message = "canceled";
+      return result;
+    }
+    canceler->client_ = client.get();
+  }
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   bool sent = client->send(req, res, err);
+  if (canceler != nullptr) {
+    std::lock_guard<std::mutex> lock(canceler->m_);
+    canceler->client_ = nullptr;
+    if (canceler->canceled_) {
+      canceled_by_callback = true;
+      sent = false;  // the connection may have been shut down under the call: never pool it
+    }
+  }
   if (sent) {
     result.status = res.status;
     result.headers = res.headers;

@@ -63,12 +63,28 @@ bool forwardable_request_header(std::string_view name) noexcept;
 // Upstream response headers passed back to the caller (content type, request id, rate limits, retry-after).
 bool forwardable_response_header(std::string_view name) noexcept;
 
+// Lets another thread abort a call in flight, also while the upstream is silent (e.g. the proxy's caller
+// hung up): shuts the upstream socket down. Thread-safe; cancel() before the call starts makes it a no-op
+// call.
+class call_canceler {
+ public:
+  void cancel();
+  bool canceled() const;
+
+ private:
+  friend class upstream_client;
+  mutable std::mutex m_;
+  httplib::ClientImpl* client_ = nullptr;  // the client of the call in flight
+  bool canceled_ = false;
+};
+
 struct call_request {
   endpoint target = endpoint::chat_completions;
   std::string body;  // JSON text
   // The Authorization value to send ("Bearer sk-..."); empty: the server's key, or none when not configured.
   std::string authorization;
-  httplib::Headers headers;  // extra headers; filtered through forwardable_request_header
+  httplib::Headers headers;                 // extra headers; filtered through forwardable_request_header
+  std::shared_ptr<call_canceler> canceler;  // optional
 };
 
 enum class call_error {
