@@ -163,15 +163,6 @@ client::impl::impl(options o) : opts(std::move(o)), rt(std::make_unique<runtime>
     base_path = ep.substr(path_start);
   }
   jitter_state ^= reinterpret_cast<uintptr_t>(this);
-  // Largest powers of two not above the batch limits (at least 1 record / 1 KiB).
-  uint64_t per = std::max<uint64_t>(1, opts.max_batch_records);
-  wake_mask = 1;
-  while (wake_mask * 2 <= per) wake_mask *= 2;
-  wake_mask -= 1;
-  wake_shift = 10;
-  while ((uint64_t{1} << (wake_shift + 1)) <= std::max<uint64_t>(1024, opts.max_batch_bytes) &&
-         wake_shift < 62)
-    ++wake_shift;
   register_impl(this);
 }
 
@@ -237,11 +228,9 @@ bool client::impl::enqueue(detail::payload&& body) noexcept {
     dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  const uint64_t n = enqueued.fetch_add(1, std::memory_order_relaxed) + 1;
-  // Wake the flusher early only when about a full batch is waiting: once per wake_mask+1 records or when the
-  // queued bytes cross a multiple of 2^wake_shift, never per call (a wake costs microseconds). Masks and
-  // shifts instead of divisions: this is the hot path.
-  if ((n & wake_mask) == 0 || (prev >> wake_shift) != ((prev + cost) >> wake_shift)) rt->wake.notify_one();
+  // No signal to the flusher here: waking a sleeping thread costs microseconds (a futex call, and on a busy
+  // machine the woken flusher takes this thread's CPU). The flusher notices a full batch itself (flusher_main).
+  enqueued.fetch_add(1, std::memory_order_release);
   return true;
 }
 
@@ -267,20 +256,41 @@ void client::impl::ensure_http() {
   rt->http = std::move(c);
 }
 
+bool client::impl::batch_waiting() const noexcept {
+  return enqueued.load(std::memory_order_relaxed) - dequeued >= std::max<std::size_t>(1, opts.max_batch_records) ||
+         queue_bytes.load(std::memory_order_relaxed) >= std::max<std::size_t>(1, opts.max_batch_bytes);
+}
+
 void client::impl::flusher_main() {
   runtime& r = *rt;
+  // Producers never signal (see enqueue()). While records keep coming, the flusher looks every few ms for a
+  // full batch (one counter read) and sends it at once; after a whole quiet interval it sleeps the full
+  // interval, so an idle process is woken only once per flush_interval. A fresh client expects traffic.
+  const milliseconds slice = std::min(opts.flush_interval, milliseconds(5));
+  bool active = true;
+  uint64_t seen = enqueued.load(std::memory_order_relaxed);
   for (;;) {
     uint64_t gen;
     bool stopping;
     {
       std::unique_lock lk(r.mu);
-      r.wake.wait_for(lk, opts.flush_interval, [&] {
-        return r.wake_requested || r.stop_requested || r.flush_requested != r.flush_done;
-      });
-      r.wake_requested = false;
+      auto requested = [&] { return r.stop_requested || r.flush_requested != r.flush_done; };
+      const auto deadline = steady::now() + opts.flush_interval;
+      if (!active) {
+        r.wake.wait_until(lk, deadline, requested);
+      } else {
+        while (!requested() && !batch_waiting()) {
+          const auto now = steady::now();
+          if (now >= deadline) break;
+          r.wake.wait_until(lk, std::min(deadline, now + slice), requested);
+        }
+      }
       gen = r.flush_requested;
       stopping = r.stop_requested;
     }
+    const uint64_t now_enqueued = enqueued.load(std::memory_order_relaxed);
+    active = now_enqueued != seen;
+    seen = now_enqueued;
     // Everything enqueued before the flush request is counted in `enqueued` by now.
     const uint64_t target = enqueued.load(std::memory_order_acquire);
     try {

@@ -32,12 +32,11 @@ enum class warn_kind { queue_full, http_status, connection, rejected, invalid, i
 struct runtime {
   moodycamel::ConcurrentQueue<detail::payload> queue{4096};
   std::mutex mu;
-  std::condition_variable wake;      // the flusher sleeps on it
+  std::condition_variable wake;      // the flusher sleeps on it (flush/shutdown only; never trace())
   std::condition_variable progress;  // flush()/shutdown() wait on it
   std::thread thread;
   bool thread_started = false;                            // under mu
   bool thread_exited = false;                             // under mu
-  bool wake_requested = false;                            // under mu
   bool stop_requested = false;                            // under mu
   std::chrono::steady_clock::time_point stop_deadline{};  // under mu
   uint64_t flush_requested = 0;                           // generation, under mu
@@ -56,6 +55,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   bool enqueue(detail::payload&& body) noexcept;
   void start_flusher();
   void flusher_main();
+  bool batch_waiting() const noexcept;  // a full batch is queued (flusher thread only)
   flush_result flush(std::chrono::milliseconds timeout) noexcept;
   flush_result shutdown(std::chrono::milliseconds timeout) noexcept;
   void warn(warn_kind k, const std::string& msg) noexcept;
@@ -85,8 +85,6 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   detail::payload carry;  // a dequeued record that did not fit the previous batch (flusher only)
   bool has_carry = false;
   uint64_t jitter_state = 0x243F6A8885A308D3ull;
-  uint64_t wake_mask = 511;  // see enqueue()
-  unsigned wake_shift = 20;
 
   std::array<std::atomic<int64_t>, static_cast<std::size_t>(warn_kind::count_)> last_warn_ms{};
 };

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -13,6 +14,17 @@ namespace llmtrace::detail {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
+
+struct dec_pairs {
+  char pairs[200];
+  constexpr dec_pairs() : pairs() {
+    for (int i = 0; i < 100; ++i) {
+      pairs[2 * i] = static_cast<char>('0' + i / 10);
+      pairs[2 * i + 1] = static_cast<char>('0' + i % 10);
+    }
+  }
+};
+constexpr dec_pairs kDec2{};
 
 // Length of a valid UTF-8 sequence starting at p (1..4), or 0 when invalid.
 std::size_t utf8_len(const unsigned char* p, std::size_t n) noexcept {
@@ -34,23 +46,43 @@ std::size_t utf8_len(const unsigned char* p, std::size_t n) noexcept {
   return 0;
 }
 
-// Writes v as a JSON number at o (at most kMaxDouble bytes): three decimals like "%.3f", but with
-// std::to_chars (no locale, no format parsing: ~10x cheaper than snprintf on the hot path). Magnitudes
-// whose fixed form would be long use the shortest round-trip form instead, so the output stays bounded.
+// Writes v as a JSON number at o (at most kMaxDouble bytes) with three decimals, exactly as "%.3f" would
+// (correctly rounded, ties to even), without snprintf or to_chars' general machinery: latencies are the only
+// doubles on the hot path and they fit the fast path below. Magnitudes whose fixed form would be long use
+// the shortest round-trip form instead, so the output stays bounded.
 constexpr std::size_t kMaxDouble = 40;
 char* write_double(char* o, double v) noexcept {
   if (!(v == v) || v > 1e300 || v < -1e300) {  // NaN / inf are not JSON
     std::memcpy(o, "null", 4);
     return o + 4;
   }
-  const bool small = v < 1e15 && v > -1e15;
-  const auto r = small ? std::to_chars(o, o + kMaxDouble, v, std::chars_format::fixed, 3)
-                       : std::to_chars(o, o + kMaxDouble, v);
-  if (r.ec != std::errc()) {
-    std::memcpy(o, "null", 4);
-    return o + 4;
+  if (std::signbit(v)) {
+    *o++ = '-';
+    v = -v;
   }
-  return r.ptr;
+  if (v < 4294967296.0) {
+    // m = v * 1000 rounded; below 2^42 every half-integer is representable, so m's own fraction decides
+    // the rounding, except at an exact .5 where the product's rounding error (fma) breaks the tie.
+    const double m = v * 1000.0;
+    uint64_t t = static_cast<uint64_t>(m);
+    const double frac = m - static_cast<double>(t);
+    if (frac > 0.5) {
+      ++t;
+    } else if (frac == 0.5) {
+      const double err = std::fma(v, 1000.0, -m);
+      if (err > 0 || (err == 0 && (t & 1))) ++t;
+    }
+    const uint64_t ip = t / 1000;
+    const unsigned fp = static_cast<unsigned>(t % 1000);
+    o = std::to_chars(o, o + 20, ip).ptr;
+    *o++ = '.';
+    *o++ = static_cast<char>('0' + fp / 100);
+    std::memcpy(o, kDec2.pairs + 2 * (fp % 100), 2);
+    return o + 2;
+  }
+  const auto r = v < 1e15 ? std::to_chars(o, o + kMaxDouble, v, std::chars_format::fixed, 3)
+                          : std::to_chars(o, o + kMaxDouble, v);
+  return r.ec == std::errc() ? r.ptr : o;  // cannot fail within kMaxDouble bytes
 }
 
 // Days since 1970-01-01 to civil date (Howard Hinnant's algorithm).
@@ -78,16 +110,6 @@ struct hex_pairs {
 };
 constexpr hex_pairs kHexPairs{};
 
-struct dec_pairs {
-  char pairs[200];
-  constexpr dec_pairs() : pairs() {
-    for (int i = 0; i < 100; ++i) {
-      pairs[2 * i] = static_cast<char>('0' + i / 10);
-      pairs[2 * i + 1] = static_cast<char>('0' + i % 10);
-    }
-  }
-};
-constexpr dec_pairs kDec2{};
 
 std::atomic<uint64_t> g_fork_generation{0};
 

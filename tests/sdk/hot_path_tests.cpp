@@ -1,12 +1,15 @@
 // White-box tests of the SDK hot path's own formatting and memory reuse: the record text must stay exactly
 // what the collector expects while trace() avoids snprintf, fresh allocations and cross-thread frees.
 #include <chrono>
+#include <cstdio>
 #include <limits>
+#include <random>
 #include <string>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "fake_servers.hpp"
 #include "llmtrace/llmtrace.hpp"
 #include "record_json.hpp"
 
@@ -59,4 +62,42 @@ TEST_CASE("json: RFC 3339 times with millisecond precision, before and after the
   s.clear();
   llmtrace::detail::append_rfc3339(s, tp(milliseconds(951782400007)));  // leap day 2000
   CHECK(s == "2000-02-29T00:00:00.007Z");
+}
+
+TEST_CASE("json: latency digits equal printf(\"%.3f\") for random values and exact ties") {
+  std::mt19937_64 gen(7);
+  std::uniform_real_distribution<double> wide(0, 5e9);
+  std::uniform_int_distribution<int64_t> halves(0, 1 << 30);
+  auto expect = [](double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.3f", v);
+    return std::string(buf);
+  };
+  for (int i = 0; i < 20000; ++i) {
+    double v = wide(gen) / static_cast<double>(1 << (i % 24));
+    if (i % 3 == 0) v = static_cast<double>(halves(gen)) / 2048.0;  // many exact x.xxx5 ties
+    if (i % 7 == 0) v = -v;
+    const std::string got = latency_text(v);
+    REQUIRE_MESSAGE(got == expect(v), v);
+  }
+  for (double v : {0.0625, 0.0005, 0.0015, 2.5e-4, 1023.9995, 4294967295.9995, 4294967296.0, -0.0})
+    CHECK_MESSAGE(latency_text(v) == expect(v), v);
+}
+
+TEST_CASE("batch: a full batch is sent without waiting for the flush interval, and trace() never signals") {
+  using namespace std::chrono_literals;
+  llmtrace::test::fake_collector fc;
+  llmtrace::options o;
+  o.endpoint = fc.endpoint();
+  o.flush_interval = 30s;  // far longer than the test: only the full-batch check can send
+  o.max_batch_records = 64;
+  o.on_warning = [](std::string_view) {};
+  llmtrace::client c(o);
+  for (int i = 0; i < 64; ++i) REQUIRE(c.trace("s", 0, "{\"i\":" + std::to_string(i) + "}", "null"));
+  CHECK(llmtrace::test::wait_for([&] { return fc.record_count() == 64; }, 10s));
+  // A part batch waits for the interval (or an explicit flush), so records are still batched.
+  for (int i = 0; i < 10; ++i) REQUIRE(c.trace("s", 0, "{}", "null"));
+  CHECK(c.flush(5s) == llmtrace::flush_result::ok);
+  CHECK(fc.record_count() == 74);
+  CHECK(c.shutdown(5s) == llmtrace::flush_result::ok);
 }
