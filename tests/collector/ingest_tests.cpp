@@ -3,6 +3,7 @@
 
 #include "ingest/extract.hpp"
 #include "ingest/json_parse.hpp"
+#include "ingest/raw_spans.hpp"
 #include "ingest/record_parser.hpp"
 #include "model/time.hpp"
 
@@ -169,4 +170,88 @@ TEST_CASE("trace: timestamps as RFC 3339 or epoch ms, latency derived") {
   REQUIRE(ingest::parse_trace(json{{"started_at", 1000}, {"ended_at", 1600}, {"latency_ms", 42}}, 1, w, err));
   CHECK(w.started_at_ms == 1000);
   CHECK(w.latency_ms == doctest::Approx(42));
+}
+
+TEST_CASE("parse: the fast path builds the same tree as nlohmann and rejects what it rejects") {
+  const std::vector<std::string> inputs = {
+      R"({"a":1,"b":-2,"c":1.5,"d":1e3,"e":-0,"f":18446744073709551615,"g":18446744073709551616})",
+      R"({"a":-9223372036854775808,"b":-9223372036854775809,"c":0.1e-5,"d":1E+2,"e":1e-400})",
+      R"({"k":"x","k":"y"})",  // last duplicate wins
+      R"(["\u00e9\ud83d\ude00\n\t\"\\\/\b\f\r", "\u0000", "日本語 ✓ 😀"])",
+      R"(  {"nested":[[[{"a":[true,false,null]}]]]}  )",
+      R"("top-level string")",
+      "42",
+      "{}",
+      "[]",
+      // Rejected by both:
+      R"({"a":01})", R"({"a":1.})", R"({"a":.5})", R"({"a":+1})", R"({"a":1e})", R"({"a":-})",
+      R"({"a":"\ud83d"})", R"({"a":"\ude00"})", R"({"a":"\x"})", R"({"a":"\u12"})", "{\"a\":\"tab\there\"}",
+      "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe0\x80\x80\"", "\"\xf0\x8f\xbf\xbf\"",
+      "\"\xc3\"", R"({"a":1,})", R"([1,])", R"({"a" 1})", "tru", "nul", R"({"a":1}x)", "", "   ",
+      R"({"a":1e999})", R"([1 2])", R"({1:2})",
+  };
+  for (const auto& in : inputs) {
+    auto fast = ingest::parse_json_limited(in);
+    auto ref = ingest::parse_json_reference(in);
+    CHECK_MESSAGE(fast.ok == ref.ok, in);
+    if (fast.ok && ref.ok) {
+      CHECK_MESSAGE(fast.value == ref.value, in);
+      CHECK_MESSAGE(fast.value.dump() == ref.value.dump(), in);  // same number types, not only equal values
+    } else {
+      CHECK_MESSAGE(fast.message == ref.message, in);
+    }
+  }
+  // Depth: the same verdict at and beyond the limit.
+  std::string deep(65, '[');
+  deep += std::string(65, ']');
+  CHECK(ingest::parse_json_limited(deep, 64).too_deep);
+  std::string deep_obj;
+  for (int i = 0; i < 64; ++i) deep_obj += R"({"a":)";
+  deep_obj += "1" + std::string(64, '}');
+  CHECK(ingest::parse_json_limited(deep_obj, 64).ok);
+  CHECK_FALSE(ingest::parse_json_limited(deep_obj, 63).ok);
+}
+
+TEST_CASE("ingest: request, response and metadata are stored as the bytes sent") {
+  const std::string body =
+      R"({"traces":[ {"request": {"model" : "m1", "messages":[{"role":"user","content":"hi \"there\""}]},)"
+      R"( "response":{"n":1.50,"s":"\u00e9"}, "metadata": {"app" : "x"}},)"
+      R"( 7, {"requ\u0065st":{"a":1}}, {"request":"plain", "response":null, "extra":true} ]})";
+  auto parsed = ingest::parse_json_limited(body);
+  REQUIRE(parsed.ok);
+  auto spans = ingest::scan_batch_spans(body);
+  REQUIRE(spans.has_value());
+  REQUIRE(spans->size() == 4);
+  CHECK((*spans)[0].request == R"({"model" : "m1", "messages":[{"role":"user","content":"hi \"there\""}]})");
+  CHECK((*spans)[0].response == R"({"n":1.50,"s":"\u00e9"})");
+  CHECK((*spans)[0].metadata == R"({"app" : "x"})");
+  CHECK((*spans)[1].request.empty());   // not an object
+  CHECK((*spans)[2].request.empty());   // escaped key: not trusted, the tree is dumped instead
+  CHECK((*spans)[3].request == R"("plain")");
+
+  const auto& traces = parsed.value["traces"];
+  storage::record_write w;
+  ingest::field_error err;
+  REQUIRE(ingest::parse_trace(traces[0], 1, w, err, &(*spans)[0]));
+  CHECK(*w.request_json == (*spans)[0].request);
+  CHECK(*w.response_json == (*spans)[0].response);
+  CHECK(*w.metadata_json == (*spans)[0].metadata);
+  CHECK(w.model == "m1");
+  CHECK(w.search_text.find("hi \"there\"") != std::string::npos);
+  REQUIRE(ingest::parse_trace(traces[2], 1, w, err, &(*spans)[2]));
+  CHECK(*w.request_json == R"({"a":1})");
+  // A plain string stays a JSON string; unknown fields still fold into metadata.
+  REQUIRE(ingest::parse_trace(traces[3], 1, w, err, &(*spans)[3]));
+  CHECK(*w.request_json == R"("plain")");
+  CHECK(json::parse(*w.metadata_json)["extra"] == true);
+
+  // Duplicates: the last one wins in the spans as in the tree.
+  const std::string dup = R"({"traces":[{"request":{"a":1},"request":{"b":2}}],"traces":[{"response":[1, 2]}]})";
+  auto dup_spans = ingest::scan_batch_spans(dup);
+  REQUIRE(dup_spans.has_value());
+  REQUIRE(dup_spans->size() == 1);
+  CHECK((*dup_spans)[0].response == "[1, 2]");
+  auto one = ingest::scan_trace_spans(R"({"request":{"a":1},"request":{"b" : 2}})");
+  REQUIRE(one.has_value());
+  CHECK(one->request == R"({"b" : 2})");
 }

@@ -74,9 +74,9 @@ class inflight_guard {
 };
 
 // Reads and parses an ingest body; answers the error itself and returns false when it cannot.
+// `body` keeps the bytes as sent, so request/response/metadata can be stored without re-serialising.
 bool read_json_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
-                    app_context& app, json& out) {
-  std::string body;
+                    app_context& app, std::string& body, json& out) {
   auto st = read_body(req, reader, app.cfg.max_body_bytes, body, res);
   if (st != body_status::ok) {
     app.ingest.count_rejected(st == body_status::too_large ? "payload_too_large" : "bad_body");
@@ -154,14 +154,16 @@ void mount_api(httplib::Server& server, app_context& app) {
     inflight_guard guard(app.ingest.inflight(), app.cfg.max_ingest_inflight);
     if (!admit_ingest(res, guard, app)) return;
     json body;
-    if (!read_json_body(req, res, reader, app, body)) return;
+    std::string text;
+    if (!read_json_body(req, res, reader, app, text, body)) return;
     if (!body.is_object()) {
       app.ingest.count_rejected("invalid_body");
       write_error(res, 400, "invalid_body", "the body must be a JSON object (one trace)");
       return;
     }
+    const auto spans = ingest::scan_trace_spans(text);
     with_store(res, [&] {
-      auto r = app.ingest.ingest_one(body);
+      auto r = app.ingest.ingest_one(body, spans ? &*spans : nullptr);
       if (!r.result) {
         write_error(res, 400, r.error.code, r.error.message, r.error.field);
         return;
@@ -178,7 +180,8 @@ void mount_api(httplib::Server& server, app_context& app) {
     inflight_guard guard(app.ingest.inflight(), app.cfg.max_ingest_inflight);
     if (!admit_ingest(res, guard, app)) return;
     json body;
-    if (!read_json_body(req, res, reader, app, body)) return;
+    std::string text;
+    if (!read_json_body(req, res, reader, app, text, body)) return;
     if (!body.is_object()) {
       app.ingest.count_rejected("invalid_body");
       write_error(res, 400, "invalid_body", "the body must be a JSON object {\"traces\":[...]}");
@@ -196,8 +199,9 @@ void mount_api(httplib::Server& server, app_context& app) {
                   "a batch holds at most " + std::to_string(max_batch_items) + " traces", "traces");
       return;
     }
+    const auto spans = ingest::scan_batch_spans(text);
     with_store(res, [&] {
-      auto results = app.ingest.ingest_batch(*it);
+      auto results = app.ingest.ingest_batch(*it, spans ? &*spans : nullptr);
       json items = json::array();
       int64_t accepted = 0, rejected = 0;
       for (const auto& r : results) {

@@ -22,10 +22,10 @@ std::vector<storage::write_result> ingest_service::commit(const std::vector<stor
   return results;
 }
 
-item_result ingest_service::ingest_one(const nlohmann::json& trace) {
+item_result ingest_service::ingest_one(const nlohmann::json& trace, const raw_spans* raw) {
   item_result out;
   storage::record_write w;
-  if (!parse_trace(trace, model::now_ms(), w, out.error)) {
+  if (!parse_trace(trace, model::now_ms(), w, out.error, raw)) {
     count_rejected(out.error.code);
     return out;
   }
@@ -36,7 +36,9 @@ item_result ingest_service::ingest_one(const nlohmann::json& trace) {
   return out;
 }
 
-std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& traces) {
+std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& traces,
+                                                     const std::vector<raw_spans>* raw) {
+  if (raw && raw->size() != traces.size()) raw = nullptr;  // not the layout the tree has: dump instead
   std::vector<item_result> out(traces.size());
   std::vector<storage::record_write> writes;
   std::vector<std::size_t> positions;  // index in `out` of each write
@@ -46,7 +48,7 @@ std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& trac
   for (const auto& t : traces) {
     out[i].index = i;
     storage::record_write w;
-    if (parse_trace(t, now, w, out[i].error)) {
+    if (parse_trace(t, now, w, out[i].error, raw ? &(*raw)[i] : nullptr)) {
       writes.push_back(std::move(w));
       positions.push_back(i);
     } else {

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ingest/raw_spans.hpp"
 #include "ingest/record_parser.hpp"
 #include "storage/store.hpp"
 
@@ -40,11 +41,13 @@ class ingest_service {
 
   explicit ingest_service(storage::store& store, commit_listener on_commit = {});
 
-  // One trace object. Invalid: returns the error (nothing stored).
-  item_result ingest_one(const nlohmann::json& trace);
+  // One trace object. Invalid: returns the error (nothing stored). `raw`: the spans of its request/response/
+  // metadata in the body as sent (scan_trace_spans), stored as is; null: the parsed values are serialised.
+  item_result ingest_one(const nlohmann::json& trace, const raw_spans* raw = nullptr);
 
   // An array of trace objects: valid items are stored in ONE transaction, invalid ones reported by index.
-  std::vector<item_result> ingest_batch(const nlohmann::json& traces);
+  // `raw`: one entry per item (scan_batch_spans), or null.
+  std::vector<item_result> ingest_batch(const nlohmann::json& traces, const std::vector<raw_spans>* raw = nullptr);
 
   // Ready writes from replay/proxy: fills model/usage/search_text when unset and the default session name,
   // stores them in one transaction, publishes, returns the results in order.

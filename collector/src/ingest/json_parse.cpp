@@ -1,5 +1,10 @@
 #include "ingest/json_parse.hpp"
 
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
 namespace llmtrace::ingest {
 namespace {
 
@@ -60,9 +65,314 @@ class limited_sax {
   std::string message_;
 };
 
+
+// The fast path: a strict RFC 8259 parser that builds the same tree as nlohmann's (same number types, last
+// duplicate key wins, \u escapes decoded, UTF-8 checked as nlohmann checks it) at a few instructions per byte,
+// where nlohmann's lexer spends tens (it copies every byte twice, one push_back at a time). It only decides
+// "valid, here is the tree" or "not sure": on anything it rejects, the reference SAX path above runs again so
+// that errors, messages and the depth verdict stay exactly nlohmann's.
+class fast_parser {
+ public:
+  fast_parser(std::string_view s, std::size_t max_depth) : p_(s.data()), end_(s.data() + s.size()), max_depth_(max_depth) {}
+
+  bool parse(json& out) {
+    ws();
+    if (!value(out, 0)) return false;
+    ws();
+    return p_ == end_;
+  }
+
+ private:
+  void ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  bool literal(const char* word, std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  bool value(json& out, std::size_t depth) {
+    if (p_ >= end_) return false;
+    switch (*p_) {
+      case '{': return object(out, depth + 1);
+      case '[': return array(out, depth + 1);
+      case '"': {
+        std::string str;
+        if (!string(str)) return false;
+        out = std::move(str);
+        return true;
+      }
+      case 't':
+        if (!literal("true", 4)) return false;
+        out = true;
+        return true;
+      case 'f':
+        if (!literal("false", 5)) return false;
+        out = false;
+        return true;
+      case 'n':
+        if (!literal("null", 4)) return false;
+        out = nullptr;
+        return true;
+      default: return number(out);
+    }
+  }
+
+  bool object(json& out, std::size_t depth) {
+    if (depth > max_depth_) return false;
+    ++p_;
+    out = json::object();
+    ws();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      ws();
+      if (p_ >= end_ || *p_ != '"') return false;
+      std::string key;
+      if (!string(key)) return false;
+      ws();
+      if (p_ >= end_ || *p_ != ':') return false;
+      ++p_;
+      ws();
+      json v;
+      if (!value(v, depth)) return false;
+      out[std::move(key)] = std::move(v);  // a later duplicate replaces the earlier one, as nlohmann does
+      ws();
+      if (p_ >= end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != '}') return false;
+      ++p_;
+      return true;
+    }
+  }
+
+  bool array(json& out, std::size_t depth) {
+    if (depth > max_depth_) return false;
+    ++p_;
+    out = json::array();
+    ws();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+      return true;
+    }
+    for (;;) {
+      ws();
+      json v;
+      if (!value(v, depth)) return false;
+      out.get_ref<json::array_t&>().push_back(std::move(v));
+      ws();
+      if (p_ >= end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != ']') return false;
+      ++p_;
+      return true;
+    }
+  }
+
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  bool u4(unsigned& cp) {
+    if (end_ - p_ < 4) return false;
+    cp = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int h = hex(p_[k]);
+      if (h < 0) return false;
+      cp = (cp << 4) | static_cast<unsigned>(h);
+    }
+    p_ += 4;
+    return true;
+  }
+
+  static void put_utf8(std::string& out, unsigned cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+  // One UTF-8 sequence at p_ (lead byte >= 0x80), checked against RFC 3629's table as nlohmann does.
+  bool utf8_sequence() {
+    const auto b = [&](std::ptrdiff_t k) { return static_cast<unsigned char>(p_[k]); };
+    const auto in = [](unsigned char c, unsigned char lo, unsigned char hi) { return c >= lo && c <= hi; };
+    const unsigned char c0 = b(0);
+    std::ptrdiff_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (in(c0, 0xC2, 0xDF)) n = 2;
+    else if (c0 == 0xE0) n = 3, lo = 0xA0;
+    else if (in(c0, 0xE1, 0xEC) || in(c0, 0xEE, 0xEF)) n = 3;
+    else if (c0 == 0xED) n = 3, hi = 0x9F;
+    else if (c0 == 0xF0) n = 4, lo = 0x90;
+    else if (in(c0, 0xF1, 0xF3)) n = 4;
+    else if (c0 == 0xF4) n = 4, hi = 0x8F;
+    else return false;
+    if (end_ - p_ < n) return false;
+    if (!in(b(1), lo, hi)) return false;
+    for (std::ptrdiff_t k = 2; k < n; ++k)
+      if (!in(b(k), 0x80, 0xBF)) return false;
+    p_ += n;
+    return true;
+  }
+
+  bool string(std::string& out) {
+    ++p_;  // opening quote
+    for (;;) {
+      // Plain ASCII runs are copied in one append.
+      const char* run = p_;
+      while (p_ < end_) {
+        const auto c = static_cast<unsigned char>(*p_);
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+        ++p_;
+      }
+      out.append(run, static_cast<std::size_t>(p_ - run));
+      if (p_ >= end_) return false;
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c >= 0x80) {
+        const char* start = p_;
+        if (!utf8_sequence()) return false;
+        out.append(start, static_cast<std::size_t>(p_ - start));
+        continue;
+      }
+      // Escape.
+      if (end_ - p_ < 2) return false;
+      const char e = p_[1];
+      p_ += 2;
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          unsigned cp = 0;
+          if (!u4(cp)) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned lo = 0;
+            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+            p_ += 2;
+            if (!u4(lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return false;
+          }
+          put_utf8(out, cp);
+          break;
+        }
+        default: return false;
+      }
+    }
+  }
+
+  static bool digit(char c) { return c >= '0' && c <= '9'; }
+
+  bool number(json& out) {
+    const char* start = p_;
+    bool negative = false, is_float = false;
+    if (p_ < end_ && *p_ == '-') {
+      negative = true;
+      ++p_;
+    }
+    if (p_ >= end_) return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else if (*p_ >= '1' && *p_ <= '9') {
+      while (p_ < end_ && digit(*p_)) ++p_;
+    } else {
+      return false;
+    }
+    if (p_ < end_ && *p_ == '.') {
+      is_float = true;
+      ++p_;
+      if (p_ >= end_ || !digit(*p_)) return false;
+      while (p_ < end_ && digit(*p_)) ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      is_float = true;
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ >= end_ || !digit(*p_)) return false;
+      while (p_ < end_ && digit(*p_)) ++p_;
+    }
+    if (!is_float) {
+      if (negative) {
+        int64_t v = 0;
+        auto [q, ec] = std::from_chars(start, p_, v);
+        if (ec == std::errc{} && q == p_) {
+          out = v;
+          return true;
+        }
+      } else {
+        uint64_t v = 0;
+        auto [q, ec] = std::from_chars(start, p_, v);
+        if (ec == std::errc{} && q == p_) {
+          out = v;
+          return true;
+        }
+      }
+      // Too large for 64 bits: nlohmann reads it as a double, and so do we.
+    }
+    double d = 0;
+    auto [q, ec] = std::from_chars(start, p_, d);
+    if (ec != std::errc{} || q != p_ || !std::isfinite(d)) return false;  // 1e999, 1e-999: the reference decides
+    out = d;
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+  std::size_t max_depth_;
+};
+
 }  // namespace
 
 json_parse_result parse_json_limited(std::string_view text, std::size_t max_depth) {
+  json_parse_result r;
+  {
+    fast_parser fast(text, max_depth);
+    json value;
+    if (fast.parse(value)) {
+      r.ok = true;
+      r.value = std::move(value);
+      return r;
+    }
+  }
+  return parse_json_reference(text, max_depth);
+}
+
+json_parse_result parse_json_reference(std::string_view text, std::size_t max_depth) {
   json_parse_result r;
   limited_sax sax(r.value, max_depth);
   bool ok = false;

@@ -23,4 +23,8 @@ struct json_parse_result {
 
 json_parse_result parse_json_limited(std::string_view text, std::size_t max_depth = default_max_depth);
 
+// The same through nlohmann's own parser only (parse_json_limited falls back to it for every input its fast
+// path does not accept, so errors are always nlohmann's). For tests that compare the two.
+json_parse_result parse_json_reference(std::string_view text, std::size_t max_depth = default_max_depth);
+
 }  // namespace llmtrace::ingest

@@ -7,6 +7,7 @@
 
 #include "ingest/extract.hpp"
 #include "ingest/json_parse.hpp"
+#include "ingest/raw_spans.hpp"
 #include "model/time.hpp"
 
 namespace llmtrace::ingest {
@@ -86,8 +87,11 @@ bool get_count(const json& usage, const char* name, const char* alias, std::opti
 }
 
 // A request/response sent as a string that holds a JSON object or array is kept as the JSON it holds
-// (byte for byte), so the API returns it as a value; any other string stays a JSON string.
-void take_body(const json& v, std::optional<std::string>& text, json& parsed) {
+// (byte for byte), so the API returns it as a value; any other string stays a JSON string. `raw` is the
+// value's bytes as the client sent them (empty when unknown): stored as is, which saves a re-serialisation.
+// `parsed` points at the value to extract from: `v` itself, or `owned` when a string held JSON.
+void take_body(const json& v, std::string_view raw, std::optional<std::string>& text, const json*& parsed,
+               json& owned) {
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
     std::size_t i = 0;
@@ -96,13 +100,14 @@ void take_body(const json& v, std::optional<std::string>& text, json& parsed) {
       auto r = parse_json_limited(s);
       if (r.ok) {
         text = s;
-        parsed = std::move(r.value);
+        owned = std::move(r.value);
+        parsed = &owned;
         return;
       }
     }
   }
-  text = to_stored_text(v);
-  parsed = v;
+  text = (!raw.empty() && !v.is_string()) ? std::string(raw) : to_stored_text(v);
+  parsed = &v;
 }
 
 const std::string_view ignored_fields[] = {"created_at", "updated_at", "change"};
@@ -122,6 +127,11 @@ bool is_one_of(std::string_view k, std::span<const std::string_view> set) {
 std::string to_stored_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, field_error& err) {
+  return parse_trace(trace, now_ms, w, err, nullptr);
+}
+
+bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, field_error& err,
+                 const raw_spans* raw) {
   if (!trace.is_object()) return fail(err, "", "a trace must be a JSON object", "invalid_body");
   w = storage::record_write{};
   w.received_at_ms = now_ms;
@@ -176,9 +186,13 @@ bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, fi
     w.error_message = e.get<std::string>();
   }
 
-  json request_value, response_value;
-  if (auto it = trace.find("request"); it != trace.end()) take_body(*it, w.request_json, request_value);
-  if (auto it = trace.find("response"); it != trace.end()) take_body(*it, w.response_json, response_value);
+  const json* request_value = &null_value;
+  const json* response_value = &null_value;
+  json request_owned, response_owned;
+  if (auto it = trace.find("request"); it != trace.end())
+    take_body(*it, raw ? raw->request : std::string_view(), w.request_json, request_value, request_owned);
+  if (auto it = trace.find("response"); it != trace.end())
+    take_body(*it, raw ? raw->response : std::string_view(), w.response_json, response_value, response_owned);
 
   if (!get_time(at("started_at"), "started_at", w.started_at_ms, err)) return false;
   if (!get_time(at("ended_at"), "ended_at", w.ended_at_ms, err)) return false;
@@ -206,31 +220,35 @@ bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, fi
   }
 
   // Metadata: the object sent, plus every unknown top-level field under its own key (never an error).
-  json metadata;
-  bool have_metadata = false;
+  const json* sent_metadata = nullptr;
   if (const json& m = at("metadata"); !m.is_null()) {
     if (!m.is_object()) return fail(err, "metadata", "metadata must be a JSON object");
-    metadata = m;
-    have_metadata = true;
+    sent_metadata = &m;
   }
-  for (auto it = trace.begin(); it != trace.end(); ++it) {
-    if (is_one_of(it.key(), known_fields) || is_one_of(it.key(), ignored_fields)) continue;
-    if (!have_metadata) {
-      metadata = json::object();
-      have_metadata = true;
+  bool has_unknown = false;
+  for (auto it = trace.begin(); it != trace.end() && !has_unknown; ++it)
+    has_unknown = !is_one_of(it.key(), known_fields) && !is_one_of(it.key(), ignored_fields);
+  if (!has_unknown) {
+    // The common case: stored as sent (no copy of the tree, no re-serialisation).
+    if (sent_metadata)
+      w.metadata_json = (raw && !raw->metadata.empty()) ? std::string(raw->metadata) : to_stored_text(*sent_metadata);
+  } else {
+    json metadata = sent_metadata ? *sent_metadata : json::object();
+    for (auto it = trace.begin(); it != trace.end(); ++it) {
+      if (is_one_of(it.key(), known_fields) || is_one_of(it.key(), ignored_fields)) continue;
+      if (!metadata.contains(it.key())) metadata[it.key()] = it.value();
     }
-    if (!metadata.contains(it.key())) metadata[it.key()] = it.value();
+    w.metadata_json = to_stored_text(metadata);
   }
-  if (have_metadata) w.metadata_json = to_stored_text(metadata);
 
   // Derived fields from the values we already hold (no re-parse).
   if (!w.model) {
-    auto m = extract_model(request_value, response_value);
+    auto m = extract_model(*request_value, *response_value);
     if (!m.empty()) w.model = std::move(m);
   }
   if (!w.usage.prompt_tokens && !w.usage.completion_tokens && !w.usage.total_tokens)
-    w.usage = extract_usage(response_value);
-  w.search_text = extract_search_text(request_value, response_value);
+    w.usage = extract_usage(*response_value);
+  w.search_text = extract_search_text(*request_value, *response_value);
   return true;
 }
 

@@ -24,6 +24,10 @@ inline constexpr std::size_t max_session_name_length = 200;
 
 // Fills `out` from `trace`. Returns false with `err` set when the trace is invalid.
 bool parse_trace(const nlohmann::json& trace, int64_t now_ms, storage::record_write& out, field_error& err);
+// The same, storing request/response/metadata as the bytes in `raw` (the body as sent) when it has them.
+struct raw_spans;
+bool parse_trace(const nlohmann::json& trace, int64_t now_ms, storage::record_write& out, field_error& err,
+                 const raw_spans* raw);
 
 // Serialises a JSON value as stored text (invalid UTF-8 replaced, never thrown).
 std::string to_stored_text(const nlohmann::json& j);
