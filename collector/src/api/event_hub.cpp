@@ -15,16 +15,23 @@ namespace llmtrace::api {
 
 const std::string& event_hub::event::wire() const {
   std::call_once(rendered_, [this] {
-    nlohmann::json data;
+    std::string& out = wire_;
+    out = "id: " + std::to_string(id) + "\nevent: " + type + "\ndata: ";
     if (auto* r = std::get_if<model::record>(&payload_)) {
-      data = to_json(*r);
-      data["change"] = change_;
+      out.reserve(out.size() + 512 + r->request_json.size() + r->response_json.size() + r->metadata_json.size());
+      append_json(out, *r, change_);
     } else if (auto* s = std::get_if<model::session>(&payload_)) {
-      data = to_json(*s);
+      append_json(out, *s);
     } else if (auto* d = std::get_if<deleted_ref>(&payload_)) {
-      data = {{"kind", d->kind}, {"id", d->id}};
+      out += "{\"id\":";
+      append_json_string(out, d->id);
+      out += ",\"kind\":";
+      append_json_string(out, d->kind);
+      out += '}';
+    } else {
+      out += "null";
     }
-    wire_ = "id: " + std::to_string(id) + "\nevent: " + type + "\ndata: " + dump_json(data) + "\n\n";
+    out += "\n\n";
   });
   return wire_;
 }

@@ -1,12 +1,25 @@
 // The one JSON rendering of sessions and records for every route, event and export (others reuse it).
 // Stored JSON text (request/response/metadata) is returned as JSON values, times as RFC 3339 UTC with ms,
 // empty optional references as null. Thread safety: pure functions.
+//
+// Read paths use the append_* / render_* writers: they emit the response text directly and splice the stored
+// JSON text verbatim (ingest validated it), which avoids re-parsing every stored body into a DOM only to dump
+// it again (that was ~80% of a records page's CPU). The output is the same JSON as to_json(...) dumped: same
+// keys in the same (sorted) order, same values; the nlohmann to_json functions stay for callers that need a
+// DOM to edit.
 #pragma once
+
+#include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "model/record.hpp"
 #include "storage/store.hpp"
+
+namespace httplib {
+struct Response;
+}
 
 namespace llmtrace::api {
 
@@ -25,5 +38,46 @@ nlohmann::json to_json(const storage::page<T>& p) {
 
 // Parses stored JSON text back into a value; text that is not valid JSON comes back as a JSON string.
 nlohmann::json stored_json(const std::string& text);
+
+// --- text writers (no DOM) ---
+
+// Appends stored JSON text as a JSON value: empty text as null; well-formed JSON verbatim (insignificant
+// whitespace removed, so the result never holds a raw newline and fits an SSE data line or an NDJSON line);
+// anything else exactly as stored_json() renders it. With as_object, a value that is not an object becomes {}.
+void append_stored_json(std::string& out, std::string_view text, bool as_object = false);
+// Appends a JSON string literal (quotes included), escaped as dump_json() escapes it.
+void append_json_string(std::string& out, std::string_view s);
+
+// The JSON of to_json(r); a non-empty change adds "change" (the SSE record event's field).
+void append_json(std::string& out, const model::record& r, std::string_view change = {});
+void append_json(std::string& out, const model::session& s);
+
+std::string render_json(const model::record& r);
+std::string render_json(const model::session& s);
+
+// {"items":[...],"page","size","total"}
+template <class T>
+std::string render_page(const storage::page<T>& p) {
+  std::string out;
+  out.reserve(64 + p.items.size() * 1024);
+  out += "{\"items\":[";
+  bool first = true;
+  for (const auto& item : p.items) {
+    if (!first) out += ',';
+    first = false;
+    append_json(out, item);
+  }
+  out += "],\"page\":";
+  out += std::to_string(p.page);
+  out += ",\"size\":";
+  out += std::to_string(p.size);
+  out += ",\"total\":";
+  out += std::to_string(p.total);
+  out += '}';
+  return out;
+}
+
+// Sets a JSON body already rendered as text (moved, not copied) and its status.
+void write_json_text(httplib::Response& res, int status, std::string body);
 
 }  // namespace llmtrace::api

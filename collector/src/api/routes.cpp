@@ -216,7 +216,7 @@ void mount_api(httplib::Server& server, app_context& app) {
   server.Get("/api/sessions", [&app](const httplib::Request& req, httplib::Response& res) {
     storage::page_request p;
     if (!paging(req, res, 20, 200, p)) return;
-    with_store(res, [&] { write_json(res, 200, to_json(app.store.list_sessions(p))); });
+    with_store(res, [&] { write_json_text(res, 200, render_page(app.store.list_sessions(p))); });
   });
 
   server.Get(R"(/api/sessions/([^/]+))", [&app](const httplib::Request& req, httplib::Response& res) {
@@ -224,7 +224,7 @@ void mount_api(httplib::Server& server, app_context& app) {
     with_store(res, [&] {
       auto s = app.store.get_session(id);
       if (!s) return not_found(res, "session", id);
-      write_json(res, 200, to_json(*s));
+      write_json_text(res, 200, render_json(*s));
     });
   });
 
@@ -269,7 +269,7 @@ void mount_api(httplib::Server& server, app_context& app) {
     if (!paging(req, res, 50, 500, p)) return;
     with_store(res, [&] {
       if (!app.store.get_session(id)) return not_found(res, "session", id);
-      write_json(res, 200, to_json(app.store.list_records(id, p)));
+      write_json_text(res, 200, render_page(app.store.list_records(id, p)));
     });
   });
 
@@ -283,7 +283,7 @@ void mount_api(httplib::Server& server, app_context& app) {
       bool ok = true;
       try {
         app.store.for_each_record(id, [&](const model::record& r) {
-          std::string line = dump_json(to_json(r));
+          std::string line = render_json(r);
           line += '\n';
           ok = sink.write(line.data(), line.size());
           return ok;
@@ -304,7 +304,7 @@ void mount_api(httplib::Server& server, app_context& app) {
     with_store(res, [&] {
       auto r = app.store.get_record(id);
       if (!r) return not_found(res, "record", id);
-      write_json(res, 200, to_json(*r));
+      write_json_text(res, 200, render_json(*r));
     });
   });
 
@@ -331,7 +331,7 @@ void mount_api(httplib::Server& server, app_context& app) {
     }
     q.model = req.get_param_value("model");
     q.session_id = req.get_param_value("session_id");
-    with_store(res, [&] { write_json(res, 200, to_json(app.store.search(q))); });
+    with_store(res, [&] { write_json_text(res, 200, render_page(app.store.search(q))); });
   });
 
   server.Get("/api/stats", [&app](const httplib::Request&, httplib::Response& res) {

@@ -218,7 +218,7 @@ void handle_replay(const httplib::Request& req, httplib::Response& res, const ht
       api::write_error(res, 503, "store_unavailable", "the replay result could not be stored");
       return;
     }
-    api::write_json(res, 201, api::to_json(stored.front().record));
+    api::write_json_text(res, 201, api::render_json(stored.front().record));
   });
 }
 
