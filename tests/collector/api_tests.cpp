@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/time.hpp"
 #include "support/test_support.hpp"
 
 using namespace llmtrace;
@@ -182,6 +183,9 @@ TEST_CASE("api: sessions list envelope, paging, newest activity first") {
   test_collector tc;
   auto c = tc.client();
   for (auto sid : {"s-a", "s-b", "s-c"}) post_json(*c, "/api/trace", {{"session_id", sid}}, 201);
+  // Activity is stamped in milliseconds: let the clock tick past s-c's stamp, or s-a's update may tie with it
+  // (ties go to the newer session).
+  for (const int64_t t0 = llmtrace::model::now_ms(); llmtrace::model::now_ms() == t0;) std::this_thread::yield();
   post_json(*c, "/api/trace", {{"session_id", "s-a"}}, 201);  // s-a is now the most recent
   auto p1 = get_json(*c, "/api/sessions?page=1&size=2");
   CHECK(p1["page"] == 1);
