@@ -56,6 +56,7 @@ void atfork_parent() {
 }
 void atfork_child() {
   detail::reseed_ids_after_fork();
+  detail::buffer_pool_after_fork();
   for (auto* c : registry()) c->after_fork_child();
   registry_mu().unlock();
 }

@@ -4,12 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
 #include <string_view>
 
+#include "buffer_pool.hpp"
 #include "llmtrace/llmtrace.hpp"
 
 namespace llmtrace::detail {
@@ -21,12 +21,13 @@ void append_json_string(std::string& out, std::string_view s);
 // "YYYY-MM-DDTHH:MM:SS.mmmZ"
 void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t);
 
-// One queued record's JSON bytes: malloc'd once at its final size, never zero-filled (std::string::resize
-// would memset), moved through the queue, freed by the flusher.
+// One queued record's JSON bytes: a buffer of at least the final size from the recycling pool (never
+// zero-filled: std::string::resize would memset), moved through the queue, given back to the pool by whoever
+// destroys it (normally the flusher once its batch is settled).
 class payload {
  public:
   payload() noexcept = default;
-  explicit payload(std::size_t cap) : p_(static_cast<char*>(std::malloc(cap ? cap : 1))), cap_(cap) {
+  explicit payload(std::size_t n) : p_(buffer_take(n)), cap_(slot_capacity(n)) {
     if (!p_) throw std::bad_alloc();
   }
   explicit payload(std::string_view text) : payload(text.size()) {
@@ -39,7 +40,7 @@ class payload {
   }
   payload& operator=(payload&& o) noexcept {
     if (this != &o) {
-      std::free(p_);
+      buffer_give(p_, cap_);
       p_ = o.p_;
       size_ = o.size_;
       cap_ = o.cap_;
@@ -50,7 +51,7 @@ class payload {
   }
   payload(const payload&) = delete;
   payload& operator=(const payload&) = delete;
-  ~payload() { std::free(p_); }
+  ~payload() { buffer_give(p_, cap_); }
 
   char* data() noexcept { return p_; }
   std::size_t size() const noexcept { return size_; }

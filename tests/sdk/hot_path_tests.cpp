@@ -101,3 +101,33 @@ TEST_CASE("batch: a full batch is sent without waiting for the flush interval, a
   CHECK(fc.record_count() == 74);
   CHECK(c.shutdown(5s) == llmtrace::flush_result::ok);
 }
+
+TEST_CASE("pool: record buffers come in size classes and a released buffer is reused, not freed") {
+  using namespace llmtrace::detail;
+  CHECK(slot_capacity(1) == kSlotGrain);
+  CHECK(slot_capacity(kSlotGrain) == kSlotGrain);
+  CHECK(slot_capacity(kSlotGrain + 1) == 2 * kSlotGrain);
+  CHECK(slot_capacity(kSlotMax) == kSlotMax);
+  CHECK(slot_capacity(kSlotMax + 1) == kSlotMax + 1);  // above the classes: exact, malloc'd
+
+  // The largest class is not used by the other tests' small records.
+  char* b = buffer_take(kSlotMax - 100);
+  REQUIRE(b != nullptr);
+  b[0] = 'x';
+  b[kSlotMax - 1] = 'y';  // the whole class capacity is usable
+  const std::size_t idle = buffer_pool_idle_bytes();
+  buffer_give(b, kSlotMax);
+  CHECK(buffer_pool_idle_bytes() == idle + kSlotMax);
+  char* again = buffer_take(kSlotMax);
+  CHECK(again == b);
+  CHECK(buffer_pool_idle_bytes() == idle);
+  buffer_give(again, kSlotMax);
+
+  // A record's payload draws from the pool and returns to it when destroyed.
+  {
+    payload p(kSlotMax - 1);
+    CHECK(p.capacity() == kSlotMax);
+    CHECK(p.data() == b);
+  }
+  CHECK(buffer_pool_idle_bytes() == idle + kSlotMax);
+}
