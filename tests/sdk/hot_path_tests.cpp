@@ -131,3 +131,30 @@ TEST_CASE("pool: record buffers come in size classes and a released buffer is re
   }
   CHECK(buffer_pool_idle_bytes() == idle + kSlotMax);
 }
+
+TEST_CASE("json: the validator's 8-byte fast path still finds every special byte at every offset") {
+  using llmtrace::detail::valid_json;
+  const std::string plain(40, 'a');
+  for (std::size_t at = 0; at < plain.size(); ++at) {
+    std::string s = plain;
+    CHECK(valid_json("\"" + s + "\"", 8));
+    s[at] = '"';  // ends the string early: trailing garbage
+    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
+    s = plain;
+    s[at] = '\x1f';
+    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
+    s = plain;
+    s[at] = '\xff';
+    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
+    s = plain.substr(0, at) + "\xc3\xa9" + plain.substr(at + 1);
+    CHECK(valid_json("\"" + s + "\"", 8));
+    s = plain.substr(0, at) + "\\n" + plain.substr(at + 1);
+    CHECK(valid_json("\"" + s + "\"", 8));
+    s = plain.substr(0, at) + "\\q" + plain.substr(at + 1);
+    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
+    std::string open_only(1, '"');
+    open_only.append(plain, 0, at);
+    CHECK_FALSE(valid_json(open_only, 8));  // unterminated
+  }
+  CHECK(valid_json("\" !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~\x7f\"", 8));
+}
