@@ -15,6 +15,9 @@ namespace api {
 class event_hub;
 class metrics;
 }  // namespace api
+namespace proxy {
+class recorder;
+}
 
 struct app_context {
   const config& cfg;
@@ -22,6 +25,7 @@ struct app_context {
   ingest::ingest_service& ingest;
   api::event_hub& events;
   api::metrics* metrics = nullptr;  // optional: request metrics for /metrics
+  proxy::recorder* proxy_recorder = nullptr;  // set by proxy::mount: API reads wait for its queued records
 };
 
 }  // namespace llmtrace

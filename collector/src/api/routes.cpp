@@ -19,6 +19,7 @@
 #include "ingest/ingest_service.hpp"
 #include "ingest/json_parse.hpp"
 #include "model/time.hpp"
+#include "proxy/recorder.hpp"
 
 namespace llmtrace::api {
 namespace {
@@ -214,12 +215,14 @@ void mount_api(httplib::Server& server, app_context& app) {
 
   // --- sessions ---
   server.Get("/api/sessions", [&app](const httplib::Request& req, httplib::Response& res) {
+    proxy::flush_before_read(app);
     storage::page_request p;
     if (!paging(req, res, 20, 200, p)) return;
     with_store(res, [&] { write_json_text(res, 200, render_page(app.store.list_sessions(p))); });
   });
 
   server.Get(R"(/api/sessions/([^/]+))", [&app](const httplib::Request& req, httplib::Response& res) {
+    proxy::flush_before_read(app);
     std::string id = req.matches[1];
     with_store(res, [&] {
       auto s = app.store.get_session(id);
@@ -264,6 +267,7 @@ void mount_api(httplib::Server& server, app_context& app) {
   });
 
   server.Get(R"(/api/sessions/([^/]+)/records)", [&app](const httplib::Request& req, httplib::Response& res) {
+    proxy::flush_before_read(app);
     std::string id = req.matches[1];
     storage::page_request p;
     if (!paging(req, res, 50, 500, p)) return;
@@ -274,6 +278,7 @@ void mount_api(httplib::Server& server, app_context& app) {
   });
 
   server.Get(R"(/api/sessions/([^/]+)/export)", [&app](const httplib::Request& req, httplib::Response& res) {
+    proxy::flush_before_read(app);
     std::string id = req.matches[1];
     bool found = false;
     if (!with_store(res, [&] { found = app.store.get_session(id).has_value(); })) return;
@@ -300,6 +305,7 @@ void mount_api(httplib::Server& server, app_context& app) {
 
   // --- records ---
   server.Get(R"(/api/records/([^/]+))", [&app](const httplib::Request& req, httplib::Response& res) {
+    proxy::flush_before_read(app);
     std::string id = req.matches[1];
     with_store(res, [&] {
       auto r = app.store.get_record(id);
@@ -319,6 +325,7 @@ void mount_api(httplib::Server& server, app_context& app) {
 
   // --- search, stats, health, metrics ---
   server.Get("/api/search", [&app](const httplib::Request& req, httplib::Response& res) {
+    proxy::flush_before_read(app);
     storage::search_query q;
     if (!paging(req, res, 20, 200, q.paging)) return;
     q.text = req.get_param_value("q");
@@ -335,6 +342,7 @@ void mount_api(httplib::Server& server, app_context& app) {
   });
 
   server.Get("/api/stats", [&app](const httplib::Request&, httplib::Response& res) {
+    proxy::flush_before_read(app);
     with_store(res, [&] {
       json out = to_json(app.store.stats());
       const auto& c = app.ingest.counters();

@@ -3,6 +3,8 @@
 // the end). Streams are passed through chunk by chunk: a worker thread reads the upstream and queues chunks,
 // the response's chunked content provider writes them to the caller as they come, so nothing is buffered and
 // the upstream status is known before the caller's status line is written.
+// Recording never delays the call: the pending and final writes go to a background recorder (recorder.hpp)
+// that commits them in batches; API reads wait for it, so a record is there once its call has been answered.
 // Keys: with --api-key the caller's Authorization is the collector key and the server's upstream key is used;
 // without it the caller's Authorization is forwarded, else the server key. No key is stored or logged.
 #include "proxy/proxy_routes.hpp"
@@ -28,7 +30,9 @@
 #include "config.hpp"
 #include "ingest/ingest_service.hpp"
 #include "ingest/json_parse.hpp"
+#include "model/ids.hpp"
 #include "model/time.hpp"
+#include "proxy/recorder.hpp"
 #include "storage/store.hpp"
 #include "upstream/recording.hpp"
 #include "upstream/stream_assembler.hpp"
@@ -74,14 +78,14 @@ void copy_response_headers(const httplib::Headers& from, httplib::Response& res,
 // One proxied call and its record. Shared by the handler, the stream worker and the content provider.
 struct proxy_call {
   app_context* app = nullptr;
+  std::shared_ptr<recorder> records;
   std::shared_ptr<upstream::upstream_client> client;
   upstream::endpoint target = upstream::endpoint::chat_completions;
   std::string endpoint_path;  // "/v1/chat/completions"
   std::string request_json;
   bool stream = false;
   std::string session_id;
-  std::optional<std::string> record_id;  // the pending record, when it could be written
-  int64_t turn_number = 0;
+  std::string record_id;  // made here, so the answer can name it before the record is stored
   int64_t started_ms = 0;
   clock_type::time_point t0;
   std::vector<std::string> secrets;  // never stored: redacted from anything recorded
@@ -94,23 +98,18 @@ struct proxy_call {
     return m;
   }
 
+  // Queued, not awaited: the call is forwarded at once (recording is best effort and off the request path;
+  // the recorder stores this before the final write of the same record).
   void write_pending() {
     storage::record_write w;
+    w.id = record_id;
     w.session_id = session_id;
     w.request_json = request_json;
     w.status = model::record_status::pending;
     w.metadata_json = api::dump_json(metadata(0, std::nullopt));
     w.started_at_ms = started_ms;
-    try {
-      auto r = app->ingest.write({std::move(w)});
-      if (!r.empty()) {
-        record_id = r.front().record.id;
-        turn_number = r.front().record.turn_number;
-      }
-    } catch (const std::exception& e) {
-      // Recording is best effort: the caller's LLM call still goes through.
-      spdlog::warn("proxy: pending record not stored ({}); the call is forwarded anyway", e.what());
-    }
+    w.received_at_ms = started_ms;
+    records->submit(std::move(w));
   }
 
   void complete(const std::string& response_json, const std::string& error, int upstream_status,
@@ -118,9 +117,8 @@ struct proxy_call {
     if (finalized) return;
     finalized = true;
     storage::record_write w;
-    w.id = record_id;
+    w.id = record_id;  // completes the pending record (its turn is kept)
     w.session_id = session_id;
-    w.turn_number = turn_number;
     w.request_json = request_json;
     w.response_json = upstream::redact(response_json, secrets);
     w.status = error.empty() ? model::record_status::success : model::record_status::error;
@@ -128,13 +126,10 @@ struct proxy_call {
     w.metadata_json = api::dump_json(metadata(upstream_status, ttft_ms));
     w.started_at_ms = started_ms;
     w.ended_at_ms = model::now_ms();
+    w.received_at_ms = *w.ended_at_ms;
     w.latency_ms = elapsed_ms(t0);
     if (!error.empty()) spdlog::info("proxy {} recorded as an error: {}", endpoint_path, *w.error_message);
-    try {
-      app->ingest.write({std::move(w)});
-    } catch (const std::exception& e) {
-      spdlog::warn("proxy: record of {} not stored: {}", endpoint_path, e.what());
-    }
+    records->submit(std::move(w));
   }
 };
 
@@ -248,7 +243,7 @@ void answer_unreachable(httplib::Response& res, const std::string& message) {
 void handle_proxy(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                   app_context& app, upstream::endpoint target,
                   const std::shared_ptr<upstream::upstream_client>& client,
-                  const std::string& client_problem) {
+                  const std::string& client_problem, const std::shared_ptr<recorder>& records) {
   if (!api::require_auth(req, res, app)) return;
   std::string body;
   auto st = api::read_body(req, reader, app.cfg.max_body_bytes, body, res);
@@ -305,6 +300,7 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
 
   auto call = std::make_shared<proxy_call>();
   call->app = &app;
+  call->records = records;
   call->client = client;
   call->target = target;
   call->endpoint_path = "/v1" + std::string(upstream::path_suffix(target));
@@ -342,10 +338,11 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
     request.headers.emplace(k, v);
   }
 
+  call->record_id = model::new_record_id();
   call->write_pending();
   // Lets a caller link its call to the record (e.g. open /records/<id> in the UI).
   res.set_header("X-LLMTrace-Session-Id", call->session_id);
-  if (call->record_id) res.set_header("X-LLMTrace-Record-Id", *call->record_id);
+  res.set_header("X-LLMTrace-Record-Id", call->record_id);
 
   if (!call->stream) {
     auto result = client->post(request);
@@ -433,8 +430,8 @@ void handle_proxy(const httplib::Request& req, httplib::Response& res, const htt
         // the caller's SDK reports the failure instead of a truncated success.
         if (upstream_failed) return false;
         if (finished) {
-          // Complete the record before the caller sees the end of the stream, so a caller that reads the
-          // record right after its stream ends finds it final.
+          // Queue the final record before the caller sees the end of the stream, so a caller that reads the
+          // record right after its stream ends finds it final (reads wait for the recorder).
           finalize_stream(*bridge, *call, true);
           sink.done();
         }
@@ -450,12 +447,17 @@ void mount(httplib::Server& server, app_context& app) {
   std::string problem;
   std::shared_ptr<upstream::upstream_client> client = upstream::make_client(app.cfg, &problem);
   if (!client) spdlog::error("proxy disabled: {}", problem);
+  // Owned by the routes (and by calls still finishing): it outlives every request and drains when the server
+  // that holds the routes goes away, before the ingest service does.
+  auto records = std::make_shared<recorder>(app.ingest);
+  app.proxy_recorder = records.get();
   for (auto target : {upstream::endpoint::chat_completions, upstream::endpoint::completions,
                       upstream::endpoint::embeddings, upstream::endpoint::responses}) {
     std::string path = "/v1" + std::string(upstream::path_suffix(target));
-    server.Post(path, [&app, client, problem, target](const httplib::Request& req, httplib::Response& res,
-                                                      const httplib::ContentReader& reader) {
-      handle_proxy(req, res, reader, app, target, client, problem);
+    server.Post(path, [&app, client, problem, target, records](const httplib::Request& req,
+                                                               httplib::Response& res,
+                                                               const httplib::ContentReader& reader) {
+      handle_proxy(req, res, reader, app, target, client, problem, records);
     });
   }
 }

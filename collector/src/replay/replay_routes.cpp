@@ -20,6 +20,7 @@
 #include "ingest/ingest_service.hpp"
 #include "ingest/json_parse.hpp"
 #include "model/time.hpp"
+#include "proxy/recorder.hpp"
 #include "storage/store.hpp"
 #include "upstream/recording.hpp"
 #include "upstream/stream_assembler.hpp"
@@ -104,6 +105,7 @@ void handle_replay(const httplib::Request& req, httplib::Response& res, const ht
   }
   const std::string id = req.matches[1];
   std::optional<model::record> original;
+  proxy::flush_before_read(app);  // the original may be a proxied call answered a moment ago
   if (!api::with_store(res, [&] { original = app.store.get_record(id); })) return;
   if (!original) {
     api::write_error(res, 404, "not_found", "record '" + id + "' not found", "id");
