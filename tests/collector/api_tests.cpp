@@ -374,3 +374,32 @@ TEST_CASE("security: unknown Host headers are refused, loopback names accepted")
   REQUIRE(r);
   CHECK_FALSE(r->has_header("Access-Control-Allow-Origin"));
 }
+
+TEST_CASE("ingest: the batch reply is the JSON nlohmann would write, ids with quotes and UTF-8 included") {
+  test_collector tc;
+  auto c = tc.client();
+  const std::string body =
+      R"({"traces":[{"id":"q\"uo\\te","session_id":"s-\u00e9","request": {"model" : "m",  "n":1.50}},)"
+      R"({"id":"bad","turn_number":-1},{"session_id":"plain","metadata":{"k" : [1, 2]}}]})";
+  auto r = c->Post("/api/traces", body, "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const json reply = json::parse(r->body);
+  CHECK(reply.dump() == r->body);  // same bytes as a dump: key order, escaping, numbers
+  CHECK(reply["accepted"] == 2);
+  CHECK(reply["rejected"] == 1);
+  CHECK(reply["results"][0]["id"] == "q\"uo\\te");
+  CHECK(reply["results"][0]["session_id"] == "s-\xc3\xa9");
+  CHECK(reply["results"][1]["error"]["field"] == "turn_number");
+  CHECK(reply["results"][2]["turn_number"] == 1);
+  // Stored as sent: the record's request keeps the client's number text and comes back as the same value.
+  auto rec = get_json(*c, "/api/records/" + reply["results"][2]["id"].get<std::string>());
+  CHECK(rec["metadata"]["k"] == json::array({1, 2}));
+  auto first = c->Get("/api/sessions/s-%C3%A9/records");
+  REQUIRE(first);
+  REQUIRE(first->status == 200);
+  const json items = json::parse(first->body)["items"];
+  REQUIRE(items.size() == 1);
+  CHECK(items[0]["request"]["model"] == "m");
+  CHECK(items[0]["request"]["n"] == 1.5);
+}
