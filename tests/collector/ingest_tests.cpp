@@ -201,6 +201,17 @@ TEST_CASE("parse: the fast path builds the same tree as nlohmann and rejects wha
       CHECK_MESSAGE(fast.message == ref.message, in);
     }
   }
+  // A special byte at every offset of a string (the fast path checks eight bytes at a time).
+  for (const std::string special : {"\\\"", "\\n", "\"", "\x01", "\xc3\xa9", "\xff", "\\u00e9"}) {
+    for (std::size_t at = 0; at <= 20; ++at) {
+      std::string in = "[\"" + std::string(at, 'a') + special + std::string(20 - at, 'b') + "\", \"" +
+                       std::string(at, 'c') + "\"]";
+      auto fast = ingest::parse_json_limited(in);
+      auto ref = ingest::parse_json_reference(in);
+      CHECK_MESSAGE(fast.ok == ref.ok, in);
+      if (fast.ok && ref.ok) CHECK_MESSAGE(fast.value == ref.value, in);
+    }
+  }
   // Depth: the same verdict at and beyond the limit.
   std::string deep(65, '[');
   deep += std::string(65, ']');

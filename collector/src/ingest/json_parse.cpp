@@ -239,11 +239,27 @@ class fast_parser {
     return true;
   }
 
+  // True when none of the 8 bytes is a quote, a backslash, a control character or non-ASCII (the classic
+  // "has zero byte" / "has byte less than n" word tricks; both are exact for n <= 128).
+  static bool plain8(uint64_t w) {
+    constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t quote = w ^ (ones * '"');
+    const uint64_t slash = w ^ (ones * '\\');
+    const uint64_t special = ((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((w - ones * 0x20) & ~w) | w;
+    return (special & highs) == 0;
+  }
+
   bool string(std::string& out) {
     ++p_;  // opening quote
     for (;;) {
-      // Plain ASCII runs are copied in one append.
+      // Plain ASCII runs are copied in one append; eight bytes are checked at a time while none is special.
       const char* run = p_;
+      while (end_ - p_ >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p_, 8);
+        if (!plain8(w)) break;
+        p_ += 8;
+      }
       while (p_ < end_) {
         const auto c = static_cast<unsigned char>(*p_);
         if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
