@@ -237,6 +237,7 @@ int load_main(const std::map<std::string, std::string>& f) {
   for (auto& t : query_threads) t.join();
   for (auto& t : producer_threads) t.join();
   long peak = p.peak_rss_kib();
+  const int streams_open_at_end = streams_open.load();
   stop.store(true);
   for (auto& t : stream_threads) t.join();
   int exit_code = p.terminate(std::chrono::seconds(30));
@@ -282,7 +283,7 @@ int load_main(const std::map<std::string, std::string>& f) {
             << ", retried batches " << sdk.retried << ", rows in db " << sdk_rows << "\n"
             << "  queries: " << latencies.size() << ", errors " << query_errors.load() << ", p50 " << p50
             << " ms, p99 " << p99 << " ms, max " << pmax << " ms\n"
-            << "  event streams: " << streams_open.load() << " open at the end, dropped " << streams_dropped.load()
+            << "  event streams: " << streams_open_at_end << " open at the end, dropped " << streams_dropped.load()
             << ", events seen " << events_seen.load() << "\n"
             << "  memory: peak RSS " << peak / 1024 << " MiB, at mid-run " << rss_mid / 1024 << " MiB, at the end "
             << rss_end / 1024 << " MiB\n"
@@ -307,6 +308,7 @@ int load_main(const std::map<std::string, std::string>& f) {
             {"query_max_ms", pmax},
             {"events_seen", events_seen.load()},
             {"streams_dropped", streams_dropped.load()},
+            {"streams_open_at_end", streams_open_at_end},
             {"peak_rss_mib", peak / 1024},
             {"rss_mid_mib", rss_mid / 1024},
             {"rss_end_mib", rss_end / 1024},
@@ -314,7 +316,8 @@ int load_main(const std::map<std::string, std::string>& f) {
   std::cout << "RESULT " << j.dump() << "\n";
   bool ok = lost == 0 && ic == "ok" && server_errors == 0 && ledger.retry_after_missing == 0 &&
             transport_errors.load() == 0 && query_errors.load() == 0 && streams_dropped.load() == 0 &&
-            sdk.failed == 0 && sdk_rows >= sdk.sent && memory_stable && exit_code == 0;
+            sdk.failed == 0 && sdk_rows >= sdk.sent && memory_stable && exit_code == 0 &&
+            streams_open_at_end == streams;
   std::cout << (ok ? "load: PASS\n" : "load: FAIL\n");
   return ok ? 0 : 1;
 }
