@@ -230,7 +230,8 @@ bool client::impl::enqueue(detail::payload&& body) noexcept {
     return false;
   }
   // No signal to the flusher here: waking a sleeping thread costs microseconds (a futex call, and on a busy
-  // machine the woken flusher takes this thread's CPU). The flusher notices a full batch itself (flusher_main).
+  // machine the woken flusher takes this thread's CPU). The flusher notices a full batch itself
+  // (flusher_main).
   enqueued.fetch_add(1, std::memory_order_release);
   return true;
 }
@@ -258,7 +259,8 @@ void client::impl::ensure_http() {
 }
 
 bool client::impl::batch_waiting() const noexcept {
-  return enqueued.load(std::memory_order_relaxed) - dequeued >= std::max<std::size_t>(1, opts.max_batch_records) ||
+  return enqueued.load(std::memory_order_relaxed) - dequeued >=
+             std::max<std::size_t>(1, opts.max_batch_records) ||
          queue_bytes.load(std::memory_order_relaxed) >= std::max<std::size_t>(1, opts.max_batch_bytes);
 }
 

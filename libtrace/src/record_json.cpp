@@ -110,7 +110,6 @@ struct hex_pairs {
 };
 constexpr hex_pairs kHexPairs{};
 
-
 std::atomic<uint64_t> g_fork_generation{0};
 
 struct id_rng {
@@ -462,7 +461,8 @@ inline bool plain8(const unsigned char* p) noexcept {
   std::memcpy(&x, p, 8);
   constexpr uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
   auto has_zero = [&](uint64_t v) { return (v - ones) & ~v; };
-  const uint64_t special = ((x - 0x20 * ones) & ~x) | has_zero(x ^ (0x22 * ones)) | has_zero(x ^ (0x5C * ones)) | x;
+  const uint64_t special =
+      ((x - 0x20 * ones) & ~x) | has_zero(x ^ (0x22 * ones)) | has_zero(x ^ (0x5C * ones)) | x;
   return (special & high) == 0;
 }
 }  // namespace
@@ -498,7 +498,8 @@ bool valid_json(std::string_view text, std::size_t max_depth) noexcept {
           for (int k = 1; k <= 4; ++k)
             if (!std::isxdigit(p[i + k])) return false;
           i += 5;
-        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                   e == 't') {
           ++i;
         } else {
           return false;
