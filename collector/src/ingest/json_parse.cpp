@@ -376,7 +376,9 @@ class fast_parser {
 
 json_parse_result parse_json_limited(std::string_view text, std::size_t max_depth) {
   json_parse_result r;
-  {
+  // The fast path recurses once per level: bounded by the depth limit, which callers keep small. A caller
+  // asking for a very deep limit gets nlohmann's non-recursive parser only.
+  if (max_depth <= 512) {
     fast_parser fast(text, max_depth);
     json value;
     if (fast.parse(value)) {
