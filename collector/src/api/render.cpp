@@ -308,6 +308,12 @@ void append_minified(std::string& out, std::string_view v) {
 
 // --- scalars ---
 
+// A string literal, without strlen.
+template <std::size_t N>
+void put(std::string& out, const char (&text)[N]) {
+  out.append(text, N - 1);
+}
+
 void append_int(std::string& out, int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -317,7 +323,7 @@ void append_int(std::string& out, int64_t v) {
 // As nlohmann dumps a double: shortest round-trip digits, ".0" on integral values, null when not finite.
 void append_double(std::string& out, double v) {
   if (!std::isfinite(v)) {
-    out += "null";
+    put(out, "null");
     return;
   }
   char buf[64];
@@ -330,7 +336,7 @@ void append_double(std::string& out, double v) {
     return;
   }
   out.append(buf, r.ptr);
-  if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == r.ptr) out += ".0";
+  if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == r.ptr) put(out, ".0");
 }
 
 void append_2(char* p, unsigned v) {
@@ -374,25 +380,25 @@ void append_time(std::string& out, int64_t ms) {
 
 void append_opt_time(std::string& out, const std::optional<int64_t>& ms) {
   if (ms) append_time(out, *ms);
-  else out += "null";
+  else put(out, "null");
 }
 
 void append_opt_int(std::string& out, const std::optional<int64_t>& v) {
   if (v) append_int(out, *v);
-  else out += "null";
+  else put(out, "null");
 }
 
 void append_opt_string(std::string& out, const std::string& s) {
-  if (s.empty()) out += "null";
+  if (s.empty()) put(out, "null");
   else append_json_string(out, s);
 }
 
 void append_usage(std::string& out, const model::token_usage& u) {
-  out += "{\"completion_tokens\":";
+  put(out, "{\"completion_tokens\":");
   append_opt_int(out, u.completion_tokens);
-  out += ",\"prompt_tokens\":";
+  put(out, ",\"prompt_tokens\":");
   append_opt_int(out, u.prompt_tokens);
-  out += ",\"total_tokens\":";
+  put(out, ",\"total_tokens\":");
   append_opt_int(out, u.total_tokens);
   out += '}';
 }
@@ -465,12 +471,12 @@ void append_stored_json(std::string& out, std::string_view text, bool as_object)
   if (!s.ok) {
     // Not what ingest stores (or nested past the scanner's depth): exactly the DOM path's answer.
     json j = stored_json(std::string(text));
-    if (as_object && !j.is_object()) out += "{}";
+    if (as_object && !j.is_object()) put(out, "{}");
     else out += dump_json(j);
     return;
   }
   if (as_object && s.value.front() != '{') {
-    out += "{}";
+    put(out, "{}");
     return;
   }
   if (s.inner_space) append_minified(out, s.value);
@@ -505,13 +511,13 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': put(out, "\\\""); break;
+      case '\\': put(out, "\\\\"); break;
+      case '\b': put(out, "\\b"); break;
+      case '\f': put(out, "\\f"); break;
+      case '\n': put(out, "\\n"); break;
+      case '\r': put(out, "\\r"); break;
+      case '\t': put(out, "\\t"); break;
       default: {
         const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         out.append(u, sizeof u);
@@ -528,71 +534,71 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
   // Keys in the order nlohmann's (sorted) objects dump them, so both renderings are the same text.
   out += '{';
   if (!change.empty()) {
-    out += "\"change\":";
+    put(out, "\"change\":");
     append_json_string(out, change);
     out += ',';
   }
-  out += "\"created_at\":";
+  put(out, "\"created_at\":");
   append_time(out, r.created_at_ms);
-  out += ",\"ended_at\":";
+  put(out, ",\"ended_at\":");
   append_opt_time(out, r.ended_at_ms);
-  out += ",\"error_message\":";
+  put(out, ",\"error_message\":");
   append_json_string(out, r.error_message);
-  out += ",\"id\":";
+  put(out, ",\"id\":");
   append_json_string(out, r.id);
-  out += ",\"latency_ms\":";
+  put(out, ",\"latency_ms\":");
   if (r.latency_ms) append_double(out, *r.latency_ms);
-  else out += "null";
-  out += ",\"metadata\":";
+  else put(out, "null");
+  put(out, ",\"metadata\":");
   append_stored_json(out, r.metadata_json, true);
-  out += ",\"model\":";
+  put(out, ",\"model\":");
   append_opt_string(out, r.model);
-  out += ",\"parent_id\":";
+  put(out, ",\"parent_id\":");
   append_opt_string(out, r.parent_id);
-  out += ",\"replay_of\":";
+  put(out, ",\"replay_of\":");
   append_opt_string(out, r.replay_of);
-  out += ",\"request\":";
+  put(out, ",\"request\":");
   append_stored_json(out, r.request_json);
-  out += ",\"response\":";
+  put(out, ",\"response\":");
   append_stored_json(out, r.response_json);
-  out += ",\"session_id\":";
+  put(out, ",\"session_id\":");
   append_json_string(out, r.session_id);
-  out += ",\"started_at\":";
+  put(out, ",\"started_at\":");
   append_opt_time(out, r.started_at_ms);
-  out += ",\"status\":\"";
+  put(out, ",\"status\":\"");
   out += model::to_string(r.status);
-  out += "\",\"turn_number\":";
+  put(out, "\",\"turn_number\":");
   append_int(out, r.turn_number);
-  out += ",\"updated_at\":";
+  put(out, ",\"updated_at\":");
   append_time(out, r.updated_at_ms);
-  out += ",\"usage\":";
+  put(out, ",\"usage\":");
   append_usage(out, r.usage);
   out += '}';
 }
 
 void append_json(std::string& out, const model::session& s) {
-  out += "{\"created_at\":";
+  put(out, "{\"created_at\":");
   append_time(out, s.created_at_ms);
-  out += ",\"error_count\":";
+  put(out, ",\"error_count\":");
   append_int(out, s.error_count);
-  out += ",\"id\":";
+  put(out, ",\"id\":");
   append_json_string(out, s.id);
-  out += ",\"name\":";
+  put(out, ",\"name\":");
   append_json_string(out, s.name);
-  out += ",\"record_count\":";
+  put(out, ",\"record_count\":");
   append_int(out, s.record_count);
-  out += ",\"total_tokens\":";
+  put(out, ",\"total_tokens\":");
   append_int(out, s.total_tokens);
-  out += ",\"turn_count\":";
+  put(out, ",\"turn_count\":");
   append_int(out, s.turn_count);
-  out += ",\"updated_at\":";
+  put(out, ",\"updated_at\":");
   append_time(out, s.updated_at_ms);
   out += '}';
 }
 
 std::string render_json(const model::record& r) {
   std::string out;
-  out.reserve(512 + r.request_json.size() + r.response_json.size() + r.metadata_json.size());
+  out.reserve(reserve_size(r));
   append_json(out, r);
   return out;
 }

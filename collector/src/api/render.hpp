@@ -55,11 +55,19 @@ void append_json(std::string& out, const model::session& s);
 std::string render_json(const model::record& r);
 std::string render_json(const model::session& s);
 
+// Bytes to reserve for one item's JSON (a little more than it takes, so a page is built without regrowing).
+inline std::size_t reserve_size(const model::record& r) {
+  return 640 + r.request_json.size() + r.response_json.size() + r.metadata_json.size() + r.error_message.size();
+}
+inline std::size_t reserve_size(const model::session& s) { return 320 + s.name.size(); }
+
 // {"items":[...],"page","size","total"}
 template <class T>
 std::string render_page(const storage::page<T>& p) {
+  std::size_t bytes = 96;
+  for (const auto& item : p.items) bytes += reserve_size(item);
   std::string out;
-  out.reserve(64 + p.items.size() * 1024);
+  out.reserve(bytes);
   out += "{\"items\":[";
   bool first = true;
   for (const auto& item : p.items) {
