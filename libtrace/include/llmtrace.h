@@ -46,7 +46,7 @@ typedef struct lt_options {
   uint64_t queue_limit_bytes; /* memory budget of queued records (default 64 MiB) */
   uint32_t max_batch_records; /* default 512 */
   uint32_t max_batch_bytes;   /* default 1 MiB */
-  int32_t flush_interval_ms;  /* default 200 */
+  int32_t flush_interval_ms;  /* default 50 */
   int32_t connect_timeout_ms; /* default 1000 */
   int32_t request_timeout_ms; /* default 5000 */
   int32_t max_retries;        /* default 5 (also when 0); negative: no retries */
