@@ -60,6 +60,12 @@ struct thread_cache {
   }
 };
 
+// Pool buffers come back cold (the flusher released them long ago). Asking for the next call's buffer now
+// overlaps its cache misses with the rest of this call and the caller's work in between.
+void prefetch_for_write(const char* b, std::size_t cap) noexcept {
+  for (std::size_t i = 0; i < cap; i += 64) __builtin_prefetch(b + i, 1, 3);
+}
+
 }  // namespace
 
 char* buffer_take(std::size_t n) noexcept {
@@ -68,12 +74,17 @@ char* buffer_take(std::size_t n) noexcept {
     if (pool* p = get_pool()) {
       thread_local thread_cache cache;
       auto& e = cache.classes[cap / kSlotGrain - 1];
-      if (cache.owner == p && e.n) return e.slots[--e.n];
+      if (cache.owner == p && e.n) {
+        char* b = e.slots[--e.n];
+        if (e.n) prefetch_for_write(e.slots[e.n - 1], cap);
+        return b;
+      }
       cache.owner = p;
       const std::size_t got = p->free_lists[cap / kSlotGrain - 1].try_dequeue_bulk(e.slots, kCacheSlots);
       if (got) {
         p->idle_bytes.fetch_sub(got * cap, std::memory_order_relaxed);
         e.n = got - 1;
+        if (e.n) prefetch_for_write(e.slots[e.n - 1], cap);
         return e.slots[got - 1];
       }
     }
