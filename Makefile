@@ -7,7 +7,7 @@ HOST       ?= 127.0.0.1
 PORT       ?= 8080
 DB         ?= ./llmtrace.db
 
-.PHONY: all deps deps-test configure build run test test-fast bench stress fuzz asan format clean
+.PHONY: all deps deps-test deps-fuzz configure build run test bench stress fuzz asan format clean
 
 all: build
 
@@ -17,13 +17,17 @@ deps:
 deps-test:
 	@scripts/install-deps.sh test
 
+deps-fuzz:
+	@scripts/install-deps.sh fuzz
+
 configure:
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) > /dev/null
 
 build: deps configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+run: deps configure
+	@cmake --build $(BUILD) -j $(JOBS) --target llmtrace-collector
 	$(BUILD)/collector/llmtrace-collector --host $(HOST) --port $(PORT) --db $(DB)
 
 test: deps-test configure
@@ -34,11 +38,11 @@ bench: deps-test configure
 	@cmake --build $(BUILD) -j $(JOBS)
 	@scripts/bench.sh $(BUILD)
 
-stress: deps-test configure
+stress: deps-fuzz configure
 	@cmake --build $(BUILD) -j $(JOBS)
 	@scripts/stress.sh $(BUILD)
 
-fuzz: deps-test
+fuzz: deps-fuzz
 	@scripts/fuzz.sh
 
 asan: deps-test

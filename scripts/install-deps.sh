@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages llmtrace needs, only those missing, through apt-get (sudo when not root).
-# Usage: scripts/install-deps.sh [build|test]   (test adds the browser, benchmark and sanitizer tooling)
+# Usage: scripts/install-deps.sh [build|test|fuzz]
+#   test adds the browser, a CJK font and Google Benchmark; fuzz adds clang and its libFuzzer/sanitizer runtimes.
 set -euo pipefail
 
 profile="${1:-build}"
@@ -13,7 +14,13 @@ build_pkgs=(
 test_pkgs=(chromium fonts-wqy-microhei openssl libbenchmark-dev procps)
 
 pkgs=("${build_pkgs[@]}")
-[ "$profile" = "test" ] && pkgs+=("${test_pkgs[@]}")
+fuzz_pkgs=(clang libclang-rt-dev)
+case "$profile" in
+  build) ;;
+  test) pkgs+=("${test_pkgs[@]}") ;;
+  fuzz) pkgs+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  *) echo "install-deps: unknown profile '$profile' (build, test or fuzz)" >&2; exit 2 ;;
+esac
 # Node.js 20+ and npm build the UI. Use the machine's node when it is new enough, else Debian's.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   pkgs+=(nodejs npm)
