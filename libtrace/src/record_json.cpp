@@ -143,12 +143,25 @@ struct escape_table {
 };
 constexpr escape_table kEscape{};
 
+// True when none of the 8 bytes at p is '"', '\\', a control character or non-ASCII (SWAR; a false "no"
+// only sends the caller to its byte-by-byte path).
+inline bool plain8(const unsigned char* p) noexcept {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  constexpr uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  auto has_zero = [&](uint64_t v) { return (v - ones) & ~v; };
+  const uint64_t special =
+      ((x - 0x20 * ones) & ~x) | has_zero(x ^ (0x22 * ones)) | has_zero(x ^ (0x5C * ones)) | x;
+  return (special & high) == 0;
+}
+
 // Exact length of s once escaped (without quotes).
 std::size_t escaped_len(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   std::size_t i = 0;
-  while (i < n && kEscape.cls[p[i]] == 0) ++i;  // the common case: plain ASCII all the way
+  while (i + 8 <= n && plain8(p + i)) i += 8;  // the common case: plain ASCII all the way
+  while (i < n && kEscape.cls[p[i]] == 0) ++i;
   if (i == n) return n;
   std::size_t len = i;
   while (i < n) {
@@ -452,20 +465,6 @@ bool scan_object(std::string_view json, bool& has_id) noexcept {
   }
   return false;
 }
-
-namespace {
-// True when none of the 8 bytes at p is '"', '\\', a control character or non-ASCII (SWAR; a false "no"
-// only sends the caller to its byte-by-byte path).
-inline bool plain8(const unsigned char* p) noexcept {
-  uint64_t x;
-  std::memcpy(&x, p, 8);
-  constexpr uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-  auto has_zero = [&](uint64_t v) { return (v - ones) & ~v; };
-  const uint64_t special =
-      ((x - 0x20 * ones) & ~x) | has_zero(x ^ (0x22 * ones)) | has_zero(x ^ (0x5C * ones)) | x;
-  return (special & high) == 0;
-}
-}  // namespace
 
 bool valid_json(std::string_view text, std::size_t max_depth) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
