@@ -111,8 +111,8 @@ std::string fmt_bytes(double b) {
 }
 
 void result_sink::add(const result_row& r) {
-  std::string line = "| " + r.row + " | " + r.metric + " | " + r.ours + " | " + r.peer + " | " + r.ratio + " | " +
-                     r.target + " | " + r.met + " |";
+  std::string line = "| " + r.row + " | " + r.metric + " | " + r.ours + " | " + r.peer + " | " + r.ratio +
+                     " | " + r.target + " | " + r.met + " |";
   std::cout << line << std::endl;
   if (!path_.empty()) {
     std::ofstream f(path_, std::ios::app);
@@ -173,22 +173,24 @@ chat_pair make_chat_pair(rng& r, std::size_t bytes, const std::string& extra_tok
   const std::size_t text = bytes > 400 ? bytes - 330 : 64;
   const std::size_t prompt = text * 7 / 10;
   const std::size_t answer = text - prompt;
-  const std::string sys = extra_token.empty() ? "You are a helpful assistant." : "You help with " + extra_token + ".";
+  const std::string sys =
+      extra_token.empty() ? "You are a helpful assistant." : "You help with " + extra_token + ".";
   chat_pair p;
-  p.request_json = R"({"model":"gpt-4o-mini","temperature":0.2,"messages":[{"role":"system","content":")" + sys +
-                   R"("},{"role":"user","content":")" + words(r, prompt > sys.size() ? prompt - sys.size() : 16) +
-                   R"("}]})";
+  p.request_json = R"({"model":"gpt-4o-mini","temperature":0.2,"messages":[{"role":"system","content":")" +
+                   sys + R"("},{"role":"user","content":")" +
+                   words(r, prompt > sys.size() ? prompt - sys.size() : 16) + R"("}]})";
   const uint64_t pt = 50 + r.below(400), ct = 20 + r.below(200);
-  p.response_json = R"({"id":"chatcmpl-bench","object":"chat.completion","created":1764115200,)"
-                    R"("model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":")" +
-                    words(r, answer) + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":)" +
-                    std::to_string(pt) + R"(,"completion_tokens":)" + std::to_string(ct) +
-                    R"(,"total_tokens":)" + std::to_string(pt + ct) + "}}";
+  p.response_json =
+      R"({"id":"chatcmpl-bench","object":"chat.completion","created":1764115200,)"
+      R"("model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":")" +
+      words(r, answer) + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":)" + std::to_string(pt) +
+      R"(,"completion_tokens":)" + std::to_string(ct) + R"(,"total_tokens":)" + std::to_string(pt + ct) +
+      "}}";
   return p;
 }
 
-std::string make_trace_json(const std::string& id, const std::string& session_id, int64_t turn, const chat_pair& p,
-                            bool error) {
+std::string make_trace_json(const std::string& id, const std::string& session_id, int64_t turn,
+                            const chat_pair& p, bool error) {
   std::string s;
   s.reserve(p.request_json.size() + p.response_json.size() + 256);
   s += R"({"id":")" + id + R"(","session_id":")" + session_id + R"(","turn_number":)" + std::to_string(turn);
@@ -262,9 +264,15 @@ int64_t status_kb(pid_t pid, const std::string& key) {
 }
 }  // namespace
 
-int64_t process_rss_bytes(pid_t pid) { return status_kb(pid, "VmRSS:"); }
-int64_t process_rss_anon_bytes(pid_t pid) { return status_kb(pid, "RssAnon:"); }
-int64_t process_rss_file_bytes(pid_t pid) { return status_kb(pid, "RssFile:") + status_kb(pid, "RssShmem:"); }
+int64_t process_rss_bytes(pid_t pid) {
+  return status_kb(pid, "VmRSS:");
+}
+int64_t process_rss_anon_bytes(pid_t pid) {
+  return status_kb(pid, "RssAnon:");
+}
+int64_t process_rss_file_bytes(pid_t pid) {
+  return status_kb(pid, "RssFile:") + status_kb(pid, "RssShmem:");
+}
 
 std::string rss_text(pid_t pid) {
   return fmt_bytes(static_cast<double>(process_rss_bytes(pid))) + " (anon " +
@@ -273,21 +281,24 @@ std::string rss_text(pid_t pid) {
 }
 
 int64_t file_size(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return -1;
   return st.st_size;
 }
 
-collector_process::~collector_process() { stop(); }
+collector_process::~collector_process() {
+  stop();
+}
 
 void collector_process::start(const std::string& binary, const std::string& db,
-                              const std::vector<std::string>& extra_args, const std::vector<std::string>& extra_env,
-                              std::chrono::milliseconds timeout) {
+                              const std::vector<std::string>& extra_args,
+                              const std::vector<std::string>& extra_env, std::chrono::milliseconds timeout) {
   port_ = free_loopback_port();
-  std::vector<std::string> args = {binary,      "--host", "127.0.0.1", "--port", std::to_string(port_),
-                                   "--db",      db,       "--log-level", "warn"};
+  std::vector<std::string> args = {binary, "--host", "127.0.0.1",   "--port", std::to_string(port_),
+                                   "--db", db,       "--log-level", "warn"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  // For profiling: e.g. LLMTRACE_BENCH_COLLECTOR_WRAPPER="valgrind --tool=callgrind" runs the collector under it.
+  // For profiling: e.g. LLMTRACE_BENCH_COLLECTOR_WRAPPER="valgrind --tool=callgrind" runs the collector under
+  // it.
   if (const char* wrap = std::getenv("LLMTRACE_BENCH_COLLECTOR_WRAPPER"); wrap && *wrap) {
     std::istringstream in(wrap);
     std::vector<std::string> prefix;

@@ -1,6 +1,7 @@
 // Shared helpers of the benchmark programs: percentiles, result rows for results.md, realistic OpenAI-shaped
-// payloads, and a real llmtrace-collector child process (spawn, wait for /healthz, CPU and RSS from /proc, stop).
-// Threading: free functions are thread-safe; a collector_process and a result_sink belong to one thread.
+// payloads, and a real llmtrace-collector child process (spawn, wait for /healthz, CPU and RSS from /proc,
+// stop). Threading: free functions are thread-safe; a collector_process and a result_sink belong to one
+// thread.
 #pragma once
 
 #include <sys/types.h>
@@ -77,8 +78,8 @@ struct chat_pair {
 chat_pair make_chat_pair(rng& r, std::size_t bytes, const std::string& extra_token = {});
 
 // One trace object in the POST /api/trace shape (what the SDK sends), with the given id / session / turn.
-std::string make_trace_json(const std::string& id, const std::string& session_id, int64_t turn, const chat_pair& p,
-                            bool error = false);
+std::string make_trace_json(const std::string& id, const std::string& session_id, int64_t turn,
+                            const chat_pair& p, bool error = false);
 
 // A free TCP port on 127.0.0.1 (bound to port 0 and released; another process may take it in between, rare).
 int free_loopback_port();
@@ -90,7 +91,8 @@ double process_cpu_seconds(pid_t pid);
 double process_thread_cpu_seconds(pid_t pid);
 // Resident set size from /proc/<pid>/status (VmRSS), in bytes; 0 when unknown.
 int64_t process_rss_bytes(pid_t pid);
-// The same, split: anonymous memory (heap, stacks) and file-backed pages (binary, libraries, mmap'd database).
+// The same, split: anonymous memory (heap, stacks) and file-backed pages (binary, libraries, mmap'd
+// database).
 int64_t process_rss_anon_bytes(pid_t pid);
 int64_t process_rss_file_bytes(pid_t pid);
 // "12.3 MB (anon 4.5 MB, file 7.8 MB)"
@@ -107,8 +109,8 @@ class collector_process {
 
   // Starts `binary` with --db db and extra args; waits (bounded) for the first 200 from /healthz.
   // Throws std::runtime_error when it does not come up within `timeout`.
-  void start(const std::string& binary, const std::string& db, const std::vector<std::string>& extra_args = {},
-             const std::vector<std::string>& extra_env = {},
+  void start(const std::string& binary, const std::string& db,
+             const std::vector<std::string>& extra_args = {}, const std::vector<std::string>& extra_env = {},
              std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // SIGTERM, then SIGKILL after a bounded wait. Returns the exit status (or -1).
   int stop();

@@ -47,7 +47,8 @@ int run_footprint(int argc, char** argv) {
   r.target = "<= 100 ms";
   r.met = s.p50 <= 100 ? "yes" : "no";
   out.add(r);
-  r.metric = std::string("llmtrace-collector binary size (UI ") + (ui == "ON" ? "embedded" : "not built: fallback page") + ")";
+  r.metric = std::string("llmtrace-collector binary size (UI ") +
+             (ui == "ON" ? "embedded" : "not built: fallback page") + ")";
   r.ours = fmt_bytes(static_cast<double>(file_size(bin)));
   r.target = "(informative)";
   r.met = "-";

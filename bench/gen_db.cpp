@@ -1,15 +1,15 @@
 // Row 3 set-up: writes a large database (default 1M ~1 KB records in 10k sessions; env LLMTRACE_BENCH_RECORDS
 // scales it) through the collector's own ingest parser (ingest::parse_trace) and store (open_sqlite_store +
-// write_batch), so it holds exactly what ingest would make. Also writes DB.sample (session ids and a sample of
-// record ids) for the query load, and appends the database size per record to the results.
-// Usage: llmtrace_bench_gen_db --db PATH --out ROWS_FILE
+// write_batch), so it holds exactly what ingest would make. Also writes DB.sample (session ids and a sample
+// of record ids) for the query load, and appends the database size per record to the results. Usage:
+// llmtrace_bench_gen_db --db PATH --out ROWS_FILE
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <thread>
-#include <iostream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -149,8 +149,8 @@ int main(int argc, char** argv) {
   row.metric = "database size per record (" + lb::fmt_num(static_cast<double>(written)) + " records, " +
                lb::fmt_num(static_cast<double>(sessions)) + " sessions)";
   row.ours = lb::fmt_num(static_cast<double>(bytes) / static_cast<double>(written)) + " B/record";
-  row.peer = "payload JSON " + lb::fmt_num(static_cast<double>(payload_bytes) / static_cast<double>(written)) +
-             " B/record";
+  row.peer = "payload JSON " +
+             lb::fmt_num(static_cast<double>(payload_bytes) / static_cast<double>(written)) + " B/record";
   row.ratio = lb::fmt_ratio(static_cast<double>(bytes) / static_cast<double>(payload_bytes));
   row.target = "(informative)";
   out.add(row);

@@ -1,8 +1,8 @@
-// Row 1: the SDK hot path. Per-call latency (steady clock around each call) and Google Benchmark throughput of
-// llmtrace::client::trace() on a 2 KB record, with the collector up and down, against two peers in the same
-// binary and run: spdlog's async logger (overrun_oldest, null sink) and a bare moodycamel enqueue of a 2 KB
-// std::string copy drained by a consumer thread (the floor).
-// Usage: llmtrace_bench_hot_path --collector BIN --work DIR --out ROWS_FILE
+// Row 1: the SDK hot path. Per-call latency (steady clock around each call) and Google Benchmark throughput
+// of llmtrace::client::trace() on a 2 KB record, with the collector up and down, against two peers in the
+// same binary and run: spdlog's async logger (overrun_oldest, null sink) and a bare moodycamel enqueue of a 2
+// KB std::string copy drained by a consumer thread (the floor). Usage: llmtrace_bench_hot_path --collector
+// BIN --work DIR --out ROWS_FILE
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -118,8 +118,9 @@ subject spdlog_subject(spdlog_state& st) {
   s.name = "spdlog async";
   s.make = [&st] {
     st.pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
-    st.logger = std::make_shared<spdlog::async_logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>(),
-                                                        st.pool, spdlog::async_overflow_policy::overrun_oldest);
+    st.logger =
+        std::make_shared<spdlog::async_logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>(),
+                                               st.pool, spdlog::async_overflow_policy::overrun_oldest);
   };
   s.call = [&st](int, int) {
     st.logger->log(spdlog::level::info, spdlog::string_view_t(the_payload().text));
@@ -232,7 +233,8 @@ class capture_reporter : public benchmark::ConsoleReporter {
     for (const auto& r : runs) {
       if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") {
         auto it = r.counters.find("items_per_second");
-        if (it != r.counters.end()) rates[r.run_name.function_name + "/" + std::to_string(r.threads)] = it->second;
+        if (it != r.counters.end())
+          rates[r.run_name.function_name + "/" + std::to_string(r.threads)] = it->second;
       }
     }
     ConsoleReporter::ReportRuns(runs);
@@ -263,8 +265,8 @@ int main(int argc, char** argv) {
 
   g_subjects.push_back(sdk_subject(g_up, "trace() collector up"));      // 0
   g_subjects.push_back(sdk_subject(g_down, "trace() collector down"));  // 1
-  g_subjects.push_back(spdlog_subject(g_spdlog));                      // 2
-  g_subjects.push_back(queue_subject(g_queue));                        // 3
+  g_subjects.push_back(spdlog_subject(g_spdlog));                       // 2
+  g_subjects.push_back(queue_subject(g_queue));                         // 3
 
   const double clock_ns = clock_overhead_ns();
   std::map<std::pair<int, int>, lb::summary> sums;  // (subject, threads)
@@ -273,9 +275,9 @@ int main(int argc, char** argv) {
       auto v = measure(g_subjects[si], threads);
       auto s = lb::summarize(std::move(v));
       sums[{si, threads}] = s;
-      std::printf("%-24s threads=%d n=%zu p50=%s p99=%s p99.9=%s max=%s\n", g_subjects[si].name.c_str(), threads,
-                  s.n, lb::fmt_ns(s.p50).c_str(), lb::fmt_ns(s.p99).c_str(), lb::fmt_ns(s.p999).c_str(),
-                  lb::fmt_ns(s.max).c_str());
+      std::printf("%-24s threads=%d n=%zu p50=%s p99=%s p99.9=%s max=%s\n", g_subjects[si].name.c_str(),
+                  threads, s.n, lb::fmt_ns(s.p50).c_str(), lb::fmt_ns(s.p99).c_str(),
+                  lb::fmt_ns(s.p999).c_str(), lb::fmt_ns(s.max).c_str());
     }
   }
 
@@ -295,7 +297,9 @@ int main(int argc, char** argv) {
         r.peer = "spdlog " + lb::fmt_ns(spd) + " / enqueue " + lb::fmt_ns(enq);
         r.ratio = lb::fmt_ratio(r1) + " / " + lb::fmt_ratio(r2);
         r.target = "<= 0.5x spdlog, <= 1.5x enqueue";
-        r.met = (r1 <= 0.5 && r2 <= 1.5) ? "yes" : (r1 <= 0.5 ? "no (vs enqueue)" : (r2 <= 1.5 ? "no (vs spdlog)" : "no"));
+        r.met = (r1 <= 0.5 && r2 <= 1.5)
+                    ? "yes"
+                    : (r1 <= 0.5 ? "no (vs enqueue)" : (r2 <= 1.5 ? "no (vs spdlog)" : "no"));
         out.add(r);
       };
       pair_row("p50", o.p50, sp.p50, q.p50);
@@ -313,22 +317,34 @@ int main(int argc, char** argv) {
   }
   out.note("Row 1: " + std::to_string(kRounds) + " rounds x " + std::to_string(kPerRound) +
            " calls per configuration (split over the producer threads), 2 KB record (" +
-           std::to_string(the_payload().text.size()) + " bytes of JSON); steady_clock around each call, clock "
-           "overhead p50 " + lb::fmt_ns(clock_ns) + " included in every figure. Drops during the latency runs: "
-           "collector up " + std::to_string(g_up.dropped) + " of " + std::to_string(g_up.enqueued + g_up.dropped) +
+           std::to_string(the_payload().text.size()) +
+           " bytes of JSON); steady_clock around each call, clock "
+           "overhead p50 " +
+           lb::fmt_ns(clock_ns) +
+           " included in every figure. Drops during the latency runs: "
+           "collector up " +
+           std::to_string(g_up.dropped) + " of " + std::to_string(g_up.enqueued + g_up.dropped) +
            ", collector down " + std::to_string(g_down.dropped) + " of " +
-           std::to_string(g_down.enqueued + g_down.dropped) + "; records the collector had committed when each "
-           "round ended (collector up): " + std::to_string(g_up.sent) + ".");
+           std::to_string(g_down.enqueued + g_down.dropped) +
+           "; records the collector had committed when each "
+           "round ended (collector up): " +
+           std::to_string(g_up.sent) + ".");
 
-  // Throughput: the same calls under Google Benchmark, fixed iteration counts (bounded memory), 5 repetitions.
+  // Throughput: the same calls under Google Benchmark, fixed iteration counts (bounded memory), 5
+  // repetitions.
   std::vector<std::string> names = {"trace_up", "trace_down", "spdlog", "enqueue"};
   for (int si = 0; si < 4; ++si) {
     for (int threads : {1, 4}) {
       auto* b = benchmark::RegisterBenchmark(names[si].c_str(), bm_run);
-      b->Arg(si)->Threads(threads)->Iterations(kPerRound / threads)->Repetitions(5)->UseRealTime()
+      b->Arg(si)
+          ->Threads(threads)
+          ->Iterations(kPerRound / threads)
+          ->Repetitions(5)
+          ->UseRealTime()
           ->ReportAggregatesOnly(true);
       b->Setup([](const benchmark::State& st) { g_subjects[static_cast<std::size_t>(st.range(0))].make(); });
-      b->Teardown([](const benchmark::State& st) { g_subjects[static_cast<std::size_t>(st.range(0))].finish(); });
+      b->Teardown(
+          [](const benchmark::State& st) { g_subjects[static_cast<std::size_t>(st.range(0))].finish(); });
     }
   }
   int bargc = 1;

@@ -40,8 +40,12 @@ struct row_source {
   const chat_pair& pair(int64_t i) const { return pairs[static_cast<std::size_t>(i) % pairs.size()]; }
 };
 
-std::string session_of(int64_t i) { return "ingest-session-" + std::to_string(i % kSessions); }
-int64_t turn_of(int64_t i) { return 1 + i / kSessions; }
+std::string session_of(int64_t i) {
+  return "ingest-session-" + std::to_string(i % kSessions);
+}
+int64_t turn_of(int64_t i) {
+  return 1 + i / kSessions;
+}
 
 double thread_cpu_seconds() {
   rusage ru{};
@@ -78,10 +82,11 @@ raw_result raw_sqlite_insert(const std::string& path, const row_source& src, int
                      nullptr, nullptr, nullptr),
         db, "schema");
   sqlite3_stmt* ins = nullptr;
-  check(sqlite3_prepare_v2(db,
-                           "INSERT INTO records (id, session_id, turn_number, request, response, status, metadata,"
-                           " created_at, updated_at, latency_ms, model) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &ins, nullptr),
+  check(sqlite3_prepare_v2(
+            db,
+            "INSERT INTO records (id, session_id, turn_number, request, response, status, metadata,"
+            " created_at, updated_at, latency_ms, model) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            -1, &ins, nullptr),
         db, "prepare");
   const double cpu0 = thread_cpu_seconds();
   const auto t0 = steady::now();
@@ -91,14 +96,16 @@ raw_result raw_sqlite_insert(const std::string& path, const row_source& src, int
       const std::string id = llmtrace::new_id();
       const std::string sid = session_of(i);
       const chat_pair& p = src.pair(i);
-      const auto now = static_cast<int64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-              .count());
+      const auto now = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
       sqlite3_bind_text(ins, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
       sqlite3_bind_text(ins, 2, sid.data(), static_cast<int>(sid.size()), SQLITE_TRANSIENT);
       sqlite3_bind_int64(ins, 3, turn_of(i));
-      sqlite3_bind_text(ins, 4, p.request_json.data(), static_cast<int>(p.request_json.size()), SQLITE_STATIC);
-      sqlite3_bind_text(ins, 5, p.response_json.data(), static_cast<int>(p.response_json.size()), SQLITE_STATIC);
+      sqlite3_bind_text(ins, 4, p.request_json.data(), static_cast<int>(p.request_json.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_text(ins, 5, p.response_json.data(), static_cast<int>(p.response_json.size()),
+                        SQLITE_STATIC);
       sqlite3_bind_text(ins, 6, "success", -1, SQLITE_STATIC);
       sqlite3_bind_text(ins, 7, R"({"app":"bench","env":"dev"})", -1, SQLITE_STATIC);
       sqlite3_bind_int64(ins, 8, now);
@@ -175,14 +182,15 @@ int run_ingest(int argc, char** argv) {
             rejected += num("\"rejected\":");
             break;
           }
-          if (res && (res->status == 503 || res->status == 429) && attempt < 50 && steady::now() < hard_stop) {
+          if (res && (res->status == 503 || res->status == 429) && attempt < 50 &&
+              steady::now() < hard_stop) {
             ++retries;
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             continue;
           }
           ++failures;
-          std::cerr << "ingest: batch failed: " << (res ? std::to_string(res->status) : httplib::to_string(res.error()))
-                    << "\n";
+          std::cerr << "ingest: batch failed: "
+                    << (res ? std::to_string(res->status) : httplib::to_string(res.error())) << "\n";
           break;
         }
       }
@@ -202,9 +210,10 @@ int run_ingest(int argc, char** argv) {
   const double ours_rps = static_cast<double>(accepted.load()) / seconds;
   const double raw_rps = static_cast<double>(records) / raw.seconds;
   const summary bs = summarize(batch_ms);
-  std::printf("ingest: %lld accepted, %lld rejected, %lld failed batches, %lld 503 retries in %.2f s; raw %.2f s\n",
-              static_cast<long long>(accepted.load()), static_cast<long long>(rejected.load()),
-              static_cast<long long>(failures.load()), static_cast<long long>(retries.load()), seconds, raw.seconds);
+  std::printf(
+      "ingest: %lld accepted, %lld rejected, %lld failed batches, %lld 503 retries in %.2f s; raw %.2f s\n",
+      static_cast<long long>(accepted.load()), static_cast<long long>(rejected.load()),
+      static_cast<long long>(failures.load()), static_cast<long long>(retries.load()), seconds, raw.seconds);
 
   result_row r;
   r.row = "2 Ingest";
@@ -234,12 +243,13 @@ int run_ingest(int argc, char** argv) {
   out.add(r);
 
   out.note("Row 2: " + fmt_num(static_cast<double>(records)) + " records (" + std::to_string(batches) +
-           " batches) over " + fmt_num(seconds, 2) + " s; " + std::to_string(rejected.load()) + " rejected, " +
-           std::to_string(failures.load()) + " failed batches, " + std::to_string(retries.load()) +
-           " 503 retries; collector RSS at the end " + rss + "; database " +
+           " batches) over " + fmt_num(seconds, 2) + " s; " + std::to_string(rejected.load()) +
+           " rejected, " + std::to_string(failures.load()) + " failed batches, " +
+           std::to_string(retries.load()) + " 503 retries; collector RSS at the end " + rss + "; database " +
            fmt_bytes(static_cast<double>(db_bytes)) + " (" +
            fmt_num(static_cast<double>(db_bytes) / static_cast<double>(std::max<int64_t>(1, accepted)), 0) +
-           " B/record; raw table " + fmt_num(static_cast<double>(raw.bytes) / static_cast<double>(records), 0) +
+           " B/record; raw table " +
+           fmt_num(static_cast<double>(raw.bytes) / static_cast<double>(records), 0) +
            " B/record). The raw peer stores the same request/response text with id, session, turn, status, "
            "metadata, times, latency and model, one UNIQUE id index and one (session, turn) index, page_size "
            "16384 like the collector; it does no JSON parsing, no session rows, no FTS.");

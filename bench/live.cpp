@@ -136,8 +136,8 @@ int run_live(int argc, char** argv) {
     lat = lat_ms;
   }
   const summary s = summarize(lat);
-  std::printf("live: %zu events matched, %zu missing, p50 %.1f ms p99 %.1f ms max %.1f ms\n", s.n, missing, s.p50,
-              s.p99, s.max);
+  std::printf("live: %zu events matched, %zu missing, p50 %.1f ms p99 %.1f ms max %.1f ms\n", s.n, missing,
+              s.p50, s.p99, s.max);
   result_row row;
   row.row = "4 Live latency";
   row.metric = "trace() return -> SSE `record` event, p50 (SDK defaults)";
@@ -150,8 +150,9 @@ int run_live(int argc, char** argv) {
   row.target = "<= 500 ms";
   row.met = s.p99 <= 500 && missing == 0 ? "yes" : "no";
   out.add(row);
-  out.note("Row 4: " + std::to_string(n) + " records, one every 5-15 ms from one thread, " + std::to_string(s.n) +
-           " events matched, " + std::to_string(missing) + " never arrived; max " + fmt_ms(s.max) +
+  out.note("Row 4: " + std::to_string(n) + " records, one every 5-15 ms from one thread, " +
+           std::to_string(s.n) + " events matched, " + std::to_string(missing) + " never arrived; max " +
+           fmt_ms(s.max) +
            ". The SDK's flush_interval (200 ms) bounds the wait of a record that does not fill a batch.");
   return missing == 0 ? 0 : 1;
 }

@@ -44,7 +44,8 @@ class fake_upstream {
     port_ = srv_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { srv_.listen_after_bind(); });
     const auto deadline = steady::now() + std::chrono::seconds(5);
-    while (!srv_.is_running() && steady::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!srv_.is_running() && steady::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ~fake_upstream() {
     srv_.stop();
@@ -72,7 +73,8 @@ double timed_call(httplib::Client& cli, const std::string& body, bool stream, in
   const auto s = steady::now();
   if (stream) {
     req.content_receiver = [&](const char*, size_t len, uint64_t, uint64_t) {
-      if (first_ms < 0 && len > 0) first_ms = std::chrono::duration<double, std::milli>(steady::now() - s).count();
+      if (first_ms < 0 && len > 0)
+        first_ms = std::chrono::duration<double, std::milli>(steady::now() - s).count();
       return true;
     };
   }
@@ -125,13 +127,26 @@ int run_proxy(int argc, char** argv) {
   for (int i = 0; i < n; ++i) {
     // Interleaved so both paths see the same background noise.
     double v;
-    if ((v = timed_call(direct, req, false, &status)) >= 0) d_plain.push_back(v); else ++failures;
-    if ((v = timed_call(proxied, req, false, &status)) >= 0) p_plain.push_back(v); else ++failures;
-    if ((v = timed_call(direct, req_stream, true, &status)) >= 0) d_ttft.push_back(v); else ++failures;
-    if ((v = timed_call(proxied, req_stream, true, &status)) >= 0) p_ttft.push_back(v); else ++failures;
+    if ((v = timed_call(direct, req, false, &status)) >= 0)
+      d_plain.push_back(v);
+    else
+      ++failures;
+    if ((v = timed_call(proxied, req, false, &status)) >= 0)
+      p_plain.push_back(v);
+    else
+      ++failures;
+    if ((v = timed_call(direct, req_stream, true, &status)) >= 0)
+      d_ttft.push_back(v);
+    else
+      ++failures;
+    if ((v = timed_call(proxied, req_stream, true, &status)) >= 0)
+      p_ttft.push_back(v);
+    else
+      ++failures;
   }
   col.stop();
-  const summary dp = summarize(d_plain), pp = summarize(p_plain), dt = summarize(d_ttft), pt = summarize(p_ttft);
+  const summary dp = summarize(d_plain), pp = summarize(p_plain), dt = summarize(d_ttft),
+                pt = summarize(p_ttft);
   auto add = [&](const std::string& what, const summary& direct_s, const summary& proxy_s) {
     result_row row;
     row.row = "5 Proxy overhead";

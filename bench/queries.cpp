@@ -51,7 +51,8 @@ int run_queries(int argc, char** argv) {
     std::string tag, id;
     while (f >> tag >> id) (tag == "s" ? sessions : records).push_back(id);
   }
-  if (sessions.empty() || records.empty()) throw std::runtime_error("no " + db + ".sample: run llmtrace_bench_gen_db");
+  if (sessions.empty() || records.empty())
+    throw std::runtime_error("no " + db + ".sample: run llmtrace_bench_gen_db");
 
   collector_process col;
   col.start(bin, db);
@@ -60,12 +61,16 @@ int run_queries(int argc, char** argv) {
   auto make_path = [&](int k, rng& r) {
     std::string path;
     switch (k) {
-      case k_sessions: path = "/api/sessions?page=" + std::to_string(1 + r.below(50)) + "&size=20"; break;
-      case k_records:
-        path = "/api/sessions/" + sessions[r.below(sessions.size())] + "/records?page=" +
-               std::to_string(1 + r.below(2)) + "&size=50";
+      case k_sessions:
+        path = "/api/sessions?page=" + std::to_string(1 + r.below(50)) + "&size=20";
         break;
-      case k_detail: path = "/api/records/" + records[r.below(records.size())]; break;
+      case k_records:
+        path = "/api/sessions/" + sessions[r.below(sessions.size())] +
+               "/records?page=" + std::to_string(1 + r.below(2)) + "&size=50";
+        break;
+      case k_detail:
+        path = "/api/records/" + records[r.below(records.size())];
+        break;
       case k_search_common:
         path = "/api/search?q=" + vocab_word(static_cast<uint32_t>(r.below(64))) + "&page=1&size=20";
         break;
@@ -108,7 +113,8 @@ int run_queries(int argc, char** argv) {
           for (int k = 0; k < kWriterBatch; ++k) {
             if (k) body += ',';
             ++turn;
-            body += make_trace_json(llmtrace::new_id(), session, turn, pairs[static_cast<std::size_t>(turn) % 64]);
+            body += make_trace_json(llmtrace::new_id(), session, turn,
+                                    pairs[static_cast<std::size_t>(turn) % 64]);
           }
           body += "]}";
           auto res = cli.Post("/api/traces", body, "application/json");
@@ -152,7 +158,8 @@ int run_queries(int argc, char** argv) {
           }
         }
         std::lock_guard<std::mutex> lock(mu);
-        for (int k = 0; k < k_count; ++k) lat[phase][k].insert(lat[phase][k].end(), mine[k].begin(), mine[k].end());
+        for (int k = 0; k < k_count; ++k)
+          lat[phase][k].insert(lat[phase][k].end(), mine[k].begin(), mine[k].end());
       });
     }
     for (auto& t : readers) t.join();
@@ -178,8 +185,8 @@ int run_queries(int argc, char** argv) {
       const double c0 = process_thread_cpu_seconds(col.pid());
       for (int i = 0; i < n; ++i) cli.Get(make_path(k, r));
       const double c1 = process_thread_cpu_seconds(col.pid());
-      cpu_per_query += std::string(cpu_per_query.empty() ? "" : "; ") + kind_name[k] + " " +
-                       fmt_ms((c1 - c0) * 1e3 / n);
+      cpu_per_query +=
+          std::string(cpu_per_query.empty() ? "" : "; ") + kind_name[k] + " " + fmt_ms((c1 - c0) * 1e3 / n);
     }
   }
   const std::string rss = rss_text(col.pid());
@@ -192,7 +199,8 @@ int run_queries(int argc, char** argv) {
     r.row = "3 Queries at scale";
     r.metric = std::string(kind_name[k]) + " p50 / p95 / p99 under ingest";
     r.ours = fmt_ms(s.p50) + " / " + fmt_ms(s.p95) + " / " + fmt_ms(s.p99);
-    r.peer = "same queries without ingest: " + fmt_ms(idle.p50) + " / " + fmt_ms(idle.p95) + " / " + fmt_ms(idle.p99);
+    r.peer = "same queries without ingest: " + fmt_ms(idle.p50) + " / " + fmt_ms(idle.p95) + " / " +
+             fmt_ms(idle.p99);
     r.ratio = fmt_ratio(idle.p95 > 0 ? s.p95 / idle.p95 : 0) + " (p95)";
     const double limit = k >= k_search_common ? 50 : 5;
     r.target = "p95 <= " + fmt_num(limit) + " ms";
@@ -210,17 +218,21 @@ int run_queries(int argc, char** argv) {
   out.add(r);
   std::string codes;
   for (auto& [code, count] : error_codes)
-    codes += " HTTP " + (code < 0 ? std::string("no answer") : std::to_string(code)) + ": " + std::to_string(count) + ".";
-  out.note("Row 3: " + std::to_string(kReaders) + " reader threads x " + std::to_string(iters) +
-           " rounds of the 6 queries without ingest, then again while a background writer ingested " +
-           fmt_num(static_cast<double>(written_total)) + " records (" + std::to_string(kWriterBatch) + " every " +
-           std::to_string(kWriterPeriodMs) + " ms, ~1 KB each), " + std::to_string(writer_errors_total) +
-           " writer errors; " + std::to_string(errors) + " query errors; " + std::to_string(empty_search) +
-           " searches with no hit. Peer column: the same queries in the same run with no writer. Collector CPU: " +
-           fmt_num(phase_cpu[0], 1) + " s over " + fmt_num(phase_wall[0], 1) + " s without ingest, " +
-           fmt_num(phase_cpu[1], 1) + " s over " + fmt_num(phase_wall[1], 1) + " s with ingest." + codes);
-  out.note("Row 3, collector CPU per query (all its threads, from /proc/<pid>/task/*/schedstat; 40 sequential "
-           "queries of one kind, no ingest): " + cpu_per_query + ".");
+    codes += " HTTP " + (code < 0 ? std::string("no answer") : std::to_string(code)) + ": " +
+             std::to_string(count) + ".";
+  out.note(
+      "Row 3: " + std::to_string(kReaders) + " reader threads x " + std::to_string(iters) +
+      " rounds of the 6 queries without ingest, then again while a background writer ingested " +
+      fmt_num(static_cast<double>(written_total)) + " records (" + std::to_string(kWriterBatch) + " every " +
+      std::to_string(kWriterPeriodMs) + " ms, ~1 KB each), " + std::to_string(writer_errors_total) +
+      " writer errors; " + std::to_string(errors) + " query errors; " + std::to_string(empty_search) +
+      " searches with no hit. Peer column: the same queries in the same run with no writer. Collector CPU: " +
+      fmt_num(phase_cpu[0], 1) + " s over " + fmt_num(phase_wall[0], 1) + " s without ingest, " +
+      fmt_num(phase_cpu[1], 1) + " s over " + fmt_num(phase_wall[1], 1) + " s with ingest." + codes);
+  out.note(
+      "Row 3, collector CPU per query (all its threads, from /proc/<pid>/task/*/schedstat; 40 sequential "
+      "queries of one kind, no ingest): " +
+      cpu_per_query + ".");
   return errors == 0 ? 0 : 1;
 }
 

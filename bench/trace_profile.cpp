@@ -49,9 +49,9 @@ int main(int argc, char** argv) {
   }
   auto show = [](const char* name, std::vector<double> v) {
     const lb::summary s = lb::summarize(v);
-    std::printf("%-22s n=%-7zu p50=%-9s p90=%-9s p99=%-9s p99.9=%-9s max=%s\n", name, s.n, lb::fmt_ns(s.p50).c_str(),
-                lb::fmt_ns(lb::percentile(v, 0.9)).c_str(), lb::fmt_ns(s.p99).c_str(), lb::fmt_ns(s.p999).c_str(),
-                lb::fmt_ns(s.max).c_str());
+    std::printf("%-22s n=%-7zu p50=%-9s p90=%-9s p99=%-9s p99.9=%-9s max=%s\n", name, s.n,
+                lb::fmt_ns(s.p50).c_str(), lb::fmt_ns(lb::percentile(v, 0.9)).c_str(),
+                lb::fmt_ns(s.p99).c_str(), lb::fmt_ns(s.p999).c_str(), lb::fmt_ns(s.max).c_str());
   };
   show("calls that wake", wake);
   show("all other calls", other);

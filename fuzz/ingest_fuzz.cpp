@@ -23,8 +23,8 @@ using json = nlohmann::json;
 using namespace llmtrace;
 
 [[noreturn]] void broken(const char* what, std::string_view detail = {}) {
-  std::fprintf(stderr, "invariant broken: %s: %.*s\n", what, static_cast<int>(std::min<std::size_t>(detail.size(), 400)),
-               detail.data());
+  std::fprintf(stderr, "invariant broken: %s: %.*s\n", what,
+               static_cast<int>(std::min<std::size_t>(detail.size(), 400)), detail.data());
   std::abort();
 }
 
@@ -33,11 +33,16 @@ bool valid_utf8(std::string_view s) {
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
-    if (c < 0x80) n = 0;
-    else if (c >= 0xc2 && c <= 0xdf) n = 1;
-    else if (c >= 0xe0 && c <= 0xef) n = 2;
-    else if (c >= 0xf0 && c <= 0xf4) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if (c >= 0xc2 && c <= 0xdf)
+      n = 1;
+    else if (c >= 0xe0 && c <= 0xef)
+      n = 2;
+    else if (c >= 0xf0 && c <= 0xf4)
+      n = 3;
+    else
+      return false;
     if (n > 0 && i + n >= s.size()) return false;
     for (std::size_t k = 1; k <= n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;

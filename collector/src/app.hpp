@@ -24,7 +24,7 @@ struct app_context {
   storage::store& store;
   ingest::ingest_service& ingest;
   api::event_hub& events;
-  api::metrics* metrics = nullptr;  // optional: request metrics for /metrics
+  api::metrics* metrics = nullptr;            // optional: request metrics for /metrics
   proxy::recorder* proxy_recorder = nullptr;  // set by proxy::mount: API reads wait for its queued records
 };
 

@@ -17,16 +17,16 @@ struct config {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string db_path = "./llmtrace.db";
-  std::string api_key;   // empty: no auth
+  std::string api_key;  // empty: no auth
   std::string upstream = "https://api.openai.com/v1";
   std::string upstream_api_key;  // OPENAI_API_KEY; never logged, never sent to clients
   std::string log_level = "info";
   std::size_t max_body_bytes = 16u * 1024u * 1024u;
-  int threads = 16;      // HTTP workers for ordinary requests (event streams get their own on top)
-  int max_streams = 16;  // concurrent /api/events streams
+  int threads = 16;              // HTTP workers for ordinary requests (event streams get their own on top)
+  int max_streams = 16;          // concurrent /api/events streams
   int max_ingest_inflight = 12;  // concurrent ingest requests before 503 + Retry-After
   std::vector<std::string> allowed_hosts;  // extra Host header values accepted besides loopback and --host
-  int heartbeat_ms = 15000;  // SSE keep-alive comment interval
+  int heartbeat_ms = 15000;                // SSE keep-alive comment interval
   int read_timeout_s = 10;
   int write_timeout_s = 10;
   std::size_t max_header_count = 100;

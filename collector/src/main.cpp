@@ -20,12 +20,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   parse_result parsed = parse_config(args, process_env());
   switch (parsed.what) {
-    case parse_result::action::help: std::cout << help_text(); return 0;
-    case parse_result::action::version: std::cout << "llmtrace-collector " << LLMTRACE_VERSION << "\n"; return 0;
+    case parse_result::action::help:
+      std::cout << help_text();
+      return 0;
+    case parse_result::action::version:
+      std::cout << "llmtrace-collector " << LLMTRACE_VERSION << "\n";
+      return 0;
     case parse_result::action::error:
       std::cerr << "llmtrace-collector: " << parsed.message << "\n";
       return 2;
-    case parse_result::action::run: break;
+    case parse_result::action::run:
+      break;
   }
   const config& cfg = parsed.cfg;
 
@@ -55,9 +60,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  spdlog::info("llmtrace-collector {} listening on http://{}:{} (db {}, auth {}, upstream {})", LLMTRACE_VERSION,
-               cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]" : cfg.host, server->port(),
-               cfg.db_path, cfg.api_key.empty() ? "off" : "on", cfg.upstream);
+  spdlog::info("llmtrace-collector {} listening on http://{}:{} (db {}, auth {}, upstream {})",
+               LLMTRACE_VERSION, cfg.host.find(':') != std::string::npos ? "[" + cfg.host + "]" : cfg.host,
+               server->port(), cfg.db_path, cfg.api_key.empty() ? "off" : "on", cfg.upstream);
 
   std::atomic<bool> done{false};
   std::thread waiter([&] {

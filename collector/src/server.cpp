@@ -50,8 +50,10 @@ bool is_ipv4_literal(std::string_view h) {
   int dots = 0;
   if (h.empty()) return false;
   for (char c : h) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') return false;
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return false;
   }
   return dots == 3;
 }
@@ -178,9 +180,7 @@ class guarded_stream final : public httplib::Stream {
   guarded_stream(int fd, const config& cfg, api::connection_state& state)
       : fd_(fd), cfg_(cfg), state_(state) {}
 
-  bool is_readable() const override {
-    return buffered() > 0 || wait_socket(fd_, POLLIN, read_wait_ms());
-  }
+  bool is_readable() const override { return buffered() > 0 || wait_socket(fd_, POLLIN, read_wait_ms()); }
   bool is_writable() const override { return wait_socket(fd_, POLLOUT, cfg_.write_timeout_s * 1000); }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -378,9 +378,10 @@ void collector_server::configure_http() {
     if (req.headers.size() > cfg_.max_header_count || header_bytes > cfg_.max_header_bytes) {
       res.set_header("Connection", "close");
       api::close_after_response();
-      api::write_error(res, 431, "headers_too_large",
-                       "too many or too large request headers (limits: " + std::to_string(cfg_.max_header_count) +
-                           " headers, " + std::to_string(cfg_.max_header_bytes) + " bytes)");
+      api::write_error(
+          res, 431, "headers_too_large",
+          "too many or too large request headers (limits: " + std::to_string(cfg_.max_header_count) +
+              " headers, " + std::to_string(cfg_.max_header_bytes) + " bytes)");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!host_allowed(req.get_header_value("Host"), cfg_)) {
@@ -394,7 +395,8 @@ void collector_server::configure_http() {
     }
     // Without Content-Length or chunking httplib 0.11.4 reads a POST/PUT/PATCH body until the peer closes
     // (a read-timeout hang); HTTP/1.1 lets us ask for the length instead.
-    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") && !req.has_header("Content-Length") &&
+    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") &&
+        !req.has_header("Content-Length") &&
         req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
       res.set_header("Connection", "close");
       api::close_after_response();
@@ -406,14 +408,16 @@ void collector_server::configure_http() {
       res.set_header("Connection", "close");  // the unread body must not be parsed as the next request
       api::close_after_response();
       res.set_header("WWW-Authenticate", "Bearer realm=\"llmtrace\"");
-      api::write_error(res, 401, "unauthorized", "missing or invalid API key: send 'Authorization: Bearer <key>'");
+      api::write_error(res, 401, "unauthorized",
+                       "missing or invalid API key: send 'Authorization: Bearer <key>'");
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
   // httplib's own rejections (no route, bad request line, 413 by Content-Length, ...) get our JSON shape.
-  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                              httplib::Response& res) {
     if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
     if (auto* conn = api::current_connection(); conn && conn->header_limit_hit) {
       res.status = 431;
@@ -443,7 +447,8 @@ void collector_server::configure_http() {
       return;
     } catch (const storage::store_unavailable& e) {
       res.set_header("Retry-After", "5");
-      api::write_error(res, 503, "store_unavailable", std::string("the database cannot take writes: ") + e.what());
+      api::write_error(res, 503, "store_unavailable",
+                       std::string("the database cannot take writes: ") + e.what());
       return;
     } catch (const std::exception& e) {
       spdlog::error("{} {} failed: {}", req.method, req.path, e.what());
@@ -482,13 +487,17 @@ int collector_server::bind() {
   return port;
 }
 
-bool collector_server::run() { return http_->listen_after_bind(); }
+bool collector_server::run() {
+  return http_->listen_after_bind();
+}
 
 void collector_server::stop() {
   if (events_) events_->shutdown();
   if (http_) http_->stop();
 }
 
-bool collector_server::is_running() const { return http_ && http_->is_running(); }
+bool collector_server::is_running() const {
+  return http_ && http_->is_running();
+}
 
 }  // namespace llmtrace

@@ -61,8 +61,9 @@ TEST_CASE("ingest: pending then success is one record") {
   test_collector tc;
   auto c = tc.client();
   json req = {{"model", "gpt-4o"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
-  auto first = post_json(*c, "/api/trace",
-                         {{"session_id", "seed"}, {"turn_number", 1}, {"request", req}, {"status", "pending"}}, 201);
+  auto first =
+      post_json(*c, "/api/trace",
+                {{"session_id", "seed"}, {"turn_number", 1}, {"request", req}, {"status", "pending"}}, 201);
   CHECK(first["status"] == "pending");
   CHECK(first["request"]["model"] == "gpt-4o");  // a JSON value, not a string
   auto second = post_json(*c, "/api/trace",
@@ -81,7 +82,8 @@ TEST_CASE("ingest: pending then success is one record") {
   CHECK(list["items"][0]["response"]["choices"][0]["message"]["content"] == "hello");
 
   // A late pending never overwrites the final status.
-  auto late = post_json(*c, "/api/trace", {{"id", first["id"]}, {"session_id", "seed"}, {"status", "pending"}}, 200);
+  auto late =
+      post_json(*c, "/api/trace", {{"id", first["id"]}, {"session_id", "seed"}, {"status", "pending"}}, 200);
   CHECK(late["status"] == "success");
 }
 
@@ -111,7 +113,8 @@ TEST_CASE("ingest: 8 threads into one session get turns 1..N with no gap or dupl
     workers.emplace_back([&] {
       auto c = tc.client();
       for (int i = 0; i < per_thread; ++i) {
-        auto r = c->Post("/api/trace", R"({"session_id":"busy","request":{"prompt":"p"}})", "application/json");
+        auto r =
+            c->Post("/api/trace", R"({"session_id":"busy","request":{"prompt":"p"}})", "application/json");
         if (!r || r->status != 201) failures++;
       }
     });
@@ -185,7 +188,8 @@ TEST_CASE("api: sessions list envelope, paging, newest activity first") {
   for (auto sid : {"s-a", "s-b", "s-c"}) post_json(*c, "/api/trace", {{"session_id", sid}}, 201);
   // Activity is stamped in milliseconds: let the clock tick past s-c's stamp, or s-a's update may tie with it
   // (ties go to the newer session).
-  for (const int64_t t0 = llmtrace::model::now_ms(); llmtrace::model::now_ms() == t0;) std::this_thread::yield();
+  for (const int64_t t0 = llmtrace::model::now_ms(); llmtrace::model::now_ms() == t0;)
+    std::this_thread::yield();
   post_json(*c, "/api/trace", {{"session_id", "s-a"}}, 201);  // s-a is now the most recent
   auto p1 = get_json(*c, "/api/sessions?page=1&size=2");
   CHECK(p1["page"] == 1);
@@ -199,7 +203,8 @@ TEST_CASE("api: sessions list envelope, paging, newest activity first") {
   CHECK(p1["items"][0].contains("total_tokens"));
   auto p2 = get_json(*c, "/api/sessions?page=2&size=2");
   CHECK(p2["items"].size() == 1);
-  for (std::string bad : {"page=0", "page=-1", "size=0", "size=201", "size=1000000000", "page=abc", "size=1.5"}) {
+  for (std::string bad :
+       {"page=0", "page=-1", "size=0", "size=201", "size=1000000000", "page=abc", "size=1.5"}) {
     auto r = c->Get(("/api/sessions?" + bad).c_str());
     REQUIRE(r);
     CHECK_MESSAGE(r->status == 400, bad);
@@ -218,7 +223,8 @@ TEST_CASE("api: session get, rename, delete and 404s") {
   CHECK(r->status == 200);
   CHECK(json::parse(r->body)["name"] == "My chat");
   CHECK(get_json(*c, "/api/sessions/ren")["name"] == "My chat");
-  for (std::string bad : std::vector<std::string>{R"({"name":""})", R"({"name":5})", "{}", "[1]", "nope", R"({"name":")" + std::string(201, 'x') + "\"}"}) {
+  for (std::string bad : std::vector<std::string>{R"({"name":""})", R"({"name":5})", "{}", "[1]", "nope",
+                                                  R"({"name":")" + std::string(201, 'x') + "\"}"}) {
     auto b = c->Patch("/api/sessions/ren", bad, "application/json");
     REQUIRE(b);
     CHECK_MESSAGE(b->status == 400, bad);
@@ -243,9 +249,9 @@ TEST_CASE("api: records get, delete, session records paging and 404s") {
   post_json(*c, "/api/trace", {{"session_id", "rs"}}, 201);
   auto got = get_json(*c, "/api/records/" + a["id"].get<std::string>());
   CHECK(got["metadata"]["k"] == "v");
-  for (auto key : {"id", "session_id", "turn_number", "request", "response", "status", "error_message", "metadata",
-                   "created_at", "updated_at", "started_at", "ended_at", "latency_ms", "model", "usage",
-                   "replay_of", "parent_id"})
+  for (auto key : {"id", "session_id", "turn_number", "request", "response", "status", "error_message",
+                   "metadata", "created_at", "updated_at", "started_at", "ended_at", "latency_ms", "model",
+                   "usage", "replay_of", "parent_id"})
     CHECK_MESSAGE(got.contains(key), key);
   CHECK(got["replay_of"].is_null());
   CHECK(got["created_at"].get<std::string>().back() == 'Z');
@@ -268,7 +274,8 @@ TEST_CASE("api: records get, delete, session records paging and 404s") {
 TEST_CASE("api: export streams one record JSON per line") {
   test_collector tc;
   auto c = tc.client();
-  for (int i = 0; i < 3; ++i) post_json(*c, "/api/trace", {{"session_id", "ex"}, {"request", {{"n", i}}}}, 201);
+  for (int i = 0; i < 3; ++i)
+    post_json(*c, "/api/trace", {{"session_id", "ex"}, {"request", {{"n", i}}}}, 201);
   auto r = c->Get("/api/sessions/ex/export");
   REQUIRE(r);
   CHECK(r->status == 200);
@@ -291,12 +298,17 @@ TEST_CASE("api: search by text and filters") {
   test_collector tc;
   auto c = tc.client();
   post_json(*c, "/api/trace",
-            {{"session_id", "q1"}, {"request", {{"model", "alpha-model"}, {"messages", {{{"role", "user"}, {"content", "zebra crossing"}}}}}}},
+            {{"session_id", "q1"},
+             {"request",
+              {{"model", "alpha-model"}, {"messages", {{{"role", "user"}, {"content", "zebra crossing"}}}}}}},
             201);
-  post_json(*c, "/api/trace",
-            {{"session_id", "q2"}, {"status", "error"}, {"error_message", "boom"},
-             {"request", {{"model", "beta-model"}, {"messages", {{{"role", "user"}, {"content", "lion king"}}}}}}},
-            201);
+  post_json(
+      *c, "/api/trace",
+      {{"session_id", "q2"},
+       {"status", "error"},
+       {"error_message", "boom"},
+       {"request", {{"model", "beta-model"}, {"messages", {{{"role", "user"}, {"content", "lion king"}}}}}}},
+      201);
   auto z = get_json(*c, "/api/search?q=zebra");
   CHECK(z["total"] == 1);
   REQUIRE(z["items"].size() == 1);
@@ -312,7 +324,8 @@ TEST_CASE("api: search by text and filters") {
 TEST_CASE("api: stats and metrics") {
   test_collector tc;
   auto c = tc.client();
-  post_json(*c, "/api/trace", {{"response", {{"usage", {{"prompt_tokens", 2}, {"completion_tokens", 3}}}}}}, 201);
+  post_json(*c, "/api/trace", {{"response", {{"usage", {{"prompt_tokens", 2}, {"completion_tokens", 3}}}}}},
+            201);
   c->Post("/api/trace", "{bad", "application/json");
   auto s = get_json(*c, "/api/stats");
   CHECK(s["records"] == 1);
@@ -333,7 +346,8 @@ TEST_CASE("api: stats and metrics") {
 TEST_CASE("auth: with a key every /api route needs the bearer token; healthz and metrics do not") {
   test_collector tc([](config& c) { c.api_key = "s3cret"; });
   auto anon = tc.client(false);
-  for (auto path : {"/api/sessions", "/api/stats", "/api/search", "/api/records/x", "/api/events", "/v1/models"}) {
+  for (auto path :
+       {"/api/sessions", "/api/stats", "/api/search", "/api/records/x", "/api/events", "/v1/models"}) {
     auto r = anon->Get(path);
     REQUIRE(r);
     CHECK_MESSAGE(r->status == 401, path);
@@ -360,12 +374,14 @@ TEST_CASE("security: unknown Host headers are refused, loopback names accepted")
   test_collector tc([](config& c) { c.allowed_hosts = {"trace.example"}; });
   auto c = tc.client();
   auto port = std::to_string(tc.port());
-  for (std::string host : std::vector<std::string>{"evil.example", "evil.example:" + port, "127.0.0.1.evil.example"}) {
+  for (std::string host :
+       std::vector<std::string>{"evil.example", "evil.example:" + port, "127.0.0.1.evil.example"}) {
     auto r = c->Get("/api/sessions", {{"Host", host}});
     REQUIRE(r);
     CHECK_MESSAGE(r->status == 421, host);
   }
-  for (std::string host : std::vector<std::string>{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "trace.example", "LOCALHOST"}) {
+  for (std::string host : std::vector<std::string>{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port,
+                                                   "trace.example", "LOCALHOST"}) {
     auto r = c->Get("/api/sessions", {{"Host", host}});
     REQUIRE(r);
     CHECK_MESSAGE(r->status == 200, host);

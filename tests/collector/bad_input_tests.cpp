@@ -1,4 +1,5 @@
-// Hostile and malformed input: every case gets a 4xx JSON error with a message, and the server keeps answering.
+// Hostile and malformed input: every case gets a 4xx JSON error with a message, and the server keeps
+// answering.
 #include <doctest/doctest.h>
 
 #include <poll.h>
@@ -188,8 +189,10 @@ TEST_CASE("bad input: a rejected upload's unread body is never parsed as a secon
   test_collector tc([](config& c) { c.api_key = "k"; });
   // The body is itself a valid request: if the server read it as one, a second answer would appear.
   std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  std::string req = "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    "Content-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled;
+  std::string req =
+      "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled;
   bool closed = false;
   auto raw = raw_exchange(tc.port(), req, closed);
   CHECK(raw.rfind("HTTP/1.1 401", 0) == 0);
@@ -199,8 +202,9 @@ TEST_CASE("bad input: a rejected upload's unread body is never parsed as a secon
 
 TEST_CASE("bad input: an oversized chunked body gets one 413 and the connection is closed") {
   test_collector tc([](config& c) { c.max_body_bytes = 4096; });
-  std::string req = "POST /api/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n";
+  std::string req =
+      "POST /api/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
   std::string chunk(2048, ' ');
   for (int i = 0; i < 8; ++i) req += "800\r\n" + chunk + "\r\n";
   req += "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";

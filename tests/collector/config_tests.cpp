@@ -58,9 +58,10 @@ TEST_CASE("config: SERVER_PORT is a fallback, LLMTRACE_PORT wins") {
 }
 
 TEST_CASE("config: extras parse and allowed hosts accumulate") {
-  auto r = parse_config({"--log-level", "debug", "--max-body-bytes", "2048", "--threads", "4", "--max-streams", "2",
-                         "--allowed-host", "a.example,b.example", "--allowed-host", "c.example"},
-                        fake_env({}));
+  auto r =
+      parse_config({"--log-level", "debug", "--max-body-bytes", "2048", "--threads", "4", "--max-streams",
+                    "2", "--allowed-host", "a.example,b.example", "--allowed-host", "c.example"},
+                   fake_env({}));
   REQUIRE(r.what == parse_result::action::run);
   CHECK(r.cfg.log_level == "debug");
   CHECK(r.cfg.max_body_bytes == 2048);
@@ -80,17 +81,16 @@ TEST_CASE("config: help and version") {
 }
 
 TEST_CASE("config: bad flags and values are errors with a message") {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"--bogus"},
-           {"--port"},
-           {"--port", "abc"},
-           {"--port", "70000"},
-           {"--port", "-1"},
-           {"--upstream", "ftp://x"},
-           {"--log-level", "loud"},
-           {"--threads", "0"},
-           {"--max-body-bytes", "12x"},
-           {"positional"}}) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{{"--bogus"},
+                                                                             {"--port"},
+                                                                             {"--port", "abc"},
+                                                                             {"--port", "70000"},
+                                                                             {"--port", "-1"},
+                                                                             {"--upstream", "ftp://x"},
+                                                                             {"--log-level", "loud"},
+                                                                             {"--threads", "0"},
+                                                                             {"--max-body-bytes", "12x"},
+                                                                             {"positional"}}) {
     auto r = parse_config(args, fake_env({}));
     CHECK(r.what == parse_result::action::error);
     CHECK(!r.message.empty());

@@ -23,16 +23,19 @@ class sse_reader {
              bool with_key = true)
       : client_(tc.client(with_key)) {
     thread_ = std::thread([this, headers, path] {
-      auto r = client_->Get(path.c_str(), headers, [this](const httplib::Response& res) {
-        std::lock_guard lock(mu_);
-        status_ = res.status;
-        content_type_ = res.get_header_value("Content-Type");
-        return true;
-      }, [this](const char* data, size_t len) {
-        std::lock_guard lock(mu_);
-        text_.append(data, len);
-        return !stop_;
-      });
+      auto r = client_->Get(
+          path.c_str(), headers,
+          [this](const httplib::Response& res) {
+            std::lock_guard lock(mu_);
+            status_ = res.status;
+            content_type_ = res.get_header_value("Content-Type");
+            return true;
+          },
+          [this](const char* data, size_t len) {
+            std::lock_guard lock(mu_);
+            text_.append(data, len);
+            return !stop_;
+          });
       std::lock_guard lock(mu_);
       finished_ = true;
       if (r && status_ == 0) status_ = r->status;
@@ -79,7 +82,9 @@ class sse_reader {
 TEST_CASE("events: a record event arrives after a POST") {
   test_collector tc;
   sse_reader sse(tc, {});
-  REQUIRE(wait_until([&] { return tc.app().events.open_streams() == 1 && sse.text().find("retry: 2000") != std::string::npos; }));
+  REQUIRE(wait_until([&] {
+    return tc.app().events.open_streams() == 1 && sse.text().find("retry: 2000") != std::string::npos;
+  }));
   CHECK(sse.content_type().find("text/event-stream") == 0);
   auto c = tc.client();
   auto r = c->Post("/api/trace", R"({"session_id":"live","request":{"prompt":"hi"}})", "application/json");
@@ -114,7 +119,8 @@ TEST_CASE("events: reconnect with Last-Event-ID resumes after that id") {
   REQUIRE(last >= 6);  // record + session event per POST
   {
     sse_reader sse(tc, {{"Last-Event-ID", "2"}});
-    REQUIRE(wait_until([&] { return sse.text().find("id: " + std::to_string(last) + "\n") != std::string::npos; }));
+    REQUIRE(wait_until(
+        [&] { return sse.text().find("id: " + std::to_string(last) + "\n") != std::string::npos; }));
     auto text = sse.text();
     CHECK(text.find("id: 3\n") != std::string::npos);
     CHECK(text.find("id: 2\n") == std::string::npos);
@@ -122,7 +128,8 @@ TEST_CASE("events: reconnect with Last-Event-ID resumes after that id") {
   }
   {
     sse_reader sse(tc, {}, "/api/events?last_event_id=" + std::to_string(last - 1));
-    REQUIRE(wait_until([&] { return sse.text().find("id: " + std::to_string(last) + "\n") != std::string::npos; }));
+    REQUIRE(wait_until(
+        [&] { return sse.text().find("id: " + std::to_string(last) + "\n") != std::string::npos; }));
     CHECK(sse.text().find("id: " + std::to_string(last - 1) + "\n") == std::string::npos);
   }
   {
@@ -130,7 +137,8 @@ TEST_CASE("events: reconnect with Last-Event-ID resumes after that id") {
     sse_reader sse(tc, {});
     REQUIRE(wait_until([&] { return sse.text().find(": connected") != std::string::npos; }));
     REQUIRE(c->Post("/api/trace", R"({"session_id":"resume"})", "application/json")->status == 201);
-    REQUIRE(wait_until([&] { return sse.text().find("id: " + std::to_string(last + 1) + "\n") != std::string::npos; }));
+    REQUIRE(wait_until(
+        [&] { return sse.text().find("id: " + std::to_string(last + 1) + "\n") != std::string::npos; }));
     CHECK(sse.text().find("id: " + std::to_string(last) + "\n") == std::string::npos);
   }
 }

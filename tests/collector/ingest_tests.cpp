@@ -40,7 +40,8 @@ TEST_CASE("extract: chat.completions model, usage and message text") {
   json req = {{"model", "gpt-4o"},
               {"messages",
                {{{"role", "system"}, {"content", "be brief"}},
-                {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "what is rust"}}, {{"type", "image_url"}}}}}}}};
+                {{"role", "user"},
+                 {"content", {{{"type", "text"}, {"text", "what is rust"}}, {{"type", "image_url"}}}}}}}};
   json resp = {{"model", "gpt-4o-2024-08-06"},
                {"choices", {{{"message", {{"role", "assistant"}, {"content", "a language"}}}}}},
                {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 3}, {"total_tokens", 13}}}};
@@ -58,9 +59,10 @@ TEST_CASE("extract: chat.completions model, usage and message text") {
 
 TEST_CASE("extract: responses API and embeddings shapes") {
   json req = {{"model", "gpt-4.1"}, {"input", "tell me a joke"}, {"instructions", "be funny"}};
-  json resp = {{"model", "gpt-4.1-2025"},
-               {"output", {{{"type", "message"}, {"content", {{{"type", "output_text"}, {"text", "knock knock"}}}}}}},
-               {"usage", {{"input_tokens", 7}, {"output_tokens", 4}, {"total_tokens", 11}}}};
+  json resp = {
+      {"model", "gpt-4.1-2025"},
+      {"output", {{{"type", "message"}, {"content", {{{"type", "output_text"}, {"text", "knock knock"}}}}}}},
+      {"usage", {{"input_tokens", 7}, {"output_tokens", 4}, {"total_tokens", 11}}}};
   auto f = ingest::extract_all(req, resp);
   CHECK(f.model == "gpt-4.1-2025");
   CHECK(f.usage.prompt_tokens == 7);
@@ -70,7 +72,9 @@ TEST_CASE("extract: responses API and embeddings shapes") {
   CHECK(f.search_text.find("knock knock") != std::string::npos);
 
   json ereq = {{"model", "text-embedding-3-small"}, {"input", {"alpha", "beta"}}};
-  json eresp = {{"object", "list"}, {"model", "text-embedding-3-small"}, {"usage", {{"prompt_tokens", 5}, {"total_tokens", 5}}}};
+  json eresp = {{"object", "list"},
+                {"model", "text-embedding-3-small"},
+                {"usage", {{"prompt_tokens", 5}, {"total_tokens", 5}}}};
   auto e = ingest::extract_all(ereq, eresp);
   CHECK(e.model == "text-embedding-3-small");
   CHECK(e.usage.prompt_tokens == 5);
@@ -83,9 +87,13 @@ TEST_CASE("extract: streamed chunk array gives model and usage from the chunk th
   json chunks = json::array({
       {{"model", "gpt-4o-mini"}, {"choices", {{{"delta", {{"content", "Hel"}}}}}}},
       {{"model", "gpt-4o-mini"}, {"choices", {{{"delta", {{"content", "lo"}}}}}}},
-      {{"model", "gpt-4o-mini"}, {"choices", json::array()}, {"usage", {{"prompt_tokens", 2}, {"completion_tokens", 2}, {"total_tokens", 4}}}},
+      {{"model", "gpt-4o-mini"},
+       {"choices", json::array()},
+       {"usage", {{"prompt_tokens", 2}, {"completion_tokens", 2}, {"total_tokens", 4}}}},
   });
-  json req = {{"model", "gpt-4o-mini-request"}, {"stream", true}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  json req = {{"model", "gpt-4o-mini-request"},
+              {"stream", true},
+              {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
   auto f = ingest::extract_all(req, chunks);
   CHECK(f.model == "gpt-4o-mini");
   CHECK(f.usage.total_tokens == 4);
@@ -138,7 +146,10 @@ TEST_CASE("trace: types are validated with the field named") {
 TEST_CASE("trace: unknown fields go into metadata, defaults are filled") {
   storage::record_write w;
   ingest::field_error err;
-  json t = {{"session_id", "s"}, {"custom", {{"k", 1}}}, {"metadata", {{"user", "u1"}}}, {"request", {{"model", "m"}}}};
+  json t = {{"session_id", "s"},
+            {"custom", {{"k", 1}}},
+            {"metadata", {{"user", "u1"}}},
+            {"request", {{"model", "m"}}}};
   REQUIRE(ingest::parse_trace(t, model::parse_rfc3339_ms("2026-01-02T03:04:05Z").value(), w, err));
   auto md = json::parse(w.metadata_json.value());
   CHECK(md["user"] == "u1");
@@ -164,8 +175,8 @@ TEST_CASE("trace: a string holding JSON is kept as the JSON it holds; plain stri
 TEST_CASE("trace: timestamps as RFC 3339 or epoch ms, latency derived") {
   storage::record_write w;
   ingest::field_error err;
-  REQUIRE(ingest::parse_trace(json{{"started_at", "2026-01-01T00:00:00.000Z"}, {"ended_at", "2026-01-01T00:00:01.250Z"}},
-                              1, w, err));
+  REQUIRE(ingest::parse_trace(
+      json{{"started_at", "2026-01-01T00:00:00.000Z"}, {"ended_at", "2026-01-01T00:00:01.250Z"}}, 1, w, err));
   CHECK(w.latency_ms == doctest::Approx(1250));
   REQUIRE(ingest::parse_trace(json{{"started_at", 1000}, {"ended_at", 1600}, {"latency_ms", 42}}, 1, w, err));
   CHECK(w.started_at_ms == 1000);
@@ -184,11 +195,34 @@ TEST_CASE("parse: the fast path builds the same tree as nlohmann and rejects wha
       "{}",
       "[]",
       // Rejected by both:
-      R"({"a":01})", R"({"a":1.})", R"({"a":.5})", R"({"a":+1})", R"({"a":1e})", R"({"a":-})",
-      R"({"a":"\ud83d"})", R"({"a":"\ude00"})", R"({"a":"\x"})", R"({"a":"\u12"})", "{\"a\":\"tab\there\"}",
-      "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe0\x80\x80\"", "\"\xf0\x8f\xbf\xbf\"",
-      "\"\xc3\"", R"({"a":1,})", R"([1,])", R"({"a" 1})", "tru", "nul", R"({"a":1}x)", "", "   ",
-      R"({"a":1e999})", R"([1 2])", R"({1:2})",
+      R"({"a":01})",
+      R"({"a":1.})",
+      R"({"a":.5})",
+      R"({"a":+1})",
+      R"({"a":1e})",
+      R"({"a":-})",
+      R"({"a":"\ud83d"})",
+      R"({"a":"\ude00"})",
+      R"({"a":"\x"})",
+      R"({"a":"\u12"})",
+      "{\"a\":\"tab\there\"}",
+      "\"\xc0\xaf\"",
+      "\"\xed\xa0\x80\"",
+      "\"\xf4\x90\x80\x80\"",
+      "\"\xe0\x80\x80\"",
+      "\"\xf0\x8f\xbf\xbf\"",
+      "\"\xc3\"",
+      R"({"a":1,})",
+      R"([1,])",
+      R"({"a" 1})",
+      "tru",
+      "nul",
+      R"({"a":1}x)",
+      "",
+      "   ",
+      R"({"a":1e999})",
+      R"([1 2])",
+      R"({1:2})",
   };
   for (const auto& in : inputs) {
     auto fast = ingest::parse_json_limited(in);
@@ -236,8 +270,8 @@ TEST_CASE("ingest: request, response and metadata are stored as the bytes sent")
   CHECK((*spans)[0].request == R"({"model" : "m1", "messages":[{"role":"user","content":"hi \"there\""}]})");
   CHECK((*spans)[0].response == R"({"n":1.50,"s":"\u00e9"})");
   CHECK((*spans)[0].metadata == R"({"app" : "x"})");
-  CHECK((*spans)[1].request.empty());   // not an object
-  CHECK((*spans)[2].request.empty());   // escaped key: not trusted, the tree is dumped instead
+  CHECK((*spans)[1].request.empty());  // not an object
+  CHECK((*spans)[2].request.empty());  // escaped key: not trusted, the tree is dumped instead
   CHECK((*spans)[3].request == R"("plain")");
 
   const auto& traces = parsed.value["traces"];
@@ -257,7 +291,8 @@ TEST_CASE("ingest: request, response and metadata are stored as the bytes sent")
   CHECK(json::parse(*w.metadata_json)["extra"] == true);
 
   // Duplicates: the last one wins in the spans as in the tree.
-  const std::string dup = R"({"traces":[{"request":{"a":1},"request":{"b":2}}],"traces":[{"response":[1, 2]}]})";
+  const std::string dup =
+      R"({"traces":[{"request":{"a":1},"request":{"b":2}}],"traces":[{"response":[1, 2]}]})";
   auto dup_spans = ingest::scan_batch_spans(dup);
   REQUIRE(dup_spans.has_value());
   REQUIRE(dup_spans->size() == 1);

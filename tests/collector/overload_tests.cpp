@@ -26,23 +26,31 @@ int connect_loopback(int port) {
   return fd;
 }
 
-void send_all(int fd, const std::string& s) { REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size())); }
+void send_all(int fd, const std::string& s) {
+  REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
+}
 
 // A store whose every call fails as the configured exception.
 template <class Error>
 class failing_store : public storage::store {
  public:
-  std::vector<storage::write_result> write_batch(const std::vector<storage::record_write>&) override { fail(); }
+  std::vector<storage::write_result> write_batch(const std::vector<storage::record_write>&) override {
+    fail();
+  }
   bool rename_session(const std::string&, const std::string&, int64_t) override { fail(); }
   bool delete_session(const std::string&) override { fail(); }
   bool delete_record(const std::string&) override { fail(); }
   storage::page<model::session> list_sessions(const storage::page_request&) override { fail(); }
   std::optional<model::session> get_session(const std::string&) override { fail(); }
-  storage::page<model::record> list_records(const std::string&, const storage::page_request&) override { fail(); }
+  storage::page<model::record> list_records(const std::string&, const storage::page_request&) override {
+    fail();
+  }
   std::optional<model::record> get_record(const std::string&) override { fail(); }
   storage::page<model::record> search(const storage::search_query&) override { fail(); }
   storage::store_stats stats() override { fail(); }
-  void for_each_record(const std::string&, const std::function<bool(const model::record&)>&) override { fail(); }
+  void for_each_record(const std::string&, const std::function<bool(const model::record&)>&) override {
+    fail();
+  }
 
  private:
   [[noreturn]] static void fail() { throw Error("simulated store failure"); }
@@ -84,8 +92,9 @@ TEST_CASE("overload: ingest beyond the admission limit gets 503 with Retry-After
   int fd = connect_loopback(tc.port());
   REQUIRE(fd >= 0);
   // Hold the only ingest slot: a chunked body that is not finished yet.
-  send_all(fd, "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-               "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n");
+  send_all(fd,
+           "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n");
   REQUIRE(wait_until([&] { return tc.app().ingest.inflight().load() == 1; }));
   auto c = tc.client();
   auto r = c->Post("/api/trace", R"({"session_id":"x"})", "application/json");

@@ -1,6 +1,6 @@
-// The text writers of api/render must give the same JSON as the nlohmann DOM rendering they replace on the read
-// paths (pages, detail, export, SSE): byte for byte when the stored text is what ingest stores, the same value
-// otherwise, and never a raw newline (SSE data lines and NDJSON lines depend on that).
+// The text writers of api/render must give the same JSON as the nlohmann DOM rendering they replace on the
+// read paths (pages, detail, export, SSE): byte for byte when the stored text is what ingest stores, the same
+// value otherwise, and never a raw newline (SSE data lines and NDJSON lines depend on that).
 #include <doctest/doctest.h>
 
 #include <random>
@@ -25,10 +25,11 @@ llmtrace::model::record sample_record() {
   r.id = "0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
   r.session_id = "sess-1";
   r.turn_number = 3;
-  r.request_json = dump_json(json{{"model", "gpt-4o"},
-                                  {"messages", {{{"role", "user"}, {"content", "héllo \"world\"\n\ttab 中文"}}}},
-                                  {"temperature", 0.7},
-                                  {"n", 1}});
+  r.request_json =
+      dump_json(json{{"model", "gpt-4o"},
+                     {"messages", {{{"role", "user"}, {"content", "héllo \"world\"\n\ttab 中文"}}}},
+                     {"temperature", 0.7},
+                     {"n", 1}});
   r.response_json = dump_json(json{{"choices", {{{"message", {{"role", "assistant"}, {"content", "hi"}}}}}},
                                    {"usage", {{"prompt_tokens", 5}, {"completion_tokens", 1}}}});
   r.status = llmtrace::model::record_status::success;
@@ -49,7 +50,9 @@ llmtrace::model::record sample_record() {
 }
 
 // What the read paths answered before the text writers.
-std::string old_render(const llmtrace::model::record& r) { return dump_json(to_json(r)); }
+std::string old_render(const llmtrace::model::record& r) {
+  return dump_json(to_json(r));
+}
 
 std::string stored(std::string_view text, bool as_object = false) {
   std::string out;
@@ -114,8 +117,8 @@ TEST_CASE("render: times match format_rfc3339_ms across the calendar, out-of-ran
   auto r = sample_record();
   for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{86'399'999}, int64_t{951'868'800'000} /* 2000-03-01 */,
                      int64_t{1'709'164'800'123} /* 2024-02-29 */, int64_t{4'102'444'799'999},
-                     int64_t{253'402'300'799'999} /* 9999-12-31T23:59:59.999Z */, int64_t{253'402'300'800'000},
-                     int64_t{-1}, int64_t{-86'400'001}}) {
+                     int64_t{253'402'300'799'999} /* 9999-12-31T23:59:59.999Z */,
+                     int64_t{253'402'300'800'000}, int64_t{-1}, int64_t{-86'400'001}}) {
     r.created_at_ms = ms;
     r.started_at_ms = ms;
     CHECK_MESSAGE(render_json(r) == old_render(r), ms);
@@ -139,10 +142,31 @@ TEST_CASE("render: latency doubles come back as the same numbers") {
 }
 
 TEST_CASE("render: stored text that is not what ingest stores takes the DOM path's answer") {
-  for (std::string text :
-       {"not json", "{\"a\":", "{\"a\":1,}", "[1,]", "01", "-", "1.", "1e", "\"\xff\"", "\"\xc0\x80\"",
-        "\"\xed\xa0\x80\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\x01\"", "\"\\x\"",
-        "\xef\xbb\xbf{}", "{} {}", "nul", "tru", "[1 2]", "{\"a\" 1}", "{1:2}", "  ", "\"\\u12G4\""}) {
+  for (std::string text : {"not json",
+                           "{\"a\":",
+                           "{\"a\":1,}",
+                           "[1,]",
+                           "01",
+                           "-",
+                           "1.",
+                           "1e",
+                           "\"\xff\"",
+                           "\"\xc0\x80\"",
+                           "\"\xed\xa0\x80\"",
+                           "\"\\ud800\"",
+                           "\"\\udc00\"",
+                           "\"\\ud800\\u0041\"",
+                           "\"a\x01\"",
+                           "\"\\x\"",
+                           "\xef\xbb\xbf{}",
+                           "{} {}",
+                           "nul",
+                           "tru",
+                           "[1 2]",
+                           "{\"a\" 1}",
+                           "{1:2}",
+                           "  ",
+                           "\"\\u12G4\""}) {
     CHECK_MESSAGE(stored(text) == old_stored(text), text);
     CHECK_MESSAGE(stored(text, true) == old_stored(text, true), text);
   }
@@ -184,9 +208,15 @@ TEST_CASE("render: mutated JSON is either spliced as the value nlohmann reads or
       std::string bad = text;
       const std::size_t at = rng() % bad.size();
       switch (rng() % 3) {
-        case 0: bad[at] = alphabet[rng() % alphabet.size()]; break;
-        case 1: bad.erase(at, 1); break;
-        default: bad.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        case 0:
+          bad[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          bad.erase(at, 1);
+          break;
+        default:
+          bad.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
       }
       const std::string ours = stored(bad);
       const json parsed = json::parse(ours, nullptr, false);

@@ -27,11 +27,11 @@ struct crash_loop_report {
   int restarts_failed = 0;
   int integrity_failures = 0;
   std::string integrity_detail;
-  uint64_t acked = 0;       // distinct ids in batches that got a 2xx
-  uint64_t present = 0;     // of those, found in the database
-  uint64_t lost = 0;        // acked but missing
-  uint64_t duplicates = 0;  // extra rows for one id
-  uint64_t rows = 0;        // rows in the records table at the end
+  uint64_t acked = 0;         // distinct ids in batches that got a 2xx
+  uint64_t present = 0;       // of those, found in the database
+  uint64_t lost = 0;          // acked but missing
+  uint64_t duplicates = 0;    // extra rows for one id
+  uint64_t rows = 0;          // rows in the records table at the end
   uint64_t partial_acks = 0;  // 2xx replies that rejected items (must be 0)
   uint64_t attempts = 0;
   bool finished = false;  // every client got every batch acknowledged before the deadline
@@ -119,8 +119,10 @@ inline crash_loop_report run_crash_loop(const crash_loop_options& o) {
     rep.acked = ledger.acked.size();
     for (const auto& id : ledger.acked) {
       auto it = ids.find(id);
-      if (it == ids.end()) ++rep.lost;
-      else ++rep.present;
+      if (it == ids.end())
+        ++rep.lost;
+      else
+        ++rep.present;
     }
     rep.partial_acks = ledger.statuses.count(299) ? ledger.statuses[299] : 0;
     rep.attempts = ledger.attempts;

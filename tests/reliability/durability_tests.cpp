@@ -86,7 +86,9 @@ TEST_CASE("durability: another connection holding the write lock gets 503 + Retr
   CHECK(integrity_check(tc.cfg().db_path) == "ok");
 }
 
-TEST_CASE("durability: a long read transaction does not block ingest and the WAL is checkpointed back once it ends") {
+TEST_CASE(
+    "durability: a long read transaction does not block ingest and the WAL is checkpointed back once it "
+    "ends") {
   test_collector tc;
   auto c = tc.client();
   ack_ledger ledger;
@@ -117,7 +119,8 @@ TEST_CASE("durability: a long read transaction does not block ingest and the WAL
   }
   const auto after = file_size_or_zero(wal);
   MESSAGE("WAL while a reader pinned it: " << pinned / 1024 << " KiB after " << phase1 << " records; after "
-                                           << phase1 << " more without the reader: " << after / 1024 << " KiB");
+                                           << phase1 << " more without the reader: " << after / 1024
+                                           << " KiB");
   CHECK(after <= pinned + pinned / 4);
   CHECK(after <= (128u << 20) + (2u << 20));  // journal_size_limit bound
   uint64_t lost = 0;
@@ -252,7 +255,8 @@ TEST_CASE("durability: a database that is read-only at start is a clear error, n
   CHECK(integrity_check(o.db_path) == "ok");
 }
 
-TEST_CASE("durability: kill -9 at random moments (3 kills) loses no acknowledged record and duplicates none") {
+TEST_CASE(
+    "durability: kill -9 at random moments (3 kills) loses no acknowledged record and duplicates none") {
   temp_dir dir;
   crash_loop_options o;
   o.kills = 3;

@@ -38,8 +38,10 @@ std::string pct(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') out += static_cast<char>(c);
-    else out += std::string("%") + hex[c >> 4] + hex[c & 15];
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.')
+      out += static_cast<char>(c);
+    else
+      out += std::string("%") + hex[c >> 4] + hex[c & 15];
   }
   return out;
 }
@@ -50,11 +52,16 @@ bool valid_utf8(const std::string& s) {
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
-    if (c < 0x80) n = 0;
-    else if (c >= 0xc2 && c <= 0xdf) n = 1;
-    else if (c >= 0xe0 && c <= 0xef) n = 2;
-    else if (c >= 0xf0 && c <= 0xf4) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if (c >= 0xc2 && c <= 0xdf)
+      n = 1;
+    else if (c >= 0xe0 && c <= 0xef)
+      n = 2;
+    else if (c >= 0xf0 && c <= 0xf4)
+      n = 3;
+    else
+      return false;
     if (i + n >= s.size() && n > 0) return false;
     for (std::size_t k = 1; k <= n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
@@ -69,8 +76,9 @@ TEST_CASE("hostile: a chunked body past the limit is cut off with 413, not read 
   test_collector tc([](config& c) { c.max_body_bytes = 64 * 1024; });
   raw_conn conn(tc.port());
   REQUIRE(conn.ok());
-  REQUIRE(conn.send_all("POST /api/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                        "Transfer-Encoding: chunked\r\n\r\n"));
+  REQUIRE(
+      conn.send_all("POST /api/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n"));
   // 64 MB in 64 KB chunks: the server must stop reading long before the end (kernel buffers hold a few MB).
   std::string chunk(64 * 1024, ' ');
   chunk[0] = '{';
@@ -103,8 +111,9 @@ TEST_CASE("hostile: a chunked body past the limit is cut off with 413, not read 
   check_json_error(status_of(first), body_of(first));
   // A chunk size that overflows size_t must not be trusted either.
   raw_conn conn2(tc.port());
-  REQUIRE(conn2.send_all("POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "FFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n"));
+  REQUIRE(
+      conn2.send_all("POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "FFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n"));
   raw = conn2.read_until_close(std::chrono::milliseconds(3000));
   if (!raw.empty()) check_json_error(status_of(raw), body_of(raw));
   check_alive_and_clean(tc);
@@ -114,8 +123,8 @@ TEST_CASE("hostile: a 1 MB header line is refused and the server keeps serving")
   test_collector tc;
   raw_conn conn(tc.port());
   REQUIRE(conn.ok());
-  std::string req = "GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(1 << 20, 'a') +
-                    "\r\n\r\n";
+  std::string req =
+      "GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n";
   conn.send_all(req);  // may fail half way: the server is allowed to close early
   std::string raw = conn.read_response(std::chrono::milliseconds(5000));
   INFO(raw.substr(0, 200));
@@ -168,7 +177,9 @@ TEST_CASE("hostile: 200 headers get 431 with the JSON error shape") {
   check_alive_and_clean(tc);
 }
 
-TEST_CASE("hostile: slowloris clients (one header byte per second) neither hold workers forever nor starve the API") {
+TEST_CASE(
+    "hostile: slowloris clients (one header byte per second) neither hold workers forever nor starve the "
+    "API") {
   // A small pool makes starvation visible: 4 API workers + 2 stream workers, 2 s read timeout.
   test_collector tc([](config& c) {
     c.threads = 4;
@@ -193,11 +204,14 @@ TEST_CASE("hostile: slowloris clients (one header byte per second) neither hold 
         if (!open[i]) continue;
         pollfd p{slow[i]->fd(), POLLIN, 0};
         bool peer_done = ::poll(&p, 1, 0) > 0;  // an answer (408/400) or EOF: the server gave up on it
-        if (peer_done || !slow[i]->send_all("a")) open[i] = false;
-        else ++n;
+        if (peer_done || !slow[i]->send_all("a"))
+          open[i] = false;
+        else
+          ++n;
       }
       still_open.store(n);
-      for (int t = 0; t < 10 && !stop.load(); ++t) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int t = 0; t < 10 && !stop.load(); ++t)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
   // The API answers while they drip.
@@ -236,7 +250,8 @@ TEST_CASE("hostile: odd requests never get a 500 or exception text") {
       "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n{}",
       "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n{}",
       "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999999999999999\r\n\r\n{}",
-      "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
+      "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Encoding: gzip\r\nContent-Length: "
+      "4\r\n\r\nnope",
       "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\nnope",
       "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Encoding: zstd\r\nContent-Length: 2\r\n\r\n{}",
       "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: 99999999999999999999999999\r\n\r\n",
@@ -254,7 +269,8 @@ TEST_CASE("hostile: odd requests never get a 500 or exception text") {
     REQUIRE(conn.ok());
     conn.send_all(req);
     // Event streams stay open: a short read is enough to see the status line and headers. A Content-Length
-    // that cannot be parsed leaves httplib waiting for a body: no answer within the read is fine, a 500 is not.
+    // that cannot be parsed leaves httplib waiting for a body: no answer within the read is fine, a 500 is
+    // not.
     std::string raw = req.find("/api/events") != std::string::npos
                           ? conn.read_until_close(std::chrono::milliseconds(400))
                           : conn.read_response(std::chrono::milliseconds(1500));
@@ -264,8 +280,8 @@ TEST_CASE("hostile: odd requests never get a 500 or exception text") {
     std::string head = raw.substr(0, raw.find("\r\n\r\n"));
     for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     CHECK(head.find("exception_what") == std::string::npos);
-    for (const char* leak : {"std::", "json.exception", "basic_string", "stoi", "stoll", "what():", "sqlite3_",
-                             "SQLiteCpp", tc.cfg().db_path.c_str()})
+    for (const char* leak : {"std::", "json.exception", "basic_string", "stoi", "stoll",
+                             "what():", "sqlite3_", "SQLiteCpp", tc.cfg().db_path.c_str()})
       CHECK_MESSAGE(raw.find(leak) == std::string::npos, "leaked: " << leak);
     if (st >= 400 && req.find("/api/") != std::string::npos && !body_of(raw).empty()) {
       CHECK(valid_utf8(body_of(raw)));
@@ -275,7 +291,8 @@ TEST_CASE("hostile: odd requests never get a 500 or exception text") {
   check_alive_and_clean(tc);
 }
 
-TEST_CASE("hostile JSON: 100k open brackets, numbers out of range, huge turn numbers -> 4xx or stored, never 500") {
+TEST_CASE(
+    "hostile JSON: 100k open brackets, numbers out of range, huge turn numbers -> 4xx or stored, never 500") {
   test_collector tc;
   auto c = tc.client();
   std::vector<std::string> bodies = {
@@ -302,7 +319,7 @@ TEST_CASE("hostile JSON: 100k open brackets, numbers out of range, huge turn num
       R"({"request":{"messages":[{"role":"user","content":[{"type":"text","text":{"nested":true}}]}]}})",
       "{\"request\":{\"a\":\"\\ud800\"}}",  // lone surrogate escape
       "{\"request\":{\"a\":\"\\u0000\"}}",
-      "\xef\xbb\xbf{}",                    // BOM
+      "\xef\xbb\xbf{}",  // BOM
       "{\"request\":{}} trailing",
       "{\"request\":{},\"request\":{}}",  // duplicate key
   };
@@ -314,8 +331,10 @@ TEST_CASE("hostile JSON: 100k open brackets, numbers out of range, huge turn num
     REQUIRE(r);
     CHECK(r->status != 500);
     CHECK(r->status < 500);
-    if (r->status >= 400) check_json_error(r->status, r->body);
-    else CHECK(valid_utf8(r->body));
+    if (r->status >= 400)
+      check_json_error(r->status, r->body);
+    else
+      CHECK(valid_utf8(r->body));
   }
   MESSAGE("hostile JSON bodies tried: " << tried);
   // Everything stored reads back as valid JSON and valid UTF-8.
@@ -333,15 +352,18 @@ TEST_CASE("hostile JSON: 100k open brackets, numbers out of range, huge turn num
   check_alive_and_clean(tc);
 }
 
-TEST_CASE("hostile JSON: invalid UTF-8 is refused or stored and served as valid UTF-8, never corrupting the db") {
+TEST_CASE(
+    "hostile JSON: invalid UTF-8 is refused or stored and served as valid UTF-8, never corrupting the db") {
   test_collector tc;
   auto c = tc.client();
-  const std::vector<std::string> evil = {"\xc3\x28", "\xff\xfe", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf",
-                                         "ok\x80", "\xe2\x82"};
+  const std::vector<std::string> evil = {"\xc3\x28", "\xff\xfe", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                         "\xc0\xaf", "ok\x80",   "\xe2\x82"};
   int stored = 0;
   for (const auto& e : evil) {
-    std::string body = "{\"session_id\":\"utf8-" + std::to_string(stored) + "\",\"request\":{\"messages\":[{\"role\":"
-                       "\"user\",\"content\":\"" + e + "\"}]},\"metadata\":{\"k\":\"" + e + "\"}}";
+    std::string body = "{\"session_id\":\"utf8-" + std::to_string(stored) +
+                       "\",\"request\":{\"messages\":[{\"role\":"
+                       "\"user\",\"content\":\"" +
+                       e + "\"}]},\"metadata\":{\"k\":\"" + e + "\"}}";
     auto r = c->Post("/api/trace", body, "application/json");
     REQUIRE(r);
     CHECK(r->status != 500);
@@ -373,7 +395,8 @@ TEST_CASE("hostile JSON: a 8 MB string is stored and served back whole") {
   test_collector tc;
   auto c = tc.client();
   std::string big(8 << 20, 'z');
-  json body = {{"session_id", "huge"}, {"request", {{"messages", json::array({{{"role", "user"}, {"content", big}}})}}}};
+  json body = {{"session_id", "huge"},
+               {"request", {{"messages", json::array({{{"role", "user"}, {"content", big}}})}}}};
   auto r = c->Post("/api/trace", body.dump(), "application/json");
   REQUIRE(r);
   REQUIRE(r->status == 201);

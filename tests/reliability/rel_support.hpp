@@ -1,6 +1,6 @@
 // Helpers of the reliability suite: the real llmtrace-collector as a child process (so it can be killed with
-// SIGKILL, given a file-size limit, or pointed at a tmpfs), raw loopback sockets for requests httplib's client
-// would refuse to send, batch posting with client ids and an ack ledger, and direct SQLite checks
+// SIGKILL, given a file-size limit, or pointed at a tmpfs), raw loopback sockets for requests httplib's
+// client would refuse to send, batch posting with client ids and an ack ledger, and direct SQLite checks
 // (integrity_check, which ids are present). Header-only; used by the fast suite and by reliability_stress.
 // Threading: each object belongs to one thread, except ack_ledger (mutex inside).
 #pragma once
@@ -54,12 +54,12 @@ inline std::string read_file(const std::string& path) {
 // --- the collector as a child process ---------------------------------------------------------------------
 
 struct process_options {
-  std::vector<std::string> args;                       // besides --host/--port/--db
+  std::vector<std::string> args;                         // besides --host/--port/--db
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) the environment
-  std::optional<rlim_t> file_size_limit;               // RLIMIT_FSIZE, SIGXFSZ ignored: writes fail EFBIG
-  std::string db_path;                                 // required
-  int port = 0;                                        // 0: a free port is picked
-  bool omit_host = false;                              // true: no --host (the default bind is under test)
+  std::optional<rlim_t> file_size_limit;                 // RLIMIT_FSIZE, SIGXFSZ ignored: writes fail EFBIG
+  std::string db_path;                                   // required
+  int port = 0;                                          // 0: a free port is picked
+  bool omit_host = false;                                // true: no --host (the default bind is under test)
 };
 
 class collector_process {
@@ -74,8 +74,9 @@ class collector_process {
 
   // Starts the binary and waits until /healthz answers. Returns false (and leaves it stopped) otherwise.
   bool start(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
-    std::vector<std::string> args = {LLMTRACE_COLLECTOR_BIN, "--port", std::to_string(opts_.port), "--db",
-                                     opts_.db_path, "--log-level", "info"};
+    std::vector<std::string> args = {
+        LLMTRACE_COLLECTOR_BIN, "--port", std::to_string(opts_.port), "--db", opts_.db_path,
+        "--log-level",          "info"};
     if (!opts_.omit_host) args.insert(args.begin() + 1, {"--host", "127.0.0.1"});
     args.insert(args.end(), opts_.args.begin(), opts_.args.end());
     std::map<std::string, std::string> envm;
@@ -260,7 +261,8 @@ class raw_conn {
     while (std::chrono::steady_clock::now() < deadline) {
       pollfd p{fd_, POLLIN, 0};
       int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+              .count());
       if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
       ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
       if (n <= 0) {
@@ -289,7 +291,8 @@ class raw_conn {
       }
       pollfd p{fd_, POLLIN, 0};
       int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+              .count());
       if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
       ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
       if (n <= 0) {
@@ -380,13 +383,15 @@ inline std::string batch_body(const std::string& prefix, int first, int n, std::
   json traces = json::array();
   std::string filler(pad, 'x');
   for (int i = 0; i < n; ++i) {
-    traces.push_back({{"id", prefix + "-" + std::to_string(first + i)},
-                      {"session_id", "sess-" + prefix},
-                      {"request",
-                       {{"model", "gpt-test"},
-                        {"messages", json::array({{{"role", "user"}, {"content", "hello " + filler}}})}}},
-                      {"response", {{"choices", json::array({{{"message", {{"role", "assistant"}, {"content", "hi"}}}}})}}},
-                      {"status", "success"}});
+    traces.push_back(
+        {{"id", prefix + "-" + std::to_string(first + i)},
+         {"session_id", "sess-" + prefix},
+         {"request",
+          {{"model", "gpt-test"},
+           {"messages", json::array({{{"role", "user"}, {"content", "hello " + filler}}})}}},
+         {"response",
+          {{"choices", json::array({{{"message", {{"role", "assistant"}, {"content", "hi"}}}}})}}},
+         {"status", "success"}});
   }
   return json{{"traces", traces}}.dump();
 }

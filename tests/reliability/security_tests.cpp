@@ -30,18 +30,21 @@ class fake_upstream {
         raw += req.body;
         requests_.push_back(raw);
       }
-      json out = {{"id", "chatcmpl-1"},
-                  {"object", "chat.completion"},
-                  {"model", "gpt-fake"},
-                  {"choices", json::array({{{"index", 0},
-                                            {"message", {{"role", "assistant"},
-                                                         {"content", echo_key_ ? "you sent " + auth : "hello"}}},
-                                            {"finish_reason", "stop"}}})},
-                  {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 1}, {"total_tokens", 4}}}};
+      json out = {
+          {"id", "chatcmpl-1"},
+          {"object", "chat.completion"},
+          {"model", "gpt-fake"},
+          {"choices",
+           json::array(
+               {{{"index", 0},
+                 {"message", {{"role", "assistant"}, {"content", echo_key_ ? "you sent " + auth : "hello"}}},
+                 {"finish_reason", "stop"}}})},
+          {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 1}, {"total_tokens", 4}}}};
       if (echo_key_ && req.body.find("\"fail\"") != std::string::npos) {
         res.status = 401;
-        res.set_content(json{{"error", {{"message", "Incorrect API key provided: " + auth}, {"type", "invalid"}}}}.dump(),
-                        "application/json");
+        res.set_content(
+            json{{"error", {{"message", "Incorrect API key provided: " + auth}, {"type", "invalid"}}}}.dump(),
+            "application/json");
         return;
       }
       res.set_header("X-Request-Id", "req-1");
@@ -187,18 +190,33 @@ TEST_CASE("security: with an API key every /api and /v1 route and the event stre
     std::string path;
   };
   const std::vector<route> routes = {
-      {"GET", "/api/sessions"},          {"GET", "/api/sessions/s1"},        {"PATCH", "/api/sessions/s1"},
-      {"DELETE", "/api/sessions/s1"},    {"GET", "/api/sessions/s1/records"}, {"GET", "/api/sessions/s1/export"},
-      {"GET", "/api/records/r1"},        {"DELETE", "/api/records/r1"},      {"POST", "/api/records/r1/replay"},
-      {"GET", "/api/search?q=x"},        {"GET", "/api/stats"},              {"GET", "/api/events"},
-      {"POST", "/api/trace"},            {"POST", "/api/traces"},            {"GET", "/api/nonexistent"},
-      {"GET", "/api"},                   {"POST", "/v1/chat/completions"},   {"POST", "/v1/completions"},
-      {"POST", "/v1/embeddings"},        {"POST", "/v1/responses"},          {"GET", "/v1/models"},
+      {"GET", "/api/sessions"},
+      {"GET", "/api/sessions/s1"},
+      {"PATCH", "/api/sessions/s1"},
+      {"DELETE", "/api/sessions/s1"},
+      {"GET", "/api/sessions/s1/records"},
+      {"GET", "/api/sessions/s1/export"},
+      {"GET", "/api/records/r1"},
+      {"DELETE", "/api/records/r1"},
+      {"POST", "/api/records/r1/replay"},
+      {"GET", "/api/search?q=x"},
+      {"GET", "/api/stats"},
+      {"GET", "/api/events"},
+      {"POST", "/api/trace"},
+      {"POST", "/api/traces"},
+      {"GET", "/api/nonexistent"},
+      {"GET", "/api"},
+      {"POST", "/v1/chat/completions"},
+      {"POST", "/v1/completions"},
+      {"POST", "/v1/embeddings"},
+      {"POST", "/v1/responses"},
+      {"GET", "/v1/models"},
       {"GET", "/api/events?access_token=wrong"},
       {"GET", "/api/sessions?access_token=" + key},  // the query token is for the event stream only
   };
-  const std::vector<std::string> bad_auth = {"", "Bearer wrong", "Basic " + key, "Bearer " + key + "x",
-                                             "Bearer " + key.substr(0, key.size() - 1), key};
+  const std::vector<std::string> bad_auth = {
+      "", "Bearer wrong", "Basic " + key, "Bearer " + key + "x", "Bearer " + key.substr(0, key.size() - 1),
+      key};
   int tried = 0;
   for (const auto& r : routes) {
     for (const auto& a : bad_auth) {
@@ -209,7 +227,8 @@ TEST_CASE("security: with an API key every /api and /v1 route and the event stre
       std::string body = std::string(r.method) == "GET" || std::string(r.method) == "DELETE" ? "" : chat_body;
       std::string req = std::string(r.method) + " " + r.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
       if (!a.empty()) req += "Authorization: " + a + "\r\n";
-      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+             body;
       REQUIRE(conn.send_all(req));
       std::string raw = conn.read_response(std::chrono::milliseconds(3000));
       CHECK(status_of(raw) == 401);
@@ -225,8 +244,8 @@ TEST_CASE("security: with an API key every /api and /v1 route and the event stre
     if (r.path == "/api/events") continue;
     httplib::Result res = std::string(r.method) == "GET"      ? c->Get(r.path)
                           : std::string(r.method) == "DELETE" ? c->Delete(r.path)
-                          : std::string(r.method) == "PATCH"  ? c->Patch(r.path, chat_body, "application/json")
-                                                              : c->Post(r.path, chat_body, "application/json");
+                          : std::string(r.method) == "PATCH" ? c->Patch(r.path, chat_body, "application/json")
+                                                             : c->Post(r.path, chat_body, "application/json");
     REQUIRE(res);
     CHECK(res->status != 401);
   }
@@ -250,7 +269,8 @@ TEST_CASE("security: unknown Host headers are rejected (DNS rebinding)") {
       CHECK(st < 500);
     }
   }
-  for (std::string host : std::vector<std::string>{"127.0.0.1", "localhost:" + std::to_string(tc.port()), "[::1]:1"}) {
+  for (std::string host :
+       std::vector<std::string>{"127.0.0.1", "localhost:" + std::to_string(tc.port()), "[::1]:1"}) {
     CAPTURE(host);
     raw_conn conn(tc.port());
     REQUIRE(conn.send_all("GET /api/sessions HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
@@ -265,13 +285,15 @@ TEST_CASE("security: no wildcard CORS and no reflected foreign origin") {
       CAPTURE(method);
       CAPTURE(path);
       raw_conn conn(tc.port());
-      std::string req = method + " " + path +
-                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n"
-                        "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization\r\n";
+      std::string req =
+          method + " " + path +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n"
+          "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization\r\n";
       req += method == "POST" ? "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" : "\r\n";
       REQUIRE(conn.send_all(req));
-      std::string raw = path == "/api/events" && method == "GET" ? conn.read_until_close(std::chrono::milliseconds(400))
-                                                                 : conn.read_response(std::chrono::milliseconds(3000));
+      std::string raw = path == "/api/events" && method == "GET"
+                            ? conn.read_until_close(std::chrono::milliseconds(400))
+                            : conn.read_response(std::chrono::milliseconds(3000));
       std::string head = raw.substr(0, raw.find("\r\n\r\n"));
       for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       CHECK(head.find("access-control-allow-origin: *") == std::string::npos);
@@ -305,10 +327,12 @@ TEST_CASE("security: replay and proxy only ever call the configured upstream, wh
   REQUIRE(t->status == 201);
   std::string id = json::parse(t->body)["id"];
   auto r1 = c->Post("/api/records/" + id + "/replay", "{}", "application/json");
-  auto r2 = c->Post("/api/records/" + id + "/replay",
-                    json{{"request", steer}, {"url", other_url}, {"upstream", other_url}, {"base_url", other_url}}.dump(),
-                    "application/json");
-  auto r3 = c->Post("/api/records/" + id + "/replay", json{{"request", steer.dump()}}.dump(), "application/json");
+  auto r2 = c->Post(
+      "/api/records/" + id + "/replay",
+      json{{"request", steer}, {"url", other_url}, {"upstream", other_url}, {"base_url", other_url}}.dump(),
+      "application/json");
+  auto r3 =
+      c->Post("/api/records/" + id + "/replay", json{{"request", steer.dump()}}.dump(), "application/json");
   // The proxy, with steering headers too.
   httplib::Headers h = {{"X-Forwarded-Host", "127.0.0.1:" + std::to_string(other.port())},
                         {"X-LLMTrace-Upstream", other_url},
@@ -322,9 +346,10 @@ TEST_CASE("security: replay and proxy only ever call the configured upstream, wh
   // An absolute-form request target naming the other host.
   raw_conn conn(tc.port());
   std::string body = steer.dump();
-  REQUIRE(conn.send_all("POST " + other_url + "/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\n\r\n" + body));
+  REQUIRE(conn.send_all("POST " + other_url +
+                        "/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/json\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body));
   conn.read_response(std::chrono::milliseconds(5000));
   REQUIRE(r1);
   REQUIRE(r2);
@@ -379,10 +404,12 @@ TEST_CASE("security: CR/LF/NUL are never forwarded in proxied request or respons
         std::lock_guard<std::mutex> lock(m);
         seen.push_back(got);
       }
-      std::string body = R"({"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]})";
-      std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: abc\rInjected-Resp: 1\r\n"
-                         "OpenAI-Processing-Ms: 5\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      std::string body =
+          R"({"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]})";
+      std::string resp =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: abc\rInjected-Resp: 1\r\n"
+          "OpenAI-Processing-Ms: 5\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
       ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
       ::close(c);
     }
@@ -404,8 +431,9 @@ TEST_CASE("security: CR/LF/NUL are never forwarded in proxied request or respons
     CAPTURE(eh);
     raw_conn conn(tc.port());
     std::string body = chat_body;
-    std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-                      eh + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string req =
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + eh +
+        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     REQUIRE(conn.send_all(req));
     std::string raw = conn.read_response(std::chrono::milliseconds(5000));
     ++sent;
@@ -442,8 +470,8 @@ TEST_CASE("security: CR/LF/NUL are never forwarded in proxied request or respons
 TEST_CASE("security: a unique fake key appears nowhere: logs, db, WAL, SHM, API responses, events") {
   fake_upstream up(/*echo_key=*/true);
   temp_dir dir;
-  const std::string server_key = unique_key("sk-fake-upstream-");   // OPENAI_API_KEY
-  const std::string caller_key = unique_key("sk-fake-caller-");     // a proxy caller's own key
+  const std::string server_key = unique_key("sk-fake-upstream-");      // OPENAI_API_KEY
+  const std::string caller_key = unique_key("sk-fake-caller-");        // a proxy caller's own key
   const std::string collector_key = unique_key("lt-fake-collector-");  // --api-key
   std::string responses;
   auto run = [&](bool with_collector_key) {
@@ -468,12 +496,15 @@ TEST_CASE("security: a unique fake key appears nowhere: logs, db, WAL, SHM, API 
     // Ingest with the key sprinkled where a careless client puts it: auth headers inside the request.
     json req_with_key = {{"model", "gpt-fake"},
                          {"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}};
-    auto t = c->Post("/api/trace", json{{"session_id", "k"}, {"request", req_with_key}}.dump(), "application/json");
+    auto t = c->Post("/api/trace", json{{"session_id", "k"}, {"request", req_with_key}}.dump(),
+                     "application/json");
     REQUIRE(t);
     REQUIRE(t->status == 201);
     responses += t->body;
     std::string id = json::parse(t->body)["id"];
-    for (auto body : {std::string("{}"), json{{"request", {{"model", "gpt-fake"}, {"messages", json::array()}, {"fail", true}}}}.dump()}) {
+    for (auto body :
+         {std::string("{}"),
+          json{{"request", {{"model", "gpt-fake"}, {"messages", json::array()}, {"fail", true}}}}.dump()}) {
       auto r = c->Post("/api/records/" + id + "/replay", body, "application/json");
       REQUIRE(r);
       responses += r->body;
@@ -489,9 +520,9 @@ TEST_CASE("security: a unique fake key appears nowhere: logs, db, WAL, SHM, API 
       for (auto& [k, v] : r->headers) responses += k + ": " + v + "\n";
     }
     // Read everything back through every read route.
-    for (std::string path : {"/api/sessions?size=200", "/api/search?q=hi", "/api/search?q=fake", "/api/stats",
-                             "/metrics", "/api/sessions/k", "/api/sessions/k/records?size=200",
-                             "/api/sessions/k/export", "/healthz"}) {
+    for (std::string path :
+         {"/api/sessions?size=200", "/api/search?q=hi", "/api/search?q=fake", "/api/stats", "/metrics",
+          "/api/sessions/k", "/api/sessions/k/records?size=200", "/api/sessions/k/export", "/healthz"}) {
       auto r = c->Get(path);
       REQUIRE(r);
       responses += r->body;

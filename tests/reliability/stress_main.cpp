@@ -44,16 +44,26 @@ int crash_loop_main(const std::map<std::string, std::string>& f) {
   o.dir = dir.path().string();
   auto r = run_crash_loop(o);
   std::cout << "crash loop: seed " << o.seed << ", " << r.kills << " kills, " << o.clients << " clients, "
-            << r.acked << " records acked, " << r.present << " present, " << r.lost << " lost, " << r.duplicates
-            << " duplicates, " << r.rows << " rows, " << r.attempts << " batch attempts (" << r.statuses
-            << "), integrity failures " << r.integrity_failures << ", restarts failed " << r.restarts_failed
-            << ", " << r.seconds << " s\n";
-  json j = {{"scenario", "crash_loop"},  {"seed", o.seed},         {"kills", r.kills},
-            {"clients", o.clients},      {"records", o.records},   {"acked", r.acked},
-            {"present", r.present},      {"lost", r.lost},         {"duplicates", r.duplicates},
-            {"rows", r.rows},            {"attempts", r.attempts}, {"statuses", r.statuses},
-            {"integrity_failures", r.integrity_failures},          {"restarts_failed", r.restarts_failed},
-            {"partial_acks", r.partial_acks},                      {"seconds", r.seconds}};
+            << r.acked << " records acked, " << r.present << " present, " << r.lost << " lost, "
+            << r.duplicates << " duplicates, " << r.rows << " rows, " << r.attempts << " batch attempts ("
+            << r.statuses << "), integrity failures " << r.integrity_failures << ", restarts failed "
+            << r.restarts_failed << ", " << r.seconds << " s\n";
+  json j = {{"scenario", "crash_loop"},
+            {"seed", o.seed},
+            {"kills", r.kills},
+            {"clients", o.clients},
+            {"records", o.records},
+            {"acked", r.acked},
+            {"present", r.present},
+            {"lost", r.lost},
+            {"duplicates", r.duplicates},
+            {"rows", r.rows},
+            {"attempts", r.attempts},
+            {"statuses", r.statuses},
+            {"integrity_failures", r.integrity_failures},
+            {"restarts_failed", r.restarts_failed},
+            {"partial_acks", r.partial_acks},
+            {"seconds", r.seconds}};
   std::cout << "RESULT " << j.dump() << "\n";
   bool ok = r.finished && r.lost == 0 && r.duplicates == 0 && r.integrity_failures == 0 &&
             r.restarts_failed == 0 && r.partial_acks == 0 && r.acked == static_cast<uint64_t>(o.records) &&
@@ -116,7 +126,8 @@ int load_main(const std::map<std::string, std::string>& f) {
           break;
         }
         std::string_view chunk(buf, static_cast<std::size_t>(n));
-        for (auto pos = chunk.find("event:"); pos != std::string_view::npos; pos = chunk.find("event:", pos + 1))
+        for (auto pos = chunk.find("event:"); pos != std::string_view::npos;
+             pos = chunk.find("event:", pos + 1))
           ++events_seen;
       }
       --streams_open;
@@ -207,9 +218,9 @@ int load_main(const std::map<std::string, std::string>& f) {
   for (int q = 0; q < 2; ++q) {
     query_threads.emplace_back([&, q] {
       auto c = p.client();
-      const std::vector<std::string> paths = {"/api/sessions?page=1&size=20", "/api/sessions/sess-load-h0/records?size=50",
-                                              "/api/search?q=hello&size=20", "/api/stats",
-                                              "/api/sessions/load-sdk0/records?size=50&page=2"};
+      const std::vector<std::string> paths = {
+          "/api/sessions?page=1&size=20", "/api/sessions/sess-load-h0/records?size=50",
+          "/api/search?q=hello&size=20", "/api/stats", "/api/sessions/load-sdk0/records?size=50&page=2"};
       std::size_t i = static_cast<std::size_t>(q);
       while (std::chrono::steady_clock::now() < end) {
         const auto& path = paths[i++ % paths.size()];
@@ -272,8 +283,8 @@ int load_main(const std::map<std::string, std::string>& f) {
   double p50 = percentile(latencies, 0.50), p99 = percentile(latencies, 0.99),
          pmax = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
   uint64_t acked = ledger.acked.size();
-  std::cout << "load: " << seconds << " s, " << producers << " producers (" << sdk_producers << " SDK), " << streams
-            << " event streams\n"
+  std::cout << "load: " << seconds << " s, " << producers << " producers (" << sdk_producers << " SDK), "
+            << streams << " event streams\n"
             << "  httplib producers: " << acked << " records acked (" << acked / std::max(1, seconds)
             << "/s), lost " << lost << ", replies " << ledger.summary() << ", 429/503 without Retry-After "
             << ledger.retry_after_missing << ", transport errors " << transport_errors.load() << ", backoff "
@@ -283,10 +294,10 @@ int load_main(const std::map<std::string, std::string>& f) {
             << ", retried batches " << sdk.retried << ", rows in db " << sdk_rows << "\n"
             << "  queries: " << latencies.size() << ", errors " << query_errors.load() << ", p50 " << p50
             << " ms, p99 " << p99 << " ms, max " << pmax << " ms\n"
-            << "  event streams: " << streams_open_at_end << " open at the end, dropped " << streams_dropped.load()
-            << ", events seen " << events_seen.load() << "\n"
-            << "  memory: peak RSS " << peak / 1024 << " MiB, at mid-run " << rss_mid / 1024 << " MiB, at the end "
-            << rss_end / 1024 << " MiB\n"
+            << "  event streams: " << streams_open_at_end << " open at the end, dropped "
+            << streams_dropped.load() << ", events seen " << events_seen.load() << "\n"
+            << "  memory: peak RSS " << peak / 1024 << " MiB, at mid-run " << rss_mid / 1024
+            << " MiB, at the end " << rss_end / 1024 << " MiB\n"
             << "  integrity_check: " << ic << ", collector exit " << exit_code << ", " << run_s << " s\n";
   json j = {{"scenario", "load"},
             {"seconds", seconds},
@@ -299,8 +310,13 @@ int load_main(const std::map<std::string, std::string>& f) {
             {"replies", ledger.summary()},
             {"retry_after_missing", ledger.retry_after_missing},
             {"transport_errors", transport_errors.load()},
-            {"sdk", {{"traced", sdk_traced.load()}, {"sent", sdk.sent}, {"failed", sdk.failed}, {"dropped", sdk.dropped},
-                     {"retried", sdk.retried}, {"rows", sdk_rows}}},
+            {"sdk",
+             {{"traced", sdk_traced.load()},
+              {"sent", sdk.sent},
+              {"failed", sdk.failed},
+              {"dropped", sdk.dropped},
+              {"retried", sdk.retried},
+              {"rows", sdk_rows}}},
             {"queries", latencies.size()},
             {"query_errors", query_errors.load()},
             {"query_p50_ms", p50},
@@ -331,6 +347,7 @@ int main(int argc, char** argv) {
   if (mode == "crash-loop") return crash_loop_main(f);
   if (mode == "load") return load_main(f);
   std::cerr << "usage: reliability_stress crash-loop [--kills N --records N --clients N --seed N]\n"
-               "       reliability_stress load [--seconds N --producers N --sdk-producers N --streams N --inflight N]\n";
+               "       reliability_stress load [--seconds N --producers N --sdk-producers N --streams N "
+               "--inflight N]\n";
   return 2;
 }

@@ -582,7 +582,8 @@ TEST_CASE("proxy: calls answered back to back are all recorded and final at once
       for (int i = 0; i < 15; ++i) {
         const bool stream = i % 3 == 0;
         auto body = chat_request("gpt-burst", "burst " + std::to_string(t) + "-" + std::to_string(i), stream);
-        auto r = cli->Post("/v1/chat/completions", headers_for("proxy-burst"), body.dump(), "application/json");
+        auto r =
+            cli->Post("/v1/chat/completions", headers_for("proxy-burst"), body.dump(), "application/json");
         if (!r || r->status != 200) {
           ++failures;
           continue;
@@ -600,7 +601,8 @@ TEST_CASE("proxy: calls answered back to back are all recorded and final at once
   std::set<int64_t> turns;
   for (const auto& it : items) {
     CHECK(it["status"] == "success");
-    CHECK(it["response"]["choices"][0]["message"]["content"].get<std::string>().find("burst") != std::string::npos);
+    CHECK(it["response"]["choices"][0]["message"]["content"].get<std::string>().find("burst") !=
+          std::string::npos);
     ids.insert(it["id"].get<std::string>());
     turns.insert(it["turn_number"].get<int64_t>());
   }

@@ -21,8 +21,8 @@
 
 #include <httplib.h>
 
-#include "config.hpp"
 #include "app.hpp"
+#include "config.hpp"
 #include "server.hpp"
 #include "storage/store.hpp"
 

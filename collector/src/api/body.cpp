@@ -7,8 +7,8 @@
 
 namespace llmtrace::api {
 
-body_status read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t max_bytes,
-                      std::string& out, httplib::Response& res) {
+body_status read_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                      std::size_t max_bytes, std::string& out, httplib::Response& res) {
   out.clear();
   if (req.has_header("Content-Length")) {
     // httplib rejects (and skips) a Content-Length beyond its payload limit itself; reserve only sane sizes.
@@ -36,7 +36,8 @@ void write_body_error(httplib::Response& res, body_status s, std::size_t max_byt
     write_error(res, 413, "payload_too_large",
                 "request body is larger than " + std::to_string(max_bytes) + " bytes (after decompression)");
   else
-    write_error(res, 400, "bad_body", "the request body could not be read (bad length, encoding or chunking)");
+    write_error(res, 400, "bad_body",
+                "the request body could not be read (bad length, encoding or chunking)");
 }
 
 }  // namespace llmtrace::api

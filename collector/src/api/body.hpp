@@ -18,8 +18,8 @@ enum class body_status { ok, too_large, read_error };
 
 // Reads the (already decompressed) body through a content-reader route, stopping past max_bytes.
 // res: httplib records its own length verdict (413) there while reading.
-body_status read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t max_bytes,
-                      std::string& out, httplib::Response& res);
+body_status read_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                      std::size_t max_bytes, std::string& out, httplib::Response& res);
 
 // Writes the matching 413/400 JSON error for a failed read_body.
 void write_body_error(httplib::Response& res, body_status s, std::size_t max_bytes);

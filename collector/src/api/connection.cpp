@@ -17,7 +17,11 @@ bool peer_closed(const connection_state* s) noexcept {
   return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
-connection_state* current_connection() noexcept { return t_connection; }
-void set_current_connection(connection_state* s) noexcept { t_connection = s; }
+connection_state* current_connection() noexcept {
+  return t_connection;
+}
+void set_current_connection(connection_state* s) noexcept {
+  t_connection = s;
+}
 
 }  // namespace llmtrace::api

@@ -18,7 +18,8 @@ const std::string& event_hub::event::wire() const {
     std::string& out = wire_;
     out = "id: " + std::to_string(id) + "\nevent: " + type + "\ndata: ";
     if (auto* r = std::get_if<model::record>(&payload_)) {
-      out.reserve(out.size() + 512 + r->request_json.size() + r->response_json.size() + r->metadata_json.size());
+      out.reserve(out.size() + 512 + r->request_json.size() + r->response_json.size() +
+                  r->metadata_json.size());
       append_json(out, *r, change_);
     } else if (auto* s = std::get_if<model::session>(&payload_)) {
       append_json(out, *s);
@@ -152,8 +153,10 @@ void mount_events(httplib::Server& server, app_context& app) {
     if (!require_auth(req, res, app)) return;
     event_hub& hub = app.events;
     std::optional<uint64_t> last;
-    if (req.has_header("Last-Event-ID")) last = parse_event_id(req.get_header_value("Last-Event-ID"));
-    else if (req.has_param("last_event_id")) last = parse_event_id(req.get_param_value("last_event_id"));
+    if (req.has_header("Last-Event-ID"))
+      last = parse_event_id(req.get_header_value("Last-Event-ID"));
+    else if (req.has_param("last_event_id"))
+      last = parse_event_id(req.get_param_value("last_event_id"));
     if (!hub.try_open_stream()) {
       res.set_header("Retry-After", "2");
       write_error(res, 503, "too_many_streams", "too many open event streams; the UI falls back to polling");
@@ -179,8 +182,10 @@ void mount_events(httplib::Server& server, app_context& app) {
           const auto ping_at = std::chrono::steady_clock::now() + hub.opts().heartbeat;
           std::vector<event_hub::event_ptr> events;
           for (;;) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ping_at - std::chrono::steady_clock::now());
-            events = hub.wait_from(state->cursor, std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000)));
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                ping_at - std::chrono::steady_clock::now());
+            events = hub.wait_from(state->cursor, std::clamp(left, std::chrono::milliseconds(0),
+                                                             std::chrono::milliseconds(1000)));
             if (hub.stopping()) {
               sink.done();
               return true;

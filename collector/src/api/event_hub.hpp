@@ -2,7 +2,8 @@
 // and record routes) append to a bounded ring of recent events with monotonically increasing ids; each open
 // stream waits on a condition variable (no polling) and resumes from Last-Event-ID while the ring holds it.
 // Event data is rendered lazily, once, by the first stream that sends it, so ingest pays nothing without
-// listeners. Thread safety: all members may be called from any thread. shutdown() wakes and ends every stream.
+// listeners. Thread safety: all members may be called from any thread. shutdown() wakes and ends every
+// stream.
 #pragma once
 
 #include <chrono>

@@ -20,7 +20,8 @@ std::string route_label(std::string_view path) {
       auto slash = rest.find('/');
       if (slash == std::string_view::npos) return std::string(label);
       auto tail = rest.substr(slash);
-      if (tail == "/records" || tail == "/export" || tail == "/replay") return std::string(label) + std::string(tail);
+      if (tail == "/records" || tail == "/export" || tail == "/replay")
+        return std::string(label) + std::string(tail);
       return std::string(label) + "/other";
     }
   }

@@ -17,7 +17,8 @@ struct app_context;
 
 namespace llmtrace::api {
 
-// Collapses ids out of a path so labels stay bounded: "/api/sessions/abc/records" -> "/api/sessions/:id/records".
+// Collapses ids out of a path so labels stay bounded: "/api/sessions/abc/records" ->
+// "/api/sessions/:id/records".
 std::string route_label(std::string_view path);
 
 class metrics {
@@ -36,7 +37,7 @@ class metrics {
   };
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // method, route, status
-  std::map<std::pair<std::string, std::string>, series> latency_;          // method, route
+  std::map<std::pair<std::string, std::string>, series> latency_;           // method, route
 };
 
 }  // namespace llmtrace::api

@@ -24,12 +24,18 @@ using json = nlohmann::json;
 json opt_time(const std::optional<int64_t>& ms) {
   return ms ? json(model::format_rfc3339_ms(*ms)) : json(nullptr);
 }
-json opt_int(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
-json opt_string(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json opt_int(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+json opt_string(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
 
 // --- validation of stored JSON text ---
 
-bool is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+bool is_ws(unsigned char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
 
 int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -66,8 +72,8 @@ std::size_t utf8_sequence(const unsigned char* p, const unsigned char* e) {
   return 0;
 }
 
-// Advances p past bytes that need no closer look inside a string (anything but a quote, a backslash, a control
-// byte or a non-ASCII byte): 16 at a time with SSE2, 8 at a time (SWAR) elsewhere, then one by one.
+// Advances p past bytes that need no closer look inside a string (anything but a quote, a backslash, a
+// control byte or a non-ASCII byte): 16 at a time with SSE2, 8 at a time (SWAR) elsewhere, then one by one.
 const unsigned char* skip_plain(const unsigned char* p, const unsigned char* e) {
 #if defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"');
@@ -89,7 +95,8 @@ const unsigned char* skip_plain(const unsigned char* p, const unsigned char* e) 
     uint64_t x;
     std::memcpy(&x, p, sizeof x);
     auto has_zero = [&](uint64_t v) { return (v - ones) & ~v & high; };
-    if (((x & high) | has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\')) | ((x - ones * 0x20) & ~x & high)) != 0)
+    if (((x & high) | has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\')) |
+         ((x - ones * 0x20) & ~x & high)) != 0)
       break;
     p += 8;
   }
@@ -113,7 +120,14 @@ bool scan_string(const unsigned char*& p, const unsigned char* e) {
     if (c == '\\') {
       if (p + 1 >= e) return false;
       switch (p[1]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
           p += 2;
           continue;
         case 'u': {
@@ -122,7 +136,7 @@ bool scan_string(const unsigned char*& p, const unsigned char* e) {
           if (u < 0) return false;
           p += 6;
           if (u >= 0xDC00 && u <= 0xDFFF) return false;  // a low surrogate alone
-          if (u >= 0xD800 && u <= 0xDBFF) {             // must pair with a low surrogate
+          if (u >= 0xD800 && u <= 0xDBFF) {              // must pair with a low surrogate
             if (p + 6 > e || p[0] != '\\' || p[1] != 'u') return false;
             const int lo = read_hex4(p + 2);
             if (lo < 0xDC00 || lo > 0xDFFF) return false;
@@ -201,8 +215,10 @@ scanned scan_json(std::string_view text) {
   auto push = [&](bool object) {
     if (depth == max_depth) return false;
     const uint64_t bit = uint64_t{1} << (depth % 64);
-    if (object) is_object[depth / 64] |= bit;
-    else is_object[depth / 64] &= ~bit;
+    if (object)
+      is_object[depth / 64] |= bit;
+    else
+      is_object[depth / 64] &= ~bit;
     ++depth;
     return true;
   };
@@ -264,7 +280,8 @@ scanned scan_json(std::string_view text) {
       if (depth == 0) {
         if (p != e) return out;  // trailing content
         out.ok = true;
-        out.value = std::string_view(reinterpret_cast<const char*>(begin), static_cast<std::size_t>(before_ws - begin));
+        out.value = std::string_view(reinterpret_cast<const char*>(begin),
+                                     static_cast<std::size_t>(before_ws - begin));
         out.inner_space = space;
         return out;
       }
@@ -294,8 +311,10 @@ void append_minified(std::string& out, std::string_view v) {
   for (std::size_t i = 0; i < v.size(); ++i) {
     const char c = v[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (is_ws(static_cast<unsigned char>(c))) {
@@ -336,7 +355,8 @@ void append_double(std::string& out, double v) {
     return;
   }
   out.append(buf, r.ptr);
-  if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == r.ptr) put(out, ".0");
+  if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == r.ptr)
+    put(out, ".0");
 }
 
 void append_2(char* p, unsigned v) {
@@ -379,18 +399,24 @@ void append_time(std::string& out, int64_t ms) {
 }
 
 void append_opt_time(std::string& out, const std::optional<int64_t>& ms) {
-  if (ms) append_time(out, *ms);
-  else put(out, "null");
+  if (ms)
+    append_time(out, *ms);
+  else
+    put(out, "null");
 }
 
 void append_opt_int(std::string& out, const std::optional<int64_t>& v) {
-  if (v) append_int(out, *v);
-  else put(out, "null");
+  if (v)
+    append_int(out, *v);
+  else
+    put(out, "null");
 }
 
 void append_opt_string(std::string& out, const std::string& s) {
-  if (s.empty()) put(out, "null");
-  else append_json_string(out, s);
+  if (s.empty())
+    put(out, "null");
+  else
+    append_json_string(out, s);
 }
 
 void append_usage(std::string& out, const model::token_usage& u) {
@@ -471,16 +497,20 @@ void append_stored_json(std::string& out, std::string_view text, bool as_object)
   if (!s.ok) {
     // Not what ingest stores (or nested past the scanner's depth): exactly the DOM path's answer.
     json j = stored_json(std::string(text));
-    if (as_object && !j.is_object()) put(out, "{}");
-    else out += dump_json(j);
+    if (as_object && !j.is_object())
+      put(out, "{}");
+    else
+      out += dump_json(j);
     return;
   }
   if (as_object && s.value.front() != '{') {
     put(out, "{}");
     return;
   }
-  if (s.inner_space) append_minified(out, s.value);
-  else out.append(s.value);
+  if (s.inner_space)
+    append_minified(out, s.value);
+  else
+    out.append(s.value);
 }
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -511,13 +541,27 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
     switch (c) {
-      case '"': put(out, "\\\""); break;
-      case '\\': put(out, "\\\\"); break;
-      case '\b': put(out, "\\b"); break;
-      case '\f': put(out, "\\f"); break;
-      case '\n': put(out, "\\n"); break;
-      case '\r': put(out, "\\r"); break;
-      case '\t': put(out, "\\t"); break;
+      case '"':
+        put(out, "\\\"");
+        break;
+      case '\\':
+        put(out, "\\\\");
+        break;
+      case '\b':
+        put(out, "\\b");
+        break;
+      case '\f':
+        put(out, "\\f");
+        break;
+      case '\n':
+        put(out, "\\n");
+        break;
+      case '\r':
+        put(out, "\\r");
+        break;
+      case '\t':
+        put(out, "\\t");
+        break;
       default: {
         const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         out.append(u, sizeof u);
@@ -547,8 +591,10 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
   put(out, ",\"id\":");
   append_json_string(out, r.id);
   put(out, ",\"latency_ms\":");
-  if (r.latency_ms) append_double(out, *r.latency_ms);
-  else put(out, "null");
+  if (r.latency_ms)
+    append_double(out, *r.latency_ms);
+  else
+    put(out, "null");
   put(out, ",\"metadata\":");
   append_stored_json(out, r.metadata_json, true);
   put(out, ",\"model\":");

@@ -43,7 +43,8 @@ nlohmann::json stored_json(const std::string& text);
 
 // Appends stored JSON text as a JSON value: empty text as null; well-formed JSON verbatim (insignificant
 // whitespace removed, so the result never holds a raw newline and fits an SSE data line or an NDJSON line);
-// anything else exactly as stored_json() renders it. With as_object, a value that is not an object becomes {}.
+// anything else exactly as stored_json() renders it. With as_object, a value that is not an object becomes
+// {}.
 void append_stored_json(std::string& out, std::string_view text, bool as_object = false);
 // Appends a JSON string literal (quotes included), escaped as dump_json() escapes it.
 void append_json_string(std::string& out, std::string_view s);
@@ -57,9 +58,12 @@ std::string render_json(const model::session& s);
 
 // Bytes to reserve for one item's JSON (a little more than it takes, so a page is built without regrowing).
 inline std::size_t reserve_size(const model::record& r) {
-  return 640 + r.request_json.size() + r.response_json.size() + r.metadata_json.size() + r.error_message.size();
+  return 640 + r.request_json.size() + r.response_json.size() + r.metadata_json.size() +
+         r.error_message.size();
 }
-inline std::size_t reserve_size(const model::session& s) { return 320 + s.name.size(); }
+inline std::size_t reserve_size(const model::session& s) {
+  return 320 + s.name.size();
+}
 
 // {"items":[...],"page","size","total"}
 template <class T>

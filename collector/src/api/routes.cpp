@@ -30,9 +30,12 @@ constexpr std::size_t max_batch_items = 10000;
 
 std::string_view outcome_name(storage::write_outcome o) {
   switch (o) {
-    case storage::write_outcome::created: return "created";
-    case storage::write_outcome::updated: return "updated";
-    case storage::write_outcome::stale: return "stale";
+    case storage::write_outcome::created:
+      return "created";
+    case storage::write_outcome::updated:
+      return "updated";
+    case storage::write_outcome::stale:
+      return "stale";
   }
   return "created";
 }
@@ -59,7 +62,8 @@ bool paging(const httplib::Request& req, httplib::Response& res, int64_t default
             storage::page_request& p) {
   p.page = 1;
   p.size = default_size;
-  return int_param(req, res, "page", 1, 1000000000, p.page) && int_param(req, res, "size", 1, max_size, p.size);
+  return int_param(req, res, "page", 1, 1000000000, p.page) &&
+         int_param(req, res, "size", 1, max_size, p.size);
 }
 
 // Ingest admission: bounded concurrent writers so queued writes cannot take every worker thread.
@@ -87,7 +91,8 @@ bool read_json_body(const httplib::Request& req, httplib::Response& res, const h
   auto parsed = ingest::parse_json_limited(body);
   if (!parsed.ok) {
     app.ingest.count_rejected(parsed.too_deep ? "too_deep" : "invalid_json");
-    write_error(res, 400, parsed.too_deep ? "too_deep" : "invalid_json", "invalid JSON body: " + parsed.message);
+    write_error(res, 400, parsed.too_deep ? "too_deep" : "invalid_json",
+                "invalid JSON body: " + parsed.message);
     return false;
   }
   out = std::move(parsed.value);
@@ -174,7 +179,8 @@ std::string batch_reply_text(const std::vector<ingest::item_result>& results) {
 
 std::string safe_filename(const std::string& id) {
   std::string out;
-  for (char c : id) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  for (char c : id)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
   return out.empty() ? "session" : out;
 }
 
@@ -379,7 +385,8 @@ void mount_api(httplib::Server& server, app_context& app) {
     storage::search_query q;
     if (!paging(req, res, 20, 200, q.paging)) return;
     q.text = req.get_param_value("q");
-    if (q.text.size() > 1024) return write_error(res, 400, "invalid_parameter", "q is longer than 1024 bytes", "q");
+    if (q.text.size() > 1024)
+      return write_error(res, 400, "invalid_parameter", "q is longer than 1024 bytes", "q");
     if (auto s = req.get_param_value("status"); !s.empty()) {
       q.status = model::parse_status(s);
       if (!q.status)
@@ -396,8 +403,11 @@ void mount_api(httplib::Server& server, app_context& app) {
     with_store(res, [&] {
       json out = to_json(app.store.stats());
       const auto& c = app.ingest.counters();
-      out["ingest"] = {{"created", c.created.load()}, {"updated", c.updated.load()}, {"stale", c.stale.load()},
-                       {"batches", c.batches.load()}, {"rejected", app.ingest.rejected_by_reason()}};
+      out["ingest"] = {{"created", c.created.load()},
+                       {"updated", c.updated.load()},
+                       {"stale", c.stale.load()},
+                       {"batches", c.batches.load()},
+                       {"rejected", app.ingest.rejected_by_reason()}};
       out["event_streams"] = app.events.open_streams();
       out["version"] = LLMTRACE_VERSION;
       write_json(res, 200, out);

@@ -89,8 +89,10 @@ void add_content(const json& content, text_sink& out) {
         out.add(part.get<std::string>());
       } else if (part.is_object()) {
         const json* t = member(part, "text");
-        if (t && t->is_string()) out.add(t->get<std::string>());
-        else if (t && t->is_object()) out.add(string_member(*t, "value"));  // assistants-style text object
+        if (t && t->is_string())
+          out.add(t->get<std::string>());
+        else if (t && t->is_object())
+          out.add(string_member(*t, "value"));  // assistants-style text object
       }
     }
   }
@@ -118,11 +120,14 @@ void add_request(const json& req, text_sink& out) {
   if (const json* i = member(req, "instructions"); i && i->is_string()) out.add(i->get<std::string>());
   if (const json* m = member(req, "messages")) add_messages(*m, out);
   if (const json* in = member(req, "input")) {
-    if (in->is_string()) out.add(in->get<std::string>());
-    else add_messages(*in, out);  // responses API items and embeddings string arrays alike
+    if (in->is_string())
+      out.add(in->get<std::string>());
+    else
+      add_messages(*in, out);  // responses API items and embeddings string arrays alike
   }
   if (const json* p = member(req, "prompt")) {
-    if (p->is_string()) out.add(p->get<std::string>());
+    if (p->is_string())
+      out.add(p->get<std::string>());
     else if (p->is_array())
       for (const auto& s : *p)
         if (s.is_string()) out.add(s.get<std::string>());
@@ -138,7 +143,8 @@ void add_response_object(const json& raw, text_sink& out) {
       if (const json* t = member(c, "text"); t && t->is_string()) out.add(t->get<std::string>());
     }
   }
-  if (const json* ot = member(resp, "output_text"); ot && ot->is_string()) out.add(ot->get<std::string>());
+  if (const json* ot = member(resp, "output_text"); ot && ot->is_string())
+    out.add(ot->get<std::string>());
   else if (const json* output = member(resp, "output"); output && output->is_array()) {
     for (const auto& item : *output)
       if (const json* c = member(item, "content")) add_content(*c, out);

@@ -13,9 +13,15 @@ std::vector<storage::write_result> ingest_service::commit(const std::vector<stor
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   for (const auto& r : results) {
     switch (r.outcome) {
-      case storage::write_outcome::created: counters_.created.fetch_add(1, std::memory_order_relaxed); break;
-      case storage::write_outcome::updated: counters_.updated.fetch_add(1, std::memory_order_relaxed); break;
-      case storage::write_outcome::stale: counters_.stale.fetch_add(1, std::memory_order_relaxed); break;
+      case storage::write_outcome::created:
+        counters_.created.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case storage::write_outcome::updated:
+        counters_.updated.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case storage::write_outcome::stale:
+        counters_.stale.fetch_add(1, std::memory_order_relaxed);
+        break;
     }
   }
   if (on_commit_) on_commit_(results);
@@ -37,7 +43,7 @@ item_result ingest_service::ingest_one(const nlohmann::json& trace, const raw_sp
 }
 
 std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& traces,
-                                                     const std::vector<raw_spans>* raw) {
+                                                      const std::vector<raw_spans>* raw) {
   if (raw && raw->size() != traces.size()) raw = nullptr;  // not the layout the tree has: dump instead
   std::vector<item_result> out(traces.size());
   std::vector<storage::record_write> writes;

@@ -24,7 +24,7 @@ namespace llmtrace::ingest {
 struct item_result {
   std::size_t index = 0;
   std::optional<storage::write_result> result;  // set when stored
-  field_error error;                             // set when rejected
+  field_error error;                            // set when rejected
 };
 
 struct ingest_counters {
@@ -47,7 +47,8 @@ class ingest_service {
 
   // An array of trace objects: valid items are stored in ONE transaction, invalid ones reported by index.
   // `raw`: one entry per item (scan_batch_spans), or null.
-  std::vector<item_result> ingest_batch(const nlohmann::json& traces, const std::vector<raw_spans>* raw = nullptr);
+  std::vector<item_result> ingest_batch(const nlohmann::json& traces,
+                                        const std::vector<raw_spans>* raw = nullptr);
 
   // Ready writes from replay/proxy: fills model/usage/search_text when unset and the default session name,
   // stores them in one transaction, publishes, returns the results in order.

@@ -39,8 +39,7 @@ class limited_sax {
     // nlohmann prefixes "[json.exception.parse_error.101] "; keep the human part.
     if (auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
     message_ = what;
-    if (message_.find("byte") == std::string::npos)
-      message_ += " at byte " + std::to_string(position);
+    if (message_.find("byte") == std::string::npos) message_ += " at byte " + std::to_string(position);
     (void)token;
     return false;
   }
@@ -65,15 +64,15 @@ class limited_sax {
   std::string message_;
 };
 
-
 // The fast path: a strict RFC 8259 parser that builds the same tree as nlohmann's (same number types, last
-// duplicate key wins, \u escapes decoded, UTF-8 checked as nlohmann checks it) at a few instructions per byte,
-// where nlohmann's lexer spends tens (it copies every byte twice, one push_back at a time). It only decides
-// "valid, here is the tree" or "not sure": on anything it rejects, the reference SAX path above runs again so
-// that errors, messages and the depth verdict stay exactly nlohmann's.
+// duplicate key wins, \u escapes decoded, UTF-8 checked as nlohmann checks it) at a few instructions per
+// byte, where nlohmann's lexer spends tens (it copies every byte twice, one push_back at a time). It only
+// decides "valid, here is the tree" or "not sure": on anything it rejects, the reference SAX path above runs
+// again so that errors, messages and the depth verdict stay exactly nlohmann's.
 class fast_parser {
  public:
-  fast_parser(std::string_view s, std::size_t max_depth) : p_(s.data()), end_(s.data() + s.size()), max_depth_(max_depth) {}
+  fast_parser(std::string_view s, std::size_t max_depth)
+      : p_(s.data()), end_(s.data() + s.size()), max_depth_(max_depth) {}
 
   bool parse(json& out) {
     ws();
@@ -96,8 +95,10 @@ class fast_parser {
   bool value(json& out, std::size_t depth) {
     if (p_ >= end_) return false;
     switch (*p_) {
-      case '{': return object(out, depth + 1);
-      case '[': return array(out, depth + 1);
+      case '{':
+        return object(out, depth + 1);
+      case '[':
+        return array(out, depth + 1);
       case '"': {
         std::string str;
         if (!string(str)) return false;
@@ -116,7 +117,8 @@ class fast_parser {
         if (!literal("null", 4)) return false;
         out = nullptr;
         return true;
-      default: return number(out);
+      default:
+        return number(out);
     }
   }
 
@@ -223,14 +225,22 @@ class fast_parser {
     const unsigned char c0 = b(0);
     std::ptrdiff_t n = 0;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (in(c0, 0xC2, 0xDF)) n = 2;
-    else if (c0 == 0xE0) n = 3, lo = 0xA0;
-    else if (in(c0, 0xE1, 0xEC) || in(c0, 0xEE, 0xEF)) n = 3;
-    else if (c0 == 0xED) n = 3, hi = 0x9F;
-    else if (c0 == 0xF0) n = 4, lo = 0x90;
-    else if (in(c0, 0xF1, 0xF3)) n = 4;
-    else if (c0 == 0xF4) n = 4, hi = 0x8F;
-    else return false;
+    if (in(c0, 0xC2, 0xDF))
+      n = 2;
+    else if (c0 == 0xE0)
+      n = 3, lo = 0xA0;
+    else if (in(c0, 0xE1, 0xEC) || in(c0, 0xEE, 0xEF))
+      n = 3;
+    else if (c0 == 0xED)
+      n = 3, hi = 0x9F;
+    else if (c0 == 0xF0)
+      n = 4, lo = 0x90;
+    else if (in(c0, 0xF1, 0xF3))
+      n = 4;
+    else if (c0 == 0xF4)
+      n = 4, hi = 0x8F;
+    else
+      return false;
     if (end_ - p_ < n) return false;
     if (!in(b(1), lo, hi)) return false;
     for (std::ptrdiff_t k = 2; k < n; ++k)
@@ -245,7 +255,8 @@ class fast_parser {
     constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     const uint64_t quote = w ^ (ones * '"');
     const uint64_t slash = w ^ (ones * '\\');
-    const uint64_t special = ((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((w - ones * 0x20) & ~w) | w;
+    const uint64_t special =
+        ((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((w - ones * 0x20) & ~w) | w;
     return (special & highs) == 0;
   }
 
@@ -284,14 +295,30 @@ class fast_parser {
       const char e = p_[1];
       p_ += 2;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           unsigned cp = 0;
           if (!u4(cp)) return false;
@@ -307,7 +334,8 @@ class fast_parser {
           put_utf8(out, cp);
           break;
         }
-        default: return false;
+        default:
+          return false;
       }
     }
   }
@@ -362,7 +390,8 @@ class fast_parser {
     }
     double d = 0;
     auto [q, ec] = std::from_chars(start, p_, d);
-    if (ec != std::errc{} || q != p_ || !std::isfinite(d)) return false;  // 1e999, 1e-999: the reference decides
+    if (ec != std::errc{} || q != p_ || !std::isfinite(d))
+      return false;  // 1e999, 1e-999: the reference decides
     out = d;
     return true;
   }

@@ -34,7 +34,8 @@ class scanner {
   }
 
   // A string at i_ (the opening quote); sets `escaped` when it holds a backslash. Strings are most of the
-  // bytes, so the closing quote is found with memchr; a quote preceded by an odd run of backslashes is escaped.
+  // bytes, so the closing quote is found with memchr; a quote preceded by an odd run of backslashes is
+  // escaped.
   bool string(std::string_view& out, bool& escaped, bool find_escapes = true) {
     if (i_ >= s_.size() || s_[i_] != '"') return false;
     const std::size_t start = ++i_;
@@ -127,9 +128,12 @@ class scanner {
 bool members_of(scanner& sc, raw_spans& out) {
   out = {};
   return sc.object([&](std::string_view key, std::string_view val) {
-    if (key == "request") out.request = val;
-    else if (key == "response") out.response = val;
-    else if (key == "metadata") out.metadata = val;
+    if (key == "request")
+      out.request = val;
+    else if (key == "response")
+      out.response = val;
+    else if (key == "metadata")
+      out.metadata = val;
     return true;
   });
 }

@@ -13,7 +13,7 @@
 namespace llmtrace::ingest {
 
 struct raw_spans {
-  std::string_view request;   // empty: not found (or not safe to use); the parsed value is used instead
+  std::string_view request;  // empty: not found (or not safe to use); the parsed value is used instead
   std::string_view response;
   std::string_view metadata;
 };

@@ -77,7 +77,8 @@ bool get_count(const json& usage, const char* name, const char* alias, std::opti
     }
     if (it->is_number_float()) {
       double d = it->get<double>();
-      if (d < 0 || d != std::floor(d) || d > 9e15) return fail(err, field, field + " must be an integer >= 0");
+      if (d < 0 || d != std::floor(d) || d > 9e15)
+        return fail(err, field, field + " must be an integer >= 0");
       out = static_cast<int64_t>(d);
       return true;
     }
@@ -111,10 +112,10 @@ void take_body(const json& v, std::string_view raw, std::optional<std::string>& 
 }
 
 const std::string_view ignored_fields[] = {"created_at", "updated_at", "change"};
-const std::string_view known_fields[] = {
-    "id",         "session_id", "session_name", "turn_number", "request",    "response",
-    "status",     "error_message", "metadata",  "started_at",  "ended_at",   "latency_ms",
-    "model",      "usage",      "replay_of",    "parent_id"};
+const std::string_view known_fields[] = {"id",       "session_id", "session_name", "turn_number",
+                                         "request",  "response",   "status",       "error_message",
+                                         "metadata", "started_at", "ended_at",     "latency_ms",
+                                         "model",    "usage",      "replay_of",    "parent_id"};
 
 bool is_one_of(std::string_view k, std::span<const std::string_view> set) {
   for (auto s : set)
@@ -137,7 +138,9 @@ const std::string& session_name_at(int64_t now_ms) {
 
 }  // namespace
 
-std::string to_stored_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string to_stored_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, field_error& err) {
   return parse_trace(trace, now_ms, w, err, nullptr);
@@ -244,7 +247,8 @@ bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, fi
   if (!has_unknown) {
     // The common case: stored as sent (no copy of the tree, no re-serialisation).
     if (sent_metadata)
-      w.metadata_json = (raw && !raw->metadata.empty()) ? std::string(raw->metadata) : to_stored_text(*sent_metadata);
+      w.metadata_json =
+          (raw && !raw->metadata.empty()) ? std::string(raw->metadata) : to_stored_text(*sent_metadata);
   } else {
     json metadata = sent_metadata ? *sent_metadata : json::object();
     for (auto it = trace.begin(); it != trace.end(); ++it) {

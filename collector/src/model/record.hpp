@@ -25,7 +25,7 @@ struct token_usage {
 struct record {
   std::string id;  // time-ordered (UUIDv7) when the server makes it
   std::string session_id;
-  int64_t turn_number = 0;  // >= 1 once stored
+  int64_t turn_number = 0;             // >= 1 once stored
   std::string request_json = "null";   // JSON text
   std::string response_json = "null";  // JSON text, "null" when there is none yet
   record_status status = record_status::pending;

@@ -242,8 +242,8 @@ void answer_unreachable(httplib::Response& res, const std::string& message) {
 
 void handle_proxy(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                   app_context& app, upstream::endpoint target,
-                  const std::shared_ptr<upstream::upstream_client>& client,
-                  const std::string& client_problem, const std::shared_ptr<recorder>& records) {
+                  const std::shared_ptr<upstream::upstream_client>& client, const std::string& client_problem,
+                  const std::shared_ptr<recorder>& records) {
   if (!api::require_auth(req, res, app)) return;
   std::string body;
   auto st = api::read_body(req, reader, app.cfg.max_body_bytes, body, res);
@@ -454,11 +454,11 @@ void mount(httplib::Server& server, app_context& app) {
   for (auto target : {upstream::endpoint::chat_completions, upstream::endpoint::completions,
                       upstream::endpoint::embeddings, upstream::endpoint::responses}) {
     std::string path = "/v1" + std::string(upstream::path_suffix(target));
-    server.Post(path, [&app, client, problem, target, records](const httplib::Request& req,
-                                                               httplib::Response& res,
-                                                               const httplib::ContentReader& reader) {
-      handle_proxy(req, res, reader, app, target, client, problem, records);
-    });
+    server.Post(path,
+                [&app, client, problem, target, records](const httplib::Request& req, httplib::Response& res,
+                                                         const httplib::ContentReader& reader) {
+                  handle_proxy(req, res, reader, app, target, client, problem, records);
+                });
   }
 }
 

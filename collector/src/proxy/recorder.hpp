@@ -1,10 +1,10 @@
 // Stores the proxy's records off the request path: handlers submit ready writes (the pending record when a
 // call starts, the final one when it ends) and return at once; one thread commits whatever has queued in one
 // transaction (one fsync for many calls) through ingest_service::write, which also publishes the events.
-// Reads stay consistent with answered calls: API reads call flush_before_read(), which waits until every write
-// submitted before it is committed (free when nothing is queued).
-// Thread safety: all members may be called from any thread. Lifetime: the destructor stores everything still
-// queued, then joins the thread; the ingest service must outlive the recorder.
+// Reads stay consistent with answered calls: API reads call flush_before_read(), which waits until every
+// write submitted before it is committed (free when nothing is queued). Thread safety: all members may be
+// called from any thread. Lifetime: the destructor stores everything still queued, then joins the thread; the
+// ingest service must outlive the recorder.
 #pragma once
 
 #include <atomic>

@@ -28,7 +28,7 @@ struct store_unavailable : std::runtime_error {
 // One validated record report. Optional fields left empty mean "not sent": on an update they keep the stored
 // value, on a create they take the defaults of model::record.
 struct record_write {
-  std::optional<std::string> id;          // client id; none: match a pending (session, turn) or create with a new id
+  std::optional<std::string> id;  // client id; none: match a pending (session, turn) or create with a new id
   std::optional<std::string> session_id;  // none: a new session is created
   std::string new_session_name;           // name for a session this write creates (ingest fills the default)
   int64_t turn_number = 0;                // 0: next turn of the session (max + 1), assigned atomically

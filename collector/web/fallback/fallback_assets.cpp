@@ -9,6 +9,8 @@ constexpr std::string_view kIndex =
 constexpr asset kAssets[] = {{"/index.html", "text/html; charset=utf-8", kIndex}};
 }  // namespace
 
-std::span<const asset> assets() noexcept { return kAssets; }
+std::span<const asset> assets() noexcept {
+  return kAssets;
+}
 
 }  // namespace llmtrace::web
