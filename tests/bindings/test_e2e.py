@@ -20,6 +20,10 @@ from harness import FakeUpstream, RealCollector, free_port, wait_until  # noqa: 
 def run(args, env_extra, timeout=60):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLMTRACE_ENDPOINT"))}
     env.update(env_extra)
+    if args[0] != sys.executable:
+        # Sanitizer builds preload libasan for the uninstrumented python3; bash and curl hang under it, and the
+        # instrumented examples bring their own runtime.
+        env.pop("LD_PRELOAD", None)
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
     return p
 
