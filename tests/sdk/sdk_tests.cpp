@@ -1,14 +1,18 @@
 // The C++ SDK against fake collectors over real loopback HTTP: batching, retries by the OTLP rules, bounded
 // memory with drops counted, shutdown deadlines, the RAII call helper, sessions, ids, env and fork safety.
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <regex>
 #include <set>
 #include <stdexcept>
 
 #include <doctest/doctest.h>
+
+extern char** environ;
 
 #include "fake_servers.hpp"
 #include "llmtrace/llmtrace.hpp"
@@ -483,17 +487,20 @@ TEST_CASE("exit: the default client is flushed by atexit, and exit never hangs o
   script_server silent({scripted::never_answer()});
   for (int variant = 0; variant < 2; ++variant) {
     const std::string ep = variant == 0 ? fc.endpoint() : silent.endpoint();
+    const std::string env_ep = "LLMTRACE_ENDPOINT=" + ep;
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e)
+      if (std::strncmp(*e, "LLMTRACE_ENDPOINT=", 18) != 0) envp.push_back(*e);
+    envp.push_back(const_cast<char*>(env_ep.c_str()));
+    envp.push_back(nullptr);
+    char* argv[] = {const_cast<char*>(LLMTRACE_EXIT_PROBE), nullptr};
     const auto t0 = std::chrono::steady_clock::now();
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      ::setenv("LLMTRACE_ENDPOINT", ep.c_str(), 1);
-      llmtrace::default_client().trace("atexit", 0, "{}", "null");
-      std::exit(0);  // runs the atexit hook: flush within exit_flush_deadline (2 s)
-    }
+    pid_t pid = 0;
+    REQUIRE(::posix_spawn(&pid, LLMTRACE_EXIT_PROBE, nullptr, nullptr, argv, envp.data()) == 0);
     int st = 0;
     ::waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
     CHECK(std::chrono::steady_clock::now() - t0 < 3s);
   }
   CHECK(fc.record_count() == 1);
