@@ -45,8 +45,11 @@ stress: deps-fuzz configure
 fuzz: deps-fuzz
 	@scripts/fuzz.sh
 
+# Every C++, C API, bindings and component suite under AddressSanitizer + UndefinedBehaviorSanitizer (the browser
+# suite needs the embedded UI and runs in `make test`; its server side is the same collector code tested here).
 asan: deps-test
-	@$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DLLMTRACE_SANITIZE=ON -DLLMTRACE_BUILD_BENCH=OFF"
+	@$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug \
+	  CMAKE_ARGS="-DLLMTRACE_SANITIZE=ON -DLLMTRACE_BUILD_UI=OFF -DLLMTRACE_BUILD_BENCH=OFF"
 
 format:
 	@git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format -i
