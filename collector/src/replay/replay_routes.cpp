@@ -113,18 +113,8 @@ void handle_replay(const httplib::Request& req, httplib::Response& res, const ht
   }
   json request;
   if (!choose_request(body, *original, res, request)) return;
-  if (!client) {
-    api::write_error(
-        res, 503, "upstream_misconfigured",
-        "the upstream base URL is not usable (" + client_problem + "); fix --upstream / OPENAI_BASE_URL");
-    return;
-  }
-  if (upstream::points_at_self(client->target(), req.local_addr, req.local_port)) {
-    api::write_error(
-        res, 508, "upstream_loop",
-        "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
-        "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
-        "its own environment)");
+  if (auto refused = upstream::check_callable(client.get(), client_problem, req.local_addr, req.local_port)) {
+    api::write_error(res, refused->status, refused->code, refused->message);
     return;
   }
   if (!client->has_server_key()) {

@@ -184,6 +184,20 @@ bool points_at_self(const base_url& upstream, const std::string& local_addr, int
          (host.rfind("127.", 0) == 0 && local.rfind("127.", 0) == 0);
 }
 
+std::optional<refusal> check_callable(const upstream_client* client, const std::string& problem,
+                                      const std::string& local_addr, int local_port) {
+  if (!client)
+    return refusal{503, "upstream_misconfigured",
+                   "the upstream base URL is not usable (" + problem + "); fix --upstream / OPENAI_BASE_URL"};
+  if (points_at_self(client->target(), local_addr, local_port))
+    return refusal{
+        508, "upstream_loop",
+        "the upstream (--upstream / OPENAI_BASE_URL) is this collector itself; start the collector "
+        "with --upstream pointing at the real API (do not export OPENAI_BASE_URL=<collector>/v1 in "
+        "its own environment)"};
+  return std::nullopt;
+}
+
 upstream_options options_from_config(const config& cfg) {
   upstream_options o;
   o.base_url = cfg.upstream;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,18 @@ std::string bearer_token(std::string_view authorization);
 // collector's own shell): the proxy would call itself forever. local_addr/local_port: where the request
 // arrived.
 bool points_at_self(const base_url& upstream, const std::string& local_addr, int local_port);
+
+// Why a call to the configured upstream must not be made, as the HTTP error replay and the proxy answer with.
+struct refusal {
+  int status = 503;
+  std::string code;
+  std::string message;
+};
+
+// The refusal when no usable client could be built from the config (problem: make_client's reason) or when
+// the upstream is this collector itself; nullopt when the call may go ahead.
+std::optional<refusal> check_callable(const upstream_client* client, const std::string& problem,
+                                      const std::string& local_addr, int local_port);
 
 // Options from the collector config plus the CA environment (LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE,
 // SSL_CERT_DIR) and LLMTRACE_UPSTREAM_TIMEOUT_MS (read timeout).
