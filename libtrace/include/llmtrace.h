@@ -27,7 +27,8 @@ extern "C" {
 #define LT_ENOMEM (-2)      /* allocation failed */
 #define LT_EQUEUE_FULL (-3) /* the queue's byte budget is used up: the record was dropped and counted */
 #define LT_ETIMEOUT (-4)    /* lt_flush / lt_shutdown: the deadline passed before everything was delivered */
-#define LT_EDISABLED (-5) /* the client is disabled (LLMTRACE_DISABLED=1 or options.disabled): nothing done \
+#define LT_EDISABLED                                                                                        \
+  (-5)                    /* the client is disabled (LLMTRACE_DISABLED=1 or options.disabled): nothing done \
                            */
 #define LT_ESTOPPED (-6)  /* the client was shut down */
 #define LT_EVERSION (-7)  /* lt_options.version is not one this library knows */
