@@ -78,10 +78,12 @@ class inflight_guard {
   bool admitted_ = false;
 };
 
-// Reads and parses an ingest body; answers the error itself and returns false when it cannot.
-// `body` keeps the bytes as sent, so request/response/metadata can be stored without re-serialising.
-bool read_json_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
-                    app_context& app, std::string& body, json& out) {
+// Reads and parses an ingest body that must be a JSON object; answers the error itself (not_object: the
+// message for a body of another type) and returns false when it cannot. `body` keeps the bytes as sent, so
+// request/response/metadata can be stored without re-serialising.
+bool read_json_object(const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader, app_context& app, std::string_view not_object,
+                      std::string& body, json& out) {
   auto st = read_body(req, reader, app.cfg.max_body_bytes, body, res);
   if (st != body_status::ok) {
     app.ingest.count_rejected(st == body_status::too_large ? "payload_too_large" : "bad_body");
@@ -93,6 +95,11 @@ bool read_json_body(const httplib::Request& req, httplib::Response& res, const h
     app.ingest.count_rejected(parsed.too_deep ? "too_deep" : "invalid_json");
     write_error(res, 400, parsed.too_deep ? "too_deep" : "invalid_json",
                 "invalid JSON body: " + parsed.message);
+    return false;
+  }
+  if (!parsed.value.is_object()) {
+    app.ingest.count_rejected("invalid_body");
+    write_error(res, 400, "invalid_body", not_object);
     return false;
   }
   out = std::move(parsed.value);
@@ -215,12 +222,8 @@ void mount_api(httplib::Server& server, app_context& app) {
     if (!admit_ingest(res, guard, app)) return;
     json body;
     std::string text;
-    if (!read_json_body(req, res, reader, app, text, body)) return;
-    if (!body.is_object()) {
-      app.ingest.count_rejected("invalid_body");
-      write_error(res, 400, "invalid_body", "the body must be a JSON object (one trace)");
+    if (!read_json_object(req, res, reader, app, "the body must be a JSON object (one trace)", text, body))
       return;
-    }
     const auto spans = ingest::scan_trace_spans(text);
     with_store(res, [&] {
       auto r = app.ingest.ingest_one(body, spans ? &*spans : nullptr);
@@ -241,12 +244,9 @@ void mount_api(httplib::Server& server, app_context& app) {
     if (!admit_ingest(res, guard, app)) return;
     json body;
     std::string text;
-    if (!read_json_body(req, res, reader, app, text, body)) return;
-    if (!body.is_object()) {
-      app.ingest.count_rejected("invalid_body");
-      write_error(res, 400, "invalid_body", "the body must be a JSON object {\"traces\":[...]}");
+    if (!read_json_object(req, res, reader, app, "the body must be a JSON object {\"traces\":[...]}", text,
+                          body))
       return;
-    }
     auto it = body.find("traces");
     if (it == body.end() || !it->is_array()) {
       app.ingest.count_rejected("invalid_body");
