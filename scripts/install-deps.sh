@@ -9,7 +9,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libspdlog-dev libconcurrentqueue-dev
   libsqlite3-dev libssl-dev zlib1g-dev libbrotli-dev doctest-dev
-  python3 curl ca-certificates
+  python3 curl ca-certificates ccache
 )
 test_pkgs=(chromium fonts-wqy-microhei openssl libbenchmark-dev procps)
 
