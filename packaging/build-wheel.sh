@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the llmtrace Python wheel with libllmtrace_c.so inside, for machines without the library (`make wheel`).
+# The bundled library still needs its system libraries at run time (Debian: libcpp-httplib0.11, libssl3, libstdc++6).
 # Usage: packaging/build-wheel.sh <path/to/libllmtrace_c.so> <output dir> [<package source, default bindings/python>]
 # Offline: setuptools and wheel come from the system (Debian: python3-setuptools python3-wheel python3-pip).
 set -euo pipefail
@@ -22,7 +23,10 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp -r "$src" "$work/python"
 rm -rf "$work/python/build" "$work/python/"*.egg-info
+# A stripped copy: the debug info of a RelWithDebInfo build is most of the file.
+cp "$(realpath "$lib")" "$work/libllmtrace_c.so"
+strip --strip-unneeded "$work/libllmtrace_c.so" 2>/dev/null || true
 mkdir -p "$out"
-LLMTRACE_BUNDLE_LIB="$(realpath "$lib")" PIP_DISABLE_PIP_VERSION_CHECK=1 \
+LLMTRACE_BUNDLE_LIB="$work/libllmtrace_c.so" PIP_DISABLE_PIP_VERSION_CHECK=1 \
   "$py" -m pip wheel -q --no-index --no-build-isolation --no-deps -w "$out" "$work/python"
 ls "$out"/llmtrace-*.whl

@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <spdlog/version.h>
+#include <sqlite3.h>
+
 namespace llmtrace {
 namespace {
 
@@ -86,35 +89,85 @@ bool known_flag(std::string_view n) {
 
 }  // namespace
 
+// Grouped by topic; every setting shows its environment variable, and the variables without a flag are listed
+// too.
 std::string help_text() {
   std::ostringstream o;
   o << "llmtrace-collector " << LLMTRACE_VERSION << " - stores LLM call traces and serves the API and UI\n\n"
-    << "Usage: llmtrace-collector [options]\n\n"
-    << "Options (flags override environment variables):\n"
-    << "  --host HOST              listen address (env LLMTRACE_HOST, default 127.0.0.1)\n"
-    << "  --port PORT              listen port, 0 = any free port (env LLMTRACE_PORT or SERVER_PORT,\n"
-    << "                           default 8080)\n"
-    << "  --db PATH                SQLite database file (env LLMTRACE_DB, default ./llmtrace.db)\n"
-    << "  --api-key KEY            require 'Authorization: Bearer KEY' on /api and /v1 (env "
-       "LLMTRACE_API_KEY)\n"
-    << "  --upstream URL           OpenAI-compatible base URL for replay and proxy (env OPENAI_BASE_URL,\n"
-    << "                           default https://api.openai.com/v1); its key comes from env "
-       "OPENAI_API_KEY\n"
-    << "  --log-level LEVEL        trace|debug|info|warn|error|critical|off (env LLMTRACE_LOG_LEVEL, default "
-       "info)\n"
-    << "  --max-body-bytes N       request body limit, also after gzip decompression (env\n"
-    << "                           LLMTRACE_MAX_BODY_BYTES, default 16777216)\n"
-    << "  --threads N              HTTP worker threads for API requests (env LLMTRACE_THREADS, default 16)\n"
-    << "  --max-streams N          concurrent /api/events streams, each has its own thread (env\n"
-    << "                           LLMTRACE_MAX_STREAMS, default 16)\n"
-    << "  --max-ingest-inflight N  concurrent ingest requests before 503 + Retry-After (env\n"
-    << "                           LLMTRACE_MAX_INGEST_INFLIGHT, default 12)\n"
-    << "  --allowed-host NAME      extra Host header value to accept (repeatable or comma separated; env\n"
-    << "                           LLMTRACE_ALLOWED_HOSTS); loopback names and --host are always accepted\n"
-    << "  --heartbeat-ms N         event stream heartbeat interval (env LLMTRACE_HEARTBEAT_MS, default "
-       "15000)\n"
+    << "Usage: llmtrace-collector [options]\n"
+    << "Each option may also be set by its environment variable (shown in brackets); a flag overrides it.\n"
+    << "As a systemd service, the variables come from /etc/default/llmtrace-collector.\n\n"
+    << "Server:\n"
+    << "  --host HOST              listen address [LLMTRACE_HOST] (default 127.0.0.1)\n"
+    << "  --port PORT              listen port, 0 = any free port [LLMTRACE_PORT, or SERVER_PORT] (default "
+       "8080)\n"
+    << "  --allowed-host NAME      extra Host header value to accept, repeatable or comma separated\n"
+    << "                           [LLMTRACE_ALLOWED_HOSTS]; loopback names and --host are always "
+       "accepted\n\n"
+    << "Storage:\n"
+    << "  --db PATH                SQLite database file [LLMTRACE_DB] (default ./llmtrace.db)\n\n"
+    << "Security:\n"
+    << "  --api-key KEY            require 'Authorization: Bearer KEY' on /api and /v1 [LLMTRACE_API_KEY]\n\n"
+    << "Upstream (replay and the OpenAI-compatible proxy /v1):\n"
+    << "  --upstream URL           OpenAI-compatible base URL [OPENAI_BASE_URL]\n"
+    << "                           (default https://api.openai.com/v1)\n"
+    << "  environment only:\n"
+    << "    OPENAI_API_KEY         the upstream key; used by the server, never stored or shown\n"
+    << "    LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR   CA certificates for an https upstream\n"
+    << "    LLMTRACE_UPSTREAM_TIMEOUT_MS                             upstream read timeout in "
+       "milliseconds\n\n"
+    << "Limits and threads:\n"
+    << "  --max-body-bytes N       request body limit, also after gzip decompression "
+       "[LLMTRACE_MAX_BODY_BYTES]\n"
+    << "                           (default 16777216)\n"
+    << "  --threads N              HTTP worker threads for API requests [LLMTRACE_THREADS] (default 16)\n"
+    << "  --max-streams N          concurrent /api/events streams, each with its own thread\n"
+    << "                           [LLMTRACE_MAX_STREAMS] (default 16)\n"
+    << "  --max-ingest-inflight N  concurrent ingest requests before 503 + Retry-After\n"
+    << "                           [LLMTRACE_MAX_INGEST_INFLIGHT] (default 12)\n"
+    << "  --heartbeat-ms N         event stream heartbeat interval [LLMTRACE_HEARTBEAT_MS] (default "
+       "15000)\n\n"
+    << "Logging:\n"
+    << "  --log-level LEVEL        trace|debug|info|warn|error|critical|off [LLMTRACE_LOG_LEVEL] (default "
+       "info)\n\n"
+    << "Other:\n"
     << "  -h, --help               print this help and exit\n"
-    << "  -V, --version            print the version and exit\n";
+    << "  -V, --version            print the version and build information and exit\n";
+  return o.str();
+}
+
+// What an admin or a bug report needs: version, compiler and build flavour, and the library versions compiled
+// in.
+std::string version_text() {
+  std::ostringstream o;
+  o << "llmtrace-collector " << LLMTRACE_VERSION << "\n";
+#if defined(__clang__)
+  o << "built with clang " << __clang_major__ << "." << __clang_minor__ << "." << __clang_patchlevel__;
+#elif defined(__GNUC__)
+  o << "built with GCC " << __GNUC__ << "." << __GNUC_MINOR__ << "." << __GNUC_PATCHLEVEL__;
+#else
+  o << "built with an unknown compiler";
+#endif
+  o << ", C++ " << __cplusplus;
+#if defined(__OPTIMIZE__)
+  o << ", optimized";
+#else
+  o << ", not optimized";
+#endif
+#if defined(NDEBUG)
+  o << ", assertions off";
+#else
+  o << ", assertions on";
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+  o << ", AddressSanitizer";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  o << ", AddressSanitizer";
+#endif
+#endif
+  o << "\nlibraries: SQLite " << SQLITE_VERSION << ", spdlog " << SPDLOG_VER_MAJOR << "." << SPDLOG_VER_MINOR
+    << "." << SPDLOG_VER_PATCH << "\n";
   return o.str();
 }
 

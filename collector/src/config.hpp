@@ -49,5 +49,6 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
 env_lookup process_env();
 
 std::string help_text();
+std::string version_text();  // version, compiler and build flavour, library versions
 
 }  // namespace llmtrace

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   }
   snprintf(json, sizeof(json),
            "{\"session_id\":\"%s\",\"status\":\"success\","
-           "\"request\":{\"model\":\"consumer-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi from C\"}]},"
+           "\"request\":{\"model\":\"consumer-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi from "
+           "C\"}]},"
            "\"response\":{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"hello\"}}]}}",
            session);
   rc = lt_trace_json(client, json, strlen(json));

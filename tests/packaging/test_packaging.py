@@ -18,6 +18,7 @@ LLMTRACE_PK_WORK (a scratch folder in the build tree; the installed prefix is LL
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -385,7 +386,17 @@ class DebTest(unittest.TestCase):
         exe = os.path.join(self.root, "usr", "bin", "llmtrace-collector")
         out = run([exe, "--version"], timeout=30)
         self.assertIn("llmtrace-collector 0.1.0", out)
-        self.assertIn("LLMTRACE_DB", run([exe, "--help"], timeout=30))
+        self.assertIn("built with", out)
+        self.assertIn("SQLite 3.", out)
+        # --help names every environment variable the collector's sources read (an admin's only reference
+        # when writing /etc/default/llmtrace-collector).
+        text = run([exe, "--help"], timeout=30)
+        names = set()
+        for path in glob.glob(os.path.join(SOURCE, "collector", "src", "**", "*.cpp"), recursive=True):
+            with open(path, encoding="utf-8") as f:
+                names.update(re.findall(r'"((?:LLMTRACE|OPENAI)_[A-Z0-9_]+|SERVER_PORT|SSL_CERT_[A-Z]+)"', f.read()))
+        self.assertIn("LLMTRACE_DB", names)
+        self.assertEqual(sorted(n for n in names if n not in text), [], "missing from --help")
         # And it serves, from the extracted tree.
         os.environ["LLMTRACE_COLLECTOR"] = exe
         collector = RealCollector()
