@@ -14,6 +14,15 @@ if(NOT TARGET llmtrace::llmtrace_c)
   add_library(llmtrace::llmtrace_c ALIAS llmtrace_c)
 endif()
 
+# Like fmt and spdlog: a project that builds llmtrace inside its own tree (add_subdirectory, FetchContent) gets no
+# llmtrace install rules unless it asks, so its `cmake --install` neither ships our files nor needs targets that
+# EXCLUDE_FROM_ALL left unbuilt.
+option(LLMTRACE_INSTALL "Install rules for the libraries, headers, CMake package and pkg-config files"
+       ${PROJECT_IS_TOP_LEVEL})
+if(NOT LLMTRACE_INSTALL)
+  return()
+endif()
+
 # Maps one INTERFACE_LINK_LIBRARIES item to what an installed consumer links (empty: nothing), and records in
 # global properties which dependencies llmtraceConfig.cmake and llmtrace.pc must bring.
 function(_llmtrace_installed_link_item item out_var)
@@ -116,12 +125,14 @@ foreach(_c IN ITEMS SSL Crypto)
   if("openssl_${_c}" IN_LIST _llmtrace_deps)
     string(APPEND LLMTRACE_CONFIG_DEPENDENCIES "find_dependency(OpenSSL)\n")
     list(APPEND _pc_requires openssl)
+    list(APPEND _pc_libs -lssl -lcrypto)
     break()
   endif()
 endforeach()
 if("zlib" IN_LIST _llmtrace_deps)
   string(APPEND LLMTRACE_CONFIG_DEPENDENCIES "find_dependency(ZLIB)\n")
   list(APPEND _pc_requires zlib)
+  list(APPEND _pc_libs -lz)
 endif()
 list(REMOVE_DUPLICATES _pc_requires)
 list(REMOVE_DUPLICATES _pc_libs)

@@ -6,13 +6,13 @@
 # /usr/bin path); the .deb takes every component. Works the same with the UI embedded or not.
 include(GNUInstallDirs)
 
-if(TARGET llmtrace-collector)
-  install(TARGETS llmtrace-collector RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# Built into another project (add_subdirectory, FetchContent): its install and packaging are its own business.
+if(NOT PROJECT_IS_TOP_LEVEL OR NOT LLMTRACE_INSTALL)
+  return()
 endif()
 
-# Built into another project (add_subdirectory, FetchContent): its packaging is its own business.
-if(NOT PROJECT_IS_TOP_LEVEL)
-  return()
+if(TARGET llmtrace-collector)
+  install(TARGETS llmtrace-collector RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 
 set(LLMTRACE_PACKAGE_PREFIX /usr)
