@@ -99,7 +99,7 @@ TEST_CASE("json_text: minify drops whitespace between tokens only") {
   CHECK(out == "{\"a b\":[1,\"x \\\" y\"]}");
 }
 
-TEST_CASE("json_text: escaping gives valid JSON that decodes to the input; bad UTF-8 becomes U+FFFD") {
+TEST_CASE("json_text: escaping gives valid JSON that decodes to the input, bad UTF-8 becomes U+FFFD") {
   const std::string cases[] = {"plain", "q\"b\\s/\n\r\t\b\f", std::string("nul\0x", 5), "\x1f\x7f",
                                "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"};
   for (const auto& s : cases) {

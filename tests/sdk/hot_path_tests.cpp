@@ -140,7 +140,7 @@ TEST_CASE("hot path: a burst of trace() and trace_json() never wakes the flusher
   CHECK(store->records().size() == 10000);
 }
 
-TEST_CASE("trace_json: one copy with an id in front; a record's own id is kept; fields unchanged") {
+TEST_CASE("trace_json: one copy with an id in front, a record's own id kept, fields unchanged") {
   using namespace std::chrono_literals;
   auto store = std::make_shared<llmtrace::detail::memory_store>();
   llmtrace::client c = memory_client({}, store);
@@ -162,7 +162,7 @@ TEST_CASE("trace_json: one copy with an id in front; a record's own id is kept; 
   CHECK(recs[3] == R"({"id":"first","session_id":"c"})");
 }
 
-TEST_CASE("trace_json: the caller's thread checks the shape; the flusher drops and counts invalid records") {
+TEST_CASE("trace_json: the caller's thread checks the shape, the flusher drops and counts invalid records") {
   using namespace std::chrono_literals;
   auto store = std::make_shared<llmtrace::detail::memory_store>();
   llmtrace::options o;

@@ -174,7 +174,7 @@ TEST_CASE("retry: Retry-After as an HTTP date is honoured") {
   CHECK(c.stats().sent == 1);
 }
 
-TEST_CASE("retry: 400, 401, 413 and 500 are not retried; the batch is counted failed") {
+TEST_CASE("retry: 400, 401, 413 and 500 are not retried, the batch is counted failed") {
   script_server ss(
       {scripted::answer(400), scripted::answer(500), scripted::answer(401), scripted::answer(413)});
   auto o = fast_options(ss.endpoint());
@@ -214,7 +214,7 @@ TEST_CASE("retry: gives up after max_retries") {
   CHECK(s.failed == 1);
 }
 
-TEST_CASE("retry: a 200 partial success is not retried; rejected items count as failed") {
+TEST_CASE("retry: a 200 partial success is not retried, rejected items count as failed") {
   fake_collector fc;
   fc.reject_when([](const nlohmann::json& t) { return t.value("turn_number", 0) == 2; });
   llmtrace::client c(fast_options(fc.endpoint()));
@@ -313,7 +313,7 @@ TEST_CASE("overflow: block policy waits for room up to its bound, then drops") {
   CHECK(s.queue_bytes <= 4096);
 }
 
-TEST_CASE("call: pending then success share an id; latency and times are stamped") {
+TEST_CASE("call: pending then success share an id, latency and times are stamped") {
   fake_collector fc;
   llmtrace::client c(fast_options(fc.endpoint()));
   std::string id;
@@ -507,7 +507,7 @@ TEST_CASE("exit: the default client is flushed by atexit, and exit never hangs o
   CHECK(silent.requests() == 1);
 }
 
-TEST_CASE("batch: a malformed record is dropped and counted; the rest of its batch arrives") {
+TEST_CASE("batch: a malformed record is dropped and counted, the rest of its batch arrives") {
   fake_collector fc;
   auto o = fast_options(fc.endpoint());
   o.flush_interval = 10s;
