@@ -27,10 +27,17 @@ export interface TraceRecord {
 export interface Stats {
   enqueued: number; dropped: number; sent: number; failed: number;
   retried: number; discarded: number; queue_bytes: number; requests: number;
+  /** Of `failed`: records the library's flusher found not to be valid JSON (never sent). */
+  invalid: number;
 }
+/** What a trace call did with a record (the C API's lt_status, 1:1). */
+export type TraceResult = 'ok' | 'queue_full' | 'disabled' | 'stopped' | 'invalid';
 export class Client {
   constructor(opts?: ClientOptions);
+  /** true when queued. */
   trace(r: TraceRecord): boolean;
+  /** A record already serialised as JSON text in the POST /api/trace shape. */
+  traceJson(json: string | Buffer): TraceResult;
   flush(timeoutMs?: number): Promise<boolean>;
   shutdown(timeoutMs?: number): Promise<boolean>;
   flushSync(timeoutMs?: number): boolean;

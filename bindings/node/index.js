@@ -10,6 +10,14 @@ const koffi = require('koffi');
 
 const LT_OK = 0;
 const LT_EDISABLED = -5;
+// The C API's lt_status codes of lt_trace_json, 1:1 with the C++ trace_result.
+const TRACE_RESULTS = new Map([
+  [0, 'ok'],
+  [-1, 'invalid'],
+  [-3, 'queue_full'],
+  [-5, 'disabled'],
+  [-6, 'stopped'],
+]);
 const LT_OPTIONS_VERSION = 1;
 const STATUSES = new Set(['pending', 'success', 'error']);
 
@@ -81,7 +89,7 @@ function loadLibrary() {
     disabled: 'int32_t',
     exit_flush_deadline_ms: 'int32_t',
   });
-  const ltStats = koffi.struct('lt_stats', {
+  const ltStats = koffi.struct('lt_client_stats', {
     enqueued: 'uint64_t',
     dropped: 'uint64_t',
     sent: 'uint64_t',
@@ -90,6 +98,7 @@ function loadLibrary() {
     discarded: 'uint64_t',
     queue_bytes: 'uint64_t',
     requests: 'uint64_t',
+    invalid: 'uint64_t',
   });
   const clientPtr = koffi.pointer(ltClient);
   api = {
@@ -103,7 +112,7 @@ function loadLibrary() {
     flush: lib.func('lt_flush', 'int', [clientPtr, 'int32_t']),
     shutdown: lib.func('lt_shutdown', 'int', [clientPtr, 'int32_t']),
     free: lib.func('lt_client_free', 'void', [clientPtr]),
-    stats: lib.func('lt_stats', 'int', [clientPtr, koffi.out(koffi.pointer(ltStats))]),
+    stats: lib.func('lt_stats', 'int', [koffi.out(koffi.pointer(ltStats)), clientPtr]),
     newId: lib.func('lt_new_id', 'int', ['void *', 'size_t']),
   };
   return api;
@@ -170,7 +179,9 @@ class Client {
     live.add(this);
   }
 
-  /** Queues one record; returns true when queued. Never blocks, never throws for a full queue. */
+  /** Queues one record; returns true when queued (traceJson() says why not). Never blocks, never throws for
+   * a full queue. The JSON is validated by the library's flusher: an invalid record is counted in
+   * stats().invalid, never sent. */
   trace(r = {}) {
     const status = r.status ?? 'success';
     if (!STATUSES.has(status)) throw new TypeError(`status must be pending, success or error, got ${status}`);
@@ -191,6 +202,14 @@ class Client {
     if (r.endedAt) parts.push('"ended_at":' + JSON.stringify(new Date(r.endedAt).toISOString()));
     const text = Buffer.from('{' + parts.join(',') + '}', 'utf8');
     return this._a.traceJson(this._h, text, text.length) === LT_OK;
+  }
+
+  /** Queues a record given as JSON text in the POST /api/trace shape (an "id" is added unless it has one).
+   * Returns 'ok', 'queue_full', 'disabled', 'stopped' or 'invalid' (not shaped like a JSON object). */
+  traceJson(json) {
+    if (!this._h || this._stopped) return 'stopped';
+    const text = Buffer.isBuffer(json) ? json : Buffer.from(String(json), 'utf8');
+    return TRACE_RESULTS.get(this._a.traceJson(this._h, text, text.length)) ?? 'invalid';
   }
 
   _async(fn, timeoutMs) {
@@ -244,12 +263,13 @@ class Client {
     this._a.free(h);
   }
 
-  /** Counters: enqueued, dropped, sent, failed, retried, discarded, queue_bytes, requests. */
+  /** Counters: enqueued, dropped, sent, failed, retried, discarded, queue_bytes, requests, invalid. */
   stats() {
     const s = {};
-    if (this._h) this._a.stats(this._h, s);
+    if (this._h) this._a.stats(s, this._h);
     const out = {};
-    for (const k of ['enqueued', 'dropped', 'sent', 'failed', 'retried', 'discarded', 'queue_bytes', 'requests']) {
+    const names = ['enqueued', 'dropped', 'sent', 'failed', 'retried', 'discarded', 'queue_bytes', 'requests', 'invalid'];
+    for (const k of names) {
       out[k] = Number(s[k] ?? 0);
     }
     return out;

@@ -10,7 +10,8 @@ int main(int argc, char** argv) {
   lt_client* client = NULL;
   char id[37];
   char json[1024];
-  int rc;
+  lt_client_stats stats;
+  lt_status rc;
 
   rc = lt_client_new(&client, NULL); /* defaults + LLMTRACE_ENDPOINT / LLMTRACE_API_KEY */
   if (rc != LT_OK) {
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
       "{\"id\":\"%s\",\"session_id\":\"%s\",\"turn_number\":1,\"status\":\"pending\","
       "\"request\":{\"model\":\"c-model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi from C\"}]}}",
       id, session);
-  lt_trace_json(client, json, strlen(json));
+  rc = lt_trace_json(client, json, strlen(json)); /* LT_OK, or why not: see lt_last_error() */
+  if (rc != LT_OK) fprintf(stderr, "lt_trace_json: %d %s\n", rc, lt_last_error());
   snprintf(
       json, sizeof(json),
       "{\"id\":\"%s\",\"session_id\":\"%s\",\"turn_number\":1,\"status\":\"success\",\"latency_ms\":12.5,"
@@ -36,6 +38,10 @@ int main(int argc, char** argv) {
 
   rc = lt_shutdown(client, 5000);
   if (rc != LT_OK) fprintf(stderr, "lt_shutdown: %d %s\n", rc, lt_last_error());
+  /* Output parameter first. invalid: records the flusher found not to be valid JSON (never sent). */
+  if (lt_stats(&stats, client) == LT_OK && (stats.failed || stats.dropped))
+    fprintf(stderr, "failed %llu (invalid %llu), dropped %llu\n", (unsigned long long)stats.failed,
+            (unsigned long long)stats.invalid, (unsigned long long)stats.dropped);
   lt_client_free(client);
   printf("%s\n", id);
   return rc == LT_OK ? 0 : 1;

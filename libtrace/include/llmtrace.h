@@ -21,18 +21,18 @@ extern "C" {
 #define LT_API __attribute__((visibility("default")))
 #endif
 
-/* Return codes. */
-#define LT_OK 0
-#define LT_EINVAL (-1)      /* bad argument (NULL where not allowed, not a JSON object, bad options) */
-#define LT_ENOMEM (-2)      /* allocation failed */
-#define LT_EQUEUE_FULL (-3) /* the queue's byte budget is used up: the record was dropped and counted */
-#define LT_ETIMEOUT (-4)    /* lt_flush / lt_shutdown: the deadline passed before everything was delivered */
-#define LT_EDISABLED                                                                                        \
-  (-5)                    /* the client is disabled (LLMTRACE_DISABLED=1 or options.disabled): nothing done \
-                           */
-#define LT_ESTOPPED (-6)  /* the client was shut down */
-#define LT_EVERSION (-7)  /* lt_options.version is not one this library knows */
-#define LT_EINTERNAL (-8) /* unexpected internal error */
+/* Result of every lt_* call that can fail: 0 or a negative code; lt_last_error() then says more. */
+typedef enum lt_status {
+  LT_OK = 0,
+  LT_EINVAL = -1, /* bad argument (NULL where not allowed, text not shaped like a JSON object, bad options) */
+  LT_ENOMEM = -2, /* allocation failed */
+  LT_EQUEUE_FULL = -3, /* the queue's byte budget is used up: the record was dropped and counted */
+  LT_ETIMEOUT = -4,    /* lt_flush / lt_shutdown only: the deadline passed before everything was delivered */
+  LT_EDISABLED = -5,   /* the client is disabled (LLMTRACE_DISABLED=1 or options.disabled): nothing done */
+  LT_ESTOPPED = -6,    /* the client was shut down */
+  LT_EVERSION = -7,    /* lt_options.version is not one this library knows */
+  LT_EINTERNAL = -8    /* unexpected internal error */
+} lt_status;
 
 #define LT_OPTIONS_VERSION 1u
 
@@ -59,25 +59,26 @@ typedef struct lt_options {
   int32_t exit_flush_deadline_ms; /* bound of the flush in lt_client_free; default 2000 */
 } lt_options;
 
-/* Like POSIX struct stat / stat(): the struct tag and the function share the name lt_stats. */
-struct lt_stats {
+/* Counters of a client (lt_stats). Named lt_client_stats so that the function can be lt_stats. */
+typedef struct lt_client_stats {
   uint64_t enqueued;    /* records accepted into the queue */
   uint64_t dropped;     /* records refused because the queue was full */
   uint64_t sent;        /* records the collector committed */
-  uint64_t failed;      /* records rejected by the collector or whose batch failed for good */
+  uint64_t failed;      /* records rejected by the collector, whose batch failed for good, or invalid */
   uint64_t retried;     /* batch attempts repeated after a retryable failure */
   uint64_t discarded;   /* records abandoned at a shutdown deadline */
   uint64_t queue_bytes; /* memory held by queued records now */
   uint64_t requests;    /* HTTP requests made */
-};
+  uint64_t invalid;     /* of failed: records found not to be valid JSON by the flusher (never sent) */
+} lt_client_stats;
 
 typedef struct lt_client lt_client; /* opaque */
 
 /* Library version, e.g. "0.1.0". Static string. */
 LT_API const char* lt_version(void);
 
-/* Message of the last failed lt_* call on this thread ("" if none). Valid until the next lt_* call on
- * this thread. */
+/* Message of the last failed lt_* call on this thread (set by every call that returns an error; "" after a
+ * success). Valid until the next lt_* call on this thread. */
 LT_API const char* lt_last_error(void);
 
 /* Sets version and the defaults. */
@@ -85,29 +86,32 @@ LT_API void lt_options_init(lt_options* opts);
 
 /* Creates a client and starts its flusher. opts NULL: defaults plus environment. On success *out owns
  * a client to release with lt_client_free. */
-LT_API int lt_client_new(lt_client** out, const lt_options* opts);
+LT_API lt_status lt_client_new(lt_client** out, const lt_options* opts);
 
 /* Queues one record given as a JSON object in the POST /api/trace shape (session_id, turn_number, request,
  * response, status, error_message, metadata, optional id, model, started_at, ended_at, latency_ms,
- * parent_id). The text is checked cheaply (one JSON object) and given an "id" when it has none, so that
- * retries are idempotent. Never blocks (unless LT_OVERFLOW_BLOCK). Returns LT_OK, LT_EINVAL,
- * LT_EQUEUE_FULL, LT_EDISABLED or LT_ESTOPPED. */
-LT_API int lt_trace_json(lt_client* c, const char* json, size_t len);
+ * parent_id). The calling thread only checks the shape (first non-space byte '{', last '}') and copies the
+ * text once, with a new "id" member in front so that retries are idempotent (a record with its own
+ * top-level "id" keeps it). The flusher then validates the JSON fully: an invalid record is dropped and
+ * counted in lt_client_stats.invalid, never sent. Never blocks (unless LT_OVERFLOW_BLOCK).
+ * Returns LT_OK, LT_EINVAL, LT_EQUEUE_FULL, LT_EDISABLED or LT_ESTOPPED (same as C++ client::trace_json). */
+LT_API lt_status lt_trace_json(lt_client* c, const char* json, size_t len);
 
 /* Waits until everything queued before the call is delivered or dropped. LT_ETIMEOUT on deadline. */
-LT_API int lt_flush(lt_client* c, int32_t timeout_ms);
+LT_API lt_status lt_flush(lt_client* c, int32_t timeout_ms);
 
 /* Flushes, then stops the flusher; returns within timeout_ms even if the collector never answers
  * (LT_ETIMEOUT then). Later lt_trace_json calls return LT_ESTOPPED. */
-LT_API int lt_shutdown(lt_client* c, int32_t timeout_ms);
+LT_API lt_status lt_shutdown(lt_client* c, int32_t timeout_ms);
 
 /* Shuts down (bounded by exit_flush_deadline_ms) and frees. Accepts NULL. */
 LT_API void lt_client_free(lt_client* c);
 
-LT_API int lt_stats(lt_client* c, struct lt_stats* out);
+/* Copies the client's counters into *out (output parameter first, like every lt_* call). */
+LT_API lt_status lt_stats(lt_client_stats* out, const lt_client* c);
 
 /* Writes a new time-ordered UUIDv7 and a NUL into buf; len must be at least 37. */
-LT_API int lt_new_id(char* buf, size_t len);
+LT_API lt_status lt_new_id(char* buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,9 @@
 #include <new>
 #include <string>
 
-#include "client_impl.hpp"
+#include "ids.hpp"
 #include "llmtrace.h"
 #include "llmtrace/llmtrace.hpp"
-#include "record_json.hpp"
 
 struct lt_client {
   llmtrace::client c;
@@ -15,7 +14,7 @@ namespace {
 
 thread_local std::string g_last_error;
 
-int fail(int code, const char* msg) noexcept {
+lt_status fail(lt_status code, const char* msg) noexcept {
   try {
     g_last_error = msg;
   } catch (...) {
@@ -23,12 +22,12 @@ int fail(int code, const char* msg) noexcept {
   return code;
 }
 
-int ok() noexcept {
+lt_status ok() noexcept {
   g_last_error.clear();
   return LT_OK;
 }
 
-int from_flush(llmtrace::flush_result r, const char* what) noexcept {
+lt_status from_flush(llmtrace::flush_result r, const char* what) noexcept {
   switch (r) {
     case llmtrace::flush_result::ok:
       return ok();
@@ -38,6 +37,23 @@ int from_flush(llmtrace::flush_result r, const char* what) noexcept {
       return fail(LT_EDISABLED, "client is disabled");
     case llmtrace::flush_result::stopped:
       return fail(LT_ESTOPPED, "client was shut down");
+  }
+  return fail(LT_EINTERNAL, "unknown result");
+}
+
+// 1:1 with the C++ result, so C and C++ callers learn the same thing.
+lt_status from_trace(llmtrace::trace_result r) noexcept {
+  switch (r) {
+    case llmtrace::trace_result::ok:
+      return ok();
+    case llmtrace::trace_result::queue_full:
+      return fail(LT_EQUEUE_FULL, "record dropped: queue full");
+    case llmtrace::trace_result::disabled:
+      return fail(LT_EDISABLED, "client is disabled");
+    case llmtrace::trace_result::stopped:
+      return fail(LT_ESTOPPED, "client was shut down");
+    case llmtrace::trace_result::invalid:
+      return fail(LT_EINVAL, "record is not a JSON object");
   }
   return fail(LT_EINTERNAL, "unknown result");
 }
@@ -76,7 +92,7 @@ void lt_options_init(lt_options* o) {
   o->exit_flush_deadline_ms = static_cast<int32_t>(d.exit_flush_deadline.count());
 }
 
-int lt_client_new(lt_client** out, const lt_options* o) {
+lt_status lt_client_new(lt_client** out, const lt_options* o) {
   if (!out) return fail(LT_EINVAL, "out is NULL");
   *out = nullptr;
   try {
@@ -118,53 +134,19 @@ int lt_client_new(lt_client** out, const lt_options* o) {
   }
 }
 
-int lt_trace_json(lt_client* c, const char* json, size_t len) {
+lt_status lt_trace_json(lt_client* c, const char* json, size_t len) {
   if (!c) return fail(LT_EINVAL, "client is NULL");
   if (!json) return fail(LT_EINVAL, "json is NULL");
-  if (c->c.disabled()) return LT_EDISABLED;
-  try {
-    std::string_view text(json, len);
-    bool has_id = false;
-    if (!llmtrace::detail::scan_object(text, has_id)) return fail(LT_EINVAL, "record is not a JSON object");
-    bool queued;
-    if (has_id) {
-      queued = c->c.trace_json(text);
-    } else {
-      // Insert an id right after the opening brace so a retried batch updates instead of duplicating.
-      const std::size_t brace = text.find('{');
-      std::string with_id;
-      with_id.reserve(len + 48);
-      with_id.append(text.substr(0, brace + 1));
-      with_id += "\"id\":\"";
-      const std::size_t at = with_id.size();
-      with_id.resize(at + 36);
-      llmtrace::detail::write_uuid_v7(with_id.data() + at);
-      with_id += '"';
-      std::string_view rest = text.substr(brace + 1);
-      std::size_t k = 0;
-      while (k < rest.size() && (rest[k] == ' ' || rest[k] == '\n' || rest[k] == '\t' || rest[k] == '\r'))
-        ++k;
-      if (k < rest.size() && rest[k] != '}') with_id += ',';
-      with_id.append(rest);
-      queued = c->c.trace_json(with_id);
-    }
-    if (queued) return LT_OK;
-    if (c->c.stopped()) return fail(LT_ESTOPPED, "client was shut down");
-    return fail(LT_EQUEUE_FULL, "record dropped: queue full");
-  } catch (const std::bad_alloc&) {
-    return fail(LT_ENOMEM, "out of memory");
-  } catch (...) {
-    return fail(LT_EINTERNAL, "unknown error");
-  }
+  return from_trace(c->c.trace_json(std::string_view(json, len)));  // noexcept
 }
 
-int lt_flush(lt_client* c, int32_t timeout_ms) {
+lt_status lt_flush(lt_client* c, int32_t timeout_ms) {
   if (!c) return fail(LT_EINVAL, "client is NULL");
   if (timeout_ms < 0) timeout_ms = 0;
   return from_flush(c->c.flush(std::chrono::milliseconds(timeout_ms)), "flush timed out");
 }
 
-int lt_shutdown(lt_client* c, int32_t timeout_ms) {
+lt_status lt_shutdown(lt_client* c, int32_t timeout_ms) {
   if (!c) return fail(LT_EINVAL, "client is NULL");
   if (timeout_ms < 0) timeout_ms = 0;
   return from_flush(c->c.shutdown(std::chrono::milliseconds(timeout_ms)), "shutdown timed out");
@@ -177,8 +159,9 @@ void lt_client_free(lt_client* c) {
   }
 }
 
-int lt_stats(lt_client* c, struct lt_stats* out) {
-  if (!c || !out) return fail(LT_EINVAL, "client or out is NULL");
+lt_status lt_stats(lt_client_stats* out, const lt_client* c) {
+  if (!out) return fail(LT_EINVAL, "out is NULL");
+  if (!c) return fail(LT_EINVAL, "client is NULL");
   const llmtrace::stats s = c->c.stats();
   out->enqueued = s.enqueued;
   out->dropped = s.dropped;
@@ -188,10 +171,11 @@ int lt_stats(lt_client* c, struct lt_stats* out) {
   out->discarded = s.discarded;
   out->queue_bytes = s.queue_bytes;
   out->requests = s.requests;
+  out->invalid = s.invalid;
   return ok();
 }
 
-int lt_new_id(char* buf, size_t len) {
+lt_status lt_new_id(char* buf, size_t len) {
   if (!buf || len < 37) return fail(LT_EINVAL, "buffer must hold 37 bytes");
   llmtrace::detail::write_uuid_v7(buf);
   buf[36] = '\0';

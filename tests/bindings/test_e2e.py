@@ -94,7 +94,7 @@ class ExamplesEndToEnd(unittest.TestCase):
     def test_cpp_hello_example(self):
         p = run([os.environ["LLMTRACE_HELLO_EXAMPLE"]], {"LLMTRACE_ENDPOINT": self.collector.endpoint})
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("flush: ok", p.stdout)
+        self.assertIn("trace: ok, flush: ok", p.stdout)
         items = self.records("hello-session", 1)
         self.assertEqual(items[0]["response"]["choices"][0]["message"]["content"], "hello")
 

@@ -132,6 +132,27 @@ class ClientTests(unittest.TestCase):
         self.assertEqual(s["dropped"], 0)
         self.assertTrue(c.shutdown(2.0))
         self.assertFalse(c.trace(session_id="py-1"))
+        self.assertIs(c.trace(session_id="py-1"), llmtrace.TraceResult.STOPPED)
+
+    def test_results_say_why_and_invalid_json_is_counted_not_sent(self):
+        c = llmtrace.Client(endpoint=self.fc.endpoint)
+        self.assertIs(c.trace_json("[1]"), llmtrace.TraceResult.INVALID)
+        self.assertIs(c.trace_json('{"session_id":"ok-1"}'), llmtrace.TraceResult.OK)
+        # Shaped like an object, so queued; the library's flusher finds it invalid, drops and counts it.
+        self.assertIs(c.trace_json('{"session_id":"bad", "request":{]}'), llmtrace.TraceResult.OK)
+        self.assertTrue(c.flush(5.0))
+        with self.fc.lock:
+            recs = list(self.fc.records)
+        self.assertEqual([r["session_id"] for r in recs], ["ok-1"])
+        self.assertEqual(len(recs[0]["id"]), 36)
+        s = c.stats()
+        self.assertEqual(s["invalid"], 1)
+        self.assertEqual(s["failed"], 1)
+        self.assertEqual(s["sent"], 1)
+        c.shutdown(2.0)
+        d = llmtrace.Client(endpoint=self.fc.endpoint, disabled=True)
+        self.assertIs(d.trace(session_id="x"), llmtrace.TraceResult.DISABLED)
+        self.assertFalse(d.trace(session_id="x"))
 
     def test_bad_status_raises_and_new_id_is_uuidv7(self):
         c = llmtrace.Client(endpoint=self.fc.endpoint)

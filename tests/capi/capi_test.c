@@ -1,5 +1,6 @@
 /* The C API exercised from real C: option versioning, argument checks, id insertion, flush, stats,
- * a bounded shutdown against a server that never answers, disabled and stopped clients. */
+ * a bounded shutdown against a server that never answers, disabled and stopped clients, lt_last_error on
+ * every failure, and invalid records dropped on the flusher and counted (never sent). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static void test_trace_flush_stats(void) {
   fake_server* fs = fake_collector_start(ep, sizeof(ep));
   lt_options o;
   lt_client* c = NULL;
-  struct lt_stats st;
+  lt_client_stats st;
   const char* with_id =
       "{\"id\":\"fixed-id-1\",\"session_id\":\"c-sess\",\"request\":{\"model\":\"m\"},\"status\":"
       "\"success\"}";
@@ -70,23 +71,31 @@ static void test_trace_flush_stats(void) {
   CHECK(lt_trace_json(c, without_id, strlen(without_id)) == LT_OK);
   CHECK(lt_trace_json(c, empty, strlen(empty)) == LT_OK);
   CHECK(lt_trace_json(c, "[1,2]", 5) == LT_EINVAL);
+  CHECK(strlen(lt_last_error()) > 0);
   CHECK(lt_trace_json(c, "{\"a\":", 5) == LT_EINVAL);
-  CHECK(lt_trace_json(c, "{} {}", 5) == LT_EINVAL);
   CHECK(lt_trace_json(c, "{\"a\":1}xx", 7) == LT_OK); /* len bounds the text: "{\"a\":1}" */
-  CHECK(strstr(lt_last_error(), "") != NULL);
+  CHECK(strcmp(lt_last_error(), "") == 0);            /* a success clears it */
+  /* Shaped like objects, so the calling thread queues them; the flusher's full check drops them. */
+  CHECK(lt_trace_json(c, "{} {}", 5) == LT_OK);
+  CHECK(lt_trace_json(c, "{\"a\":[1,}", 9) == LT_OK);
   CHECK(lt_flush(c, 5000) == LT_OK);
   CHECK(fake_records(fs) == 4);
   CHECK(fake_duplicates(fs) == 0);
   CHECK(fake_all_have_ids(fs));
   CHECK(fake_has_record_with(fs, "id", "fixed-id-1"));
   CHECK(fake_has_record_with(fs, "status", "pending"));
-  CHECK(lt_stats(c, &st) == LT_OK);
-  CHECK(st.enqueued == 4);
+  CHECK(lt_stats(NULL, c) == LT_EINVAL);
+  CHECK(lt_stats(&st, NULL) == LT_EINVAL);
+  CHECK(lt_stats(&st, c) == LT_OK);
+  CHECK(st.enqueued == 6);
   CHECK(st.sent == 4);
+  CHECK(st.invalid == 2);
+  CHECK(st.failed == 2);
   CHECK(st.dropped == 0);
   CHECK(st.queue_bytes == 0);
   CHECK(lt_shutdown(c, 2000) == LT_OK);
   CHECK(lt_trace_json(c, empty, 2) == LT_ESTOPPED);
+  CHECK(strlen(lt_last_error()) > 0);
   lt_client_free(c);
   fake_stop(fs);
 }
@@ -135,8 +144,13 @@ static void test_disabled(void) {
   lt_options_init(&o);
   o.disabled = 1;
   CHECK(lt_client_new(&c, &o) == LT_OK);
+  CHECK(lt_new_id(NULL, 0) == LT_EINVAL); /* leaves a message behind */
+  CHECK(lt_new_id((char[40]){0}, 40) == LT_OK);
+  CHECK(strcmp(lt_last_error(), "") == 0);
   CHECK(lt_trace_json(c, "{}", 2) == LT_EDISABLED);
+  CHECK(strstr(lt_last_error(), "disabled") != NULL); /* every failure sets the message */
   CHECK(lt_flush(c, 10) == LT_EDISABLED);
+  CHECK(strstr(lt_last_error(), "disabled") != NULL);
   lt_client_free(c);
 }
 

@@ -1,19 +1,33 @@
-// White-box tests of the SDK hot path's own formatting and memory reuse: the record text must stay exactly
-// what the collector expects while trace() avoids snprintf, fresh allocations and cross-thread frees.
+// White-box tests of the SDK hot path: its own formatting and memory reuse (the record text must stay exactly
+// what the collector expects while trace() avoids snprintf, fresh allocations and cross-thread frees), its
+// results, that it never wakes the flusher, and trace_json()'s one-copy id insertion with validation moved
+// to the flusher. The in-memory exporter stands in for the network where the network is not the subject.
 #include <chrono>
 #include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "client_access.hpp"
 #include "fake_servers.hpp"
 #include "llmtrace/llmtrace.hpp"
+#include "memory_exporter.hpp"
 #include "record_json.hpp"
 
 namespace {
+
+constexpr auto k_ok = llmtrace::trace_result::ok;
+
+// A real client (hot path, queue, flusher) whose exporter keeps batches in `store`.
+llmtrace::client memory_client(llmtrace::options o, std::shared_ptr<llmtrace::detail::memory_store> store) {
+  return llmtrace::detail_access::make(
+      std::move(o), [store] { return std::make_unique<llmtrace::detail::memory_exporter>(store); });
+}
 
 nlohmann::json record_with_latency(double v) {
   llmtrace::record r;
@@ -84,7 +98,7 @@ TEST_CASE("json: latency digits equal printf(\"%.3f\") for random values and exa
     CHECK_MESSAGE(latency_text(v) == expect(v), v);
 }
 
-TEST_CASE("batch: a full batch is sent without waiting for the flush interval, and trace() never signals") {
+TEST_CASE("batch: a full batch is sent without waiting for the flush interval") {
   using namespace std::chrono_literals;
   llmtrace::test::fake_collector fc;
   llmtrace::options o;
@@ -93,13 +107,105 @@ TEST_CASE("batch: a full batch is sent without waiting for the flush interval, a
   o.max_batch_records = 64;
   o.on_warning = [](std::string_view) {};
   llmtrace::client c(o);
-  for (int i = 0; i < 64; ++i) REQUIRE(c.trace("s", 0, "{\"i\":" + std::to_string(i) + "}", "null"));
+  for (int i = 0; i < 64; ++i) REQUIRE(c.trace("s", 0, "{\"i\":" + std::to_string(i) + "}", "null") == k_ok);
   CHECK(llmtrace::test::wait_for([&] { return fc.record_count() == 64; }, 10s));
   // A part batch waits for the interval (or an explicit flush), so records are still batched.
-  for (int i = 0; i < 10; ++i) REQUIRE(c.trace("s", 0, "{}", "null"));
+  for (int i = 0; i < 10; ++i) REQUIRE(c.trace("s", 0, "{}", "null") == k_ok);
   CHECK(c.flush(5s) == llmtrace::flush_result::ok);
   CHECK(fc.record_count() == 74);
   CHECK(c.shutdown(5s) == llmtrace::flush_result::ok);
+}
+
+TEST_CASE("hot path: a burst of trace() and trace_json() never wakes the flusher") {
+  using namespace std::chrono_literals;
+  auto store = std::make_shared<llmtrace::detail::memory_store>();
+  llmtrace::options o;
+  o.flush_interval = 30s;  // nothing but a signal (or a full batch, made impossible here) could end its sleep
+  o.max_batch_records = 1u << 20;
+  o.max_batch_bytes = 1u << 30;
+  llmtrace::client c = memory_client(o, store);
+  REQUIRE(c.flush(5s) == llmtrace::flush_result::ok);  // the flusher is up and back asleep
+  auto& impl = llmtrace::detail_access::impl_of(c);
+  const uint64_t wakes_before = impl.flusher_wakes.load();
+  const uint64_t calls_before = store->export_calls();
+  for (int i = 0; i < 5000; ++i) {
+    REQUIRE(c.trace("s", 0, "{\"i\":1}", "null") == k_ok);
+    REQUIRE(c.trace_json("{\"session_id\":\"s\",\"request\":{}}") == k_ok);
+    if (i % 500 == 0) std::this_thread::sleep_for(1ms);  // let a woken flusher run, were it woken
+  }
+  std::this_thread::sleep_for(20ms);
+  CHECK(impl.flusher_wakes.load() == wakes_before);
+  CHECK(store->export_calls() == calls_before);  // nothing was sent early either
+  REQUIRE(c.flush(5s) == llmtrace::flush_result::ok);
+  CHECK(store->records().size() == 10000);
+}
+
+TEST_CASE("trace_json: one copy with an id in front, a record's own id kept, fields unchanged") {
+  using namespace std::chrono_literals;
+  auto store = std::make_shared<llmtrace::detail::memory_store>();
+  llmtrace::client c = memory_client({}, store);
+  REQUIRE(c.trace_json(R"(  {"session_id":"a", "request":{"id":"inner"}}  )") == k_ok);
+  REQUIRE(c.trace_json(R"({"session_id":"b","id":"mine"})") == k_ok);
+  REQUIRE(c.trace_json("{ \n }") == k_ok);
+  REQUIRE(c.trace_json(R"({"id":"first","session_id":"c"})") == k_ok);
+  REQUIRE(c.flush(5s) == llmtrace::flush_result::ok);
+  const auto recs = store->records();
+  REQUIRE(recs.size() == 4);
+  std::vector<nlohmann::json> j;
+  for (const auto& r : recs) j.push_back(nlohmann::json::parse(r));
+  CHECK(j[0]["id"].get<std::string>().size() == 36);
+  CHECK(j[0]["session_id"] == "a");
+  CHECK(j[0]["request"]["id"] == "inner");
+  CHECK(recs[1] == R"({"session_id":"b","id":"mine"})");  // our id dropped, not a duplicate key
+  CHECK(j[2].size() == 1);
+  CHECK(j[2]["id"].get<std::string>().size() == 36);
+  CHECK(recs[3] == R"({"id":"first","session_id":"c"})");
+}
+
+TEST_CASE("trace_json: the caller's thread checks the shape, the flusher drops and counts invalid records") {
+  using namespace std::chrono_literals;
+  auto store = std::make_shared<llmtrace::detail::memory_store>();
+  llmtrace::options o;
+  o.on_warning = [](std::string_view) {};
+  llmtrace::client c = memory_client(o, store);
+  for (const char* bad : {"", "  ", "[1]", "{", "\"x\"", "{} x"})
+    CHECK_MESSAGE(c.trace_json(bad) == llmtrace::trace_result::invalid, bad);
+  CHECK(c.stats().enqueued == 0);
+  // Shaped like objects, so queued; the flusher's full check rejects all but the good ones.
+  REQUIRE(c.trace_json(R"({"n":1})") == k_ok);
+  REQUIRE(c.trace_json(R"({"n":[1,})") == k_ok);
+  REQUIRE(c.trace_json("{\"n\":\"\xff\"}") == k_ok);   // invalid UTF-8
+  REQUIRE(c.trace_json(R"({"n":"\ud800"})") == k_ok);  // lone surrogate: the collector would refuse it
+  REQUIRE(c.trace_json(std::string(70, '{') + std::string(70, '}')) == k_ok);  // nests past the limit
+  REQUIRE(c.trace("s", 0, "{\"broken\"", "null") == k_ok);  // C++ record with a bad embedded field
+  REQUIRE(c.trace_json(R"({"n":2})") == k_ok);
+  REQUIRE(c.flush(5s) == llmtrace::flush_result::ok);
+  const auto recs = store->records();
+  REQUIRE(recs.size() == 2);
+  for (const auto& r : recs) CHECK(nlohmann::json::accept(r));  // nothing half or broken was sent
+  CHECK(nlohmann::json::parse(recs[0])["n"] == 1);
+  CHECK(nlohmann::json::parse(recs[1])["n"] == 2);
+  const auto s = c.stats();
+  CHECK(s.invalid == 5);
+  CHECK(s.failed == 5);
+  CHECK(s.sent == 2);
+  CHECK(s.queue_bytes == 0);
+}
+
+TEST_CASE("trace: results say why a record was not queued") {
+  using namespace std::chrono_literals;
+  auto store = std::make_shared<llmtrace::detail::memory_store>();
+  llmtrace::options o;
+  o.queue_limit_bytes = 1;  // nothing fits
+  o.on_warning = [](std::string_view) {};
+  llmtrace::client c = memory_client(o, store);
+  CHECK(c.trace("s", 0, "{}", "null") == llmtrace::trace_result::queue_full);
+  CHECK(c.trace_json("{}") == llmtrace::trace_result::queue_full);
+  CHECK(c.stats().dropped == 2);
+  CHECK(c.shutdown(5s) == llmtrace::flush_result::ok);
+  CHECK(c.trace("s", 0, "{}", "null") == llmtrace::trace_result::stopped);
+  CHECK(c.trace_json("{}") == llmtrace::trace_result::stopped);
+  CHECK(std::string(llmtrace::to_string(llmtrace::trace_result::queue_full)) == "queue_full");
 }
 
 TEST_CASE("pool: record buffers come in size classes and a released buffer is reused, not freed") {
@@ -130,31 +236,4 @@ TEST_CASE("pool: record buffers come in size classes and a released buffer is re
     CHECK(p.data() == b);
   }
   CHECK(buffer_pool_idle_bytes() == idle + kSlotMax);
-}
-
-TEST_CASE("json: the validator's 8-byte fast path still finds every special byte at every offset") {
-  using llmtrace::detail::valid_json;
-  const std::string plain(40, 'a');
-  for (std::size_t at = 0; at < plain.size(); ++at) {
-    std::string s = plain;
-    CHECK(valid_json("\"" + s + "\"", 8));
-    s[at] = '"';  // ends the string early: trailing garbage
-    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
-    s = plain;
-    s[at] = '\x1f';
-    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
-    s = plain;
-    s[at] = '\xff';
-    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
-    s = plain.substr(0, at) + "\xc3\xa9" + plain.substr(at + 1);
-    CHECK(valid_json("\"" + s + "\"", 8));
-    s = plain.substr(0, at) + "\\n" + plain.substr(at + 1);
-    CHECK(valid_json("\"" + s + "\"", 8));
-    s = plain.substr(0, at) + "\\q" + plain.substr(at + 1);
-    CHECK_FALSE(valid_json("\"" + s + "\"", 8));
-    std::string open_only(1, '"');
-    open_only.append(plain, 0, at);
-    CHECK_FALSE(valid_json(open_only, 8));  // unterminated
-  }
-  CHECK(valid_json("\" !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~\x7f\"", 8));
 }

@@ -50,6 +50,25 @@ test('client: trace, flush and stats against the real collector', async () => {
   assert.equal(items[0].id, id);
   assert.equal(await c.shutdown(2000), true);
   assert.equal(c.trace({ sessionId: 'node-1' }), false);
+  assert.equal(c.traceJson('{}'), 'stopped');
+});
+
+test('client: traceJson results say why; invalid JSON is counted by the flusher, never sent', async () => {
+  const c = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
+  assert.equal(c.traceJson('[1]'), 'invalid');
+  assert.equal(c.traceJson('{"session_id":"node-json","request":{"a":1}}'), 'ok');
+  assert.equal(c.traceJson('{"session_id":"node-json","request":{]}'), 'ok'); // shaped like an object
+  assert.equal(await c.flush(5000), true);
+  const s = c.stats();
+  assert.equal(s.sent, 1);
+  assert.equal(s.invalid, 1);
+  assert.equal(s.failed, 1);
+  const items = await recordsOf('node-json', 1);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].id.length, 36);
+  await c.shutdown(2000);
+  const d = new llmtrace.Client({ endpoint: collector.endpoint, disabled: true });
+  assert.equal(d.traceJson('{}'), 'disabled');
 });
 
 test('wrapOpenAI: plain, streamed and failing calls of the real openai client are traced', async () => {

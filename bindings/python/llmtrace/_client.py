@@ -2,6 +2,7 @@
 
 import atexit
 import ctypes
+import enum
 import ctypes.util
 import json
 import os
@@ -53,10 +54,30 @@ class _Options(ctypes.Structure):
     ]
 
 
-class _Stats(ctypes.Structure):
+class TraceResult(enum.Enum):
+    """What trace() did with a record (the C API's lt_status, 1:1). Truthy only when the record was queued,
+    so `if client.trace(...)` keeps working; compare with TraceResult members to learn why not."""
+
+    OK = "ok"
+    QUEUE_FULL = "queue_full"  # the queue's byte budget is used up: dropped and counted in stats()["dropped"]
+    DISABLED = "disabled"      # LLMTRACE_DISABLED=1 or disabled=True
+    STOPPED = "stopped"        # shutdown() was called
+    INVALID = "invalid"        # the text is not shaped like a JSON object
+
+    def __bool__(self):
+        return self is TraceResult.OK
+
+
+_TRACE_RESULTS = {LT_OK: TraceResult.OK, LT_EQUEUE_FULL: TraceResult.QUEUE_FULL,
+                  LT_EDISABLED: TraceResult.DISABLED, LT_ESTOPPED: TraceResult.STOPPED,
+                  LT_EINVAL: TraceResult.INVALID}
+
+
+class _Stats(ctypes.Structure):  # lt_client_stats
     _fields_ = [
         (name, ctypes.c_uint64)
-        for name in ("enqueued", "dropped", "sent", "failed", "retried", "discarded", "queue_bytes", "requests")
+        for name in ("enqueued", "dropped", "sent", "failed", "retried", "discarded", "queue_bytes", "requests",
+                     "invalid")
     ]
 
 
@@ -138,7 +159,7 @@ def load_library():
         lib.lt_shutdown.restype = ctypes.c_int
         lib.lt_client_free.argtypes = [ctypes.c_void_p]
         lib.lt_client_free.restype = None
-        lib.lt_stats.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Stats)]
+        lib.lt_stats.argtypes = [ctypes.POINTER(_Stats), ctypes.c_void_p]
         lib.lt_stats.restype = ctypes.c_int
         lib.lt_new_id.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         lib.lt_new_id.restype = ctypes.c_int
@@ -217,7 +238,9 @@ class Client:
     def trace(self, session_id=None, turn_number=None, request=None, response=None, status="success",
               error_message="", metadata=None, *, id=None, model=None, parent_id=None, latency_ms=None,
               started_at=None, ended_at=None):
-        """Queue one record; returns True when queued. Never blocks; never raises for a full queue."""
+        """Queue one record; returns a TraceResult (truthy when queued). Never blocks; never raises for a full
+        queue. The JSON is validated by the library's background thread: an invalid record is dropped there
+        and counted in stats()["invalid"]."""
         if status not in _STATUSES:
             raise ValueError(f"status must be one of {_STATUSES}")
         parts = []
@@ -249,12 +272,14 @@ class Client:
         return self.trace_json("{" + ",".join(parts) + "}")
 
     def trace_json(self, text):
-        """Queue a record given as JSON text in the POST /api/trace shape."""
+        """Queue a record given as JSON text in the POST /api/trace shape; returns a TraceResult. An "id" is
+        added unless the record has one."""
         h = self._h
         if h is None:
-            return False
+            return TraceResult.STOPPED
         data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-        return self._lib.lt_trace_json(h, data, len(data)) == LT_OK
+        rc = self._lib.lt_trace_json(h, data, len(data))
+        return TraceResult.OK if rc == LT_OK else _TRACE_RESULTS.get(rc, TraceResult.INVALID)
 
     def flush(self, timeout=5.0):
         """Waits until everything traced so far is delivered or dropped; False on timeout."""
@@ -265,7 +290,7 @@ class Client:
 
     def shutdown(self, timeout=5.0):
         """Flushes and stops the background thread; False when the deadline passed. Later trace() calls
-        return False. The C handle is freed when this object is garbage collected."""
+        return TraceResult.STOPPED. The C handle is freed when this object is garbage collected."""
         with self._lock:
             if self._stopped:
                 return self._shutdown_ok
@@ -278,11 +303,11 @@ class Client:
     close = shutdown
 
     def stats(self):
-        """Counters: enqueued, dropped, sent, failed, retried, discarded, queue_bytes, requests."""
+        """Counters: enqueued, dropped, sent, failed, retried, discarded, queue_bytes, requests, invalid."""
         s = _Stats()
         h = self._h
         if h is not None:
-            self._lib.lt_stats(h, ctypes.byref(s))
+            self._lib.lt_stats(ctypes.byref(s), h)
         return {name: getattr(s, name) for name, _ in _Stats._fields_}
 
     def __enter__(self):

@@ -1,7 +1,8 @@
 // llmtrace C++ SDK: record LLM calls with trace(), which never blocks and never throws; a background flusher
 // ships batches to the collector. Threading: a client is safe to use from any number of threads at once;
-// trace() is wait-free apart from one allocation. Lifetime: destroying a client flushes within
-// options::exit_flush_deadline and never hangs; a call or session must not outlive the client it came from.
+// trace() touches only atomics, a recycled buffer and a lock-free queue, and never wakes the flusher.
+// Lifetime: destroying a client flushes within options::exit_flush_deadline and never hangs; a call or
+// session must not outlive the client it came from.
 #pragma once
 
 #include <atomic>
@@ -75,11 +76,23 @@ struct record {
   std::string_view parent_id{};  // for nested spans (tool calls, retrieval, agent steps)
 };
 
+// What trace() did with a record. Only ok means it was queued; every other result is counted nowhere else
+// but here (queue_full also in stats::dropped).
+enum class trace_result {
+  ok,          // queued; the flusher will deliver it (or count it in stats)
+  queue_full,  // the queue's byte budget is used up: dropped and counted in stats::dropped
+  disabled,    // the client is disabled (options::disabled or LLMTRACE_DISABLED=1): nothing done
+  stopped,     // shutdown() was called (or the client was moved from)
+  invalid,     // trace_json(): the text is not shaped like one JSON object: nothing queued
+};
+const char* to_string(trace_result r) noexcept;
+
 struct stats {
   uint64_t enqueued = 0;     // records accepted into the queue
   uint64_t dropped = 0;      // records refused because the queue was full (never enqueued)
   uint64_t sent = 0;         // records the collector committed
-  uint64_t failed = 0;       // records rejected by the collector, or whose batch failed for good
+  uint64_t failed = 0;       // records rejected by the collector, whose batch failed for good, or invalid
+  uint64_t invalid = 0;      // of `failed`: records the flusher found not to be valid JSON (never sent)
   uint64_t retried = 0;      // batch attempts repeated after a retryable failure
   uint64_t discarded = 0;    // enqueued records abandoned at shutdown or inherited by a forked child
   uint64_t queue_bytes = 0;  // memory currently held by queued records
@@ -99,6 +112,7 @@ std::string new_id();
 
 class call;
 class session;
+struct detail_access;  // defined in src/ (client_access.hpp): builds a client around a chosen exporter
 
 class client {
  public:
@@ -109,14 +123,17 @@ class client {
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  // Queue one record. Returns false when it was dropped (queue full, client disabled or shut down).
-  bool trace(const record& r) noexcept;
-  bool trace(std::string_view session_id, int64_t turn_number, std::string_view request_json,
-             std::string_view response_json, llmtrace::status st = llmtrace::status::success,
-             std::string_view error_message = {}, std::string_view metadata_json = {}) noexcept;
-  // Queue one record already serialised as a JSON object in the POST /api/trace shape (used by the C API).
-  // Only cheap checks; the caller is responsible for an id if it wants idempotent retries.
-  bool trace_json(std::string_view record_json) noexcept;
+  // Queue one record. Embedded JSON fields are validated on the flusher: a record that is not valid JSON is
+  // dropped there and counted in stats::invalid (never sent half).
+  trace_result trace(const record& r) noexcept;
+  trace_result trace(std::string_view session_id, int64_t turn_number, std::string_view request_json,
+                     std::string_view response_json, llmtrace::status st = llmtrace::status::success,
+                     std::string_view error_message = {}, std::string_view metadata_json = {}) noexcept;
+  // Queue one record already serialised as a JSON object in the POST /api/trace shape (what the C API and
+  // the bindings call). The caller's thread checks only the shape (first byte '{', last '}') and copies the
+  // text once, with a new "id" member written in front; the flusher validates it fully and, when the record
+  // has its own top-level "id", keeps that one instead. Returns invalid for a text not shaped like an object.
+  trace_result trace_json(std::string_view record_json) noexcept;
 
   // RAII helper: sends a pending record now; finish()/fail() (or the destructor) send the final one.
   call start_call(std::string_view session_id, std::string_view request_json, int64_t turn_number = 0,
@@ -134,6 +151,8 @@ class client {
   struct impl;
 
  private:
+  friend struct detail_access;  // white-box tests and in-process exporters (src/)
+  explicit client(std::shared_ptr<impl> p) noexcept;
   std::shared_ptr<impl> impl_;
 };
 
@@ -187,7 +206,7 @@ class session {
 
   call start_call(std::string_view request_json, std::string_view model = {});
   // Fills session_id and, when 0, turn_number.
-  bool trace(record r) noexcept;
+  trace_result trace(record r) noexcept;
 
  private:
   client& client_;
