@@ -19,7 +19,6 @@ namespace llmtrace::proxy_test {
 using llmtrace::test::fake_upstream;
 using llmtrace::testing::test_collector;
 using json = nlohmann::json;
-namespace {
 
 inline const char* server_key = "sk-proxy-server-key-456";
 
