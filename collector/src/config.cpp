@@ -58,6 +58,12 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
       return bad("expected an http:// or https:// base URL");
     c.upstream = value;
     while (c.upstream.size() > 8 && c.upstream.back() == '/') c.upstream.pop_back();
+  } else if (name == "upstream-ca-file") {
+    c.upstream_ca_file = value;
+  } else if (name == "upstream-ca-dir") {
+    c.upstream_ca_dir = value;
+  } else if (name == "upstream-timeout-ms") {
+    if (!parse_int(value, c.upstream_timeout_ms, 1, 2147483647)) return bad("expected milliseconds >= 1");
   } else if (name == "log-level") {
     if (!valid_log_level(value)) return bad("expected trace|debug|info|warn|error|critical|off");
     c.log_level = value;
@@ -81,8 +87,9 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
 }
 
 bool known_flag(std::string_view n) {
-  for (auto v : {"host", "port", "db", "api-key", "upstream", "log-level", "max-body-bytes", "threads",
-                 "max-streams", "max-ingest-inflight", "allowed-host", "heartbeat-ms"})
+  for (auto v : {"host", "port", "db", "api-key", "upstream", "upstream-ca-file", "upstream-ca-dir",
+                 "upstream-timeout-ms", "log-level", "max-body-bytes", "threads", "max-streams",
+                 "max-ingest-inflight", "allowed-host", "heartbeat-ms"})
     if (n == v) return true;
   return false;
 }
@@ -111,11 +118,13 @@ std::string help_text() {
     << "Upstream (replay and the OpenAI-compatible proxy /v1):\n"
     << "  --upstream URL           OpenAI-compatible base URL [OPENAI_BASE_URL]\n"
     << "                           (default https://api.openai.com/v1)\n"
+    << "  --upstream-ca-file PATH  PEM CA bundle to verify an HTTPS upstream\n"
+    << "                           [LLMTRACE_UPSTREAM_CA_FILE, else SSL_CERT_FILE] (default the system store)\n"
+    << "  --upstream-ca-dir DIR    hashed CA directory for an HTTPS upstream [SSL_CERT_DIR]\n"
+    << "  --upstream-timeout-ms N  upstream read timeout, per read [LLMTRACE_UPSTREAM_TIMEOUT_MS]\n"
+    << "                           (default 600000)\n"
     << "  environment only:\n"
-    << "    OPENAI_API_KEY         the upstream key; used by the server, never stored or shown\n"
-    << "    LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE, SSL_CERT_DIR   CA certificates for an https upstream\n"
-    << "    LLMTRACE_UPSTREAM_TIMEOUT_MS                             upstream read timeout in "
-       "milliseconds\n\n"
+    << "    OPENAI_API_KEY         the upstream key; used by the server, never stored or shown\n\n"
     << "Limits and threads:\n"
     << "  --max-body-bytes N       request body limit, also after gzip decompression "
        "[LLMTRACE_MAX_BODY_BYTES]\n"
@@ -180,7 +189,8 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
     return r;
   };
 
-  // Environment first. SERVER_PORT is a fallback name for hosting platforms; LLMTRACE_PORT wins.
+  // Environment first. SERVER_PORT is a fallback name for hosting platforms (LLMTRACE_PORT wins), and
+  // SSL_CERT_FILE, the OpenSSL convention, one for LLMTRACE_UPSTREAM_CA_FILE.
   static const std::pair<const char*, const char*> env_names[] = {
       {"LLMTRACE_HOST", "host"},
       {"SERVER_PORT", "port"},
@@ -188,6 +198,10 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
       {"LLMTRACE_DB", "db"},
       {"LLMTRACE_API_KEY", "api-key"},
       {"OPENAI_BASE_URL", "upstream"},
+      {"SSL_CERT_FILE", "upstream-ca-file"},
+      {"LLMTRACE_UPSTREAM_CA_FILE", "upstream-ca-file"},
+      {"SSL_CERT_DIR", "upstream-ca-dir"},
+      {"LLMTRACE_UPSTREAM_TIMEOUT_MS", "upstream-timeout-ms"},
       {"LLMTRACE_LOG_LEVEL", "log-level"},
       {"LLMTRACE_MAX_BODY_BYTES", "max-body-bytes"},
       {"LLMTRACE_THREADS", "threads"},

@@ -19,7 +19,10 @@ struct config {
   std::string db_path = "./llmtrace.db";
   std::string api_key;  // empty: no auth
   std::string upstream = "https://api.openai.com/v1";
-  std::string upstream_api_key;  // OPENAI_API_KEY; never logged, never sent to clients
+  std::string upstream_api_key;       // OPENAI_API_KEY; never logged, never sent to clients
+  std::string upstream_ca_file;       // PEM bundle for an HTTPS upstream; empty: the system trust store
+  std::string upstream_ca_dir;        // hashed CA directory (SSL_CERT_DIR); empty: the system trust store
+  int upstream_timeout_ms = 600'000;  // per read: a model may think for minutes before its first byte
   std::string log_level = "info";
   std::size_t max_body_bytes = 16u * 1024u * 1024u;
   int threads = 16;              // HTTP workers for ordinary requests (event streams get their own on top)

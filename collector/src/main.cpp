@@ -12,7 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
-#include "server.hpp"
+#include "server/collector_server.hpp"
 #include "storage/store.hpp"
 
 int main(int argc, char** argv) {
