@@ -272,6 +272,9 @@ void mount_api(httplib::Server& server, app_context& app) {
     proxy::flush_before_read(app);
     storage::page_request p;
     if (!paging(req, res, 20, 200, p)) return;
+    p.filter = req.get_param_value("q");
+    if (p.filter.size() > 200)
+      return write_error(res, 400, "invalid_parameter", "q must be at most 200 bytes", "q");
     with_store(res, [&] { write_json_text(res, 200, render_page(app.store.list_sessions(p))); });
   });
 
