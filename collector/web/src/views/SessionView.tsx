@@ -249,6 +249,8 @@ export function SessionView({ id }: { id: string }) {
     getItemKey,
     overscan: 4,
     scrollMargin: margin,
+    // Measuring a dozen freshly rendered turns would otherwise re-render the list synchronously once per turn.
+    useFlushSync: false,
   });
 
   // The list's distance from the top of the page (the header above it changes height as the session loads).
@@ -283,7 +285,8 @@ export function SessionView({ id }: { id: string }) {
     if (followRef.current) scrollToEnd();
   }, [lastKey, scrollToEnd]);
 
-  // The user scrolling up (wheel, touch, keys) stops following; reaching the bottom by scrolling resumes it.
+  // The user scrolling up (wheel, touch, scrollbar, keys) stops following; reaching the bottom by scrolling
+  // resumes it. Scroll events alone cannot tell the user from the list correcting its estimated heights.
   useEffect(() => {
     const stop = () => followRef.current && setFollow(false);
     const onWheel = (e: WheelEvent) => {
@@ -296,10 +299,16 @@ export function SessionView({ id }: { id: string }) {
       if (atBottom && y > lastY && !followRef.current && store.current.slots.length > 0) setFollow(true);
       lastY = y;
     };
+    // A press on the page's scrollbar (right of the client area) is the start of a drag.
+    const onPointer = (e: PointerEvent) => {
+      if (e.clientX >= document.documentElement.clientWidth) stop();
+    };
+    window.addEventListener('pointerdown', onPointer, { passive: true });
     window.addEventListener('wheel', onWheel, { passive: true });
     window.addEventListener('touchmove', stop, { passive: true });
     window.addEventListener('scroll', onScroll, { passive: true });
     return () => {
+      window.removeEventListener('pointerdown', onPointer);
       window.removeEventListener('wheel', onWheel);
       window.removeEventListener('touchmove', stop);
       window.removeEventListener('scroll', onScroll);
