@@ -213,6 +213,58 @@ TEST_CASE("api: sessions list envelope, paging, newest activity first") {
   }
 }
 
+TEST_CASE("api: sessions list filtered by q (substring of the name, any case, or of the id)") {
+  test_collector tc;
+  auto c = tc.client();
+  post_json(*c, "/api/trace", {{"session_id", "agent-run-7f3a"}}, 201);
+  post_json(*c, "/api/trace", {{"session_id", "other-1"}}, 201);
+  post_json(*c, "/api/trace", {{"session_id", "other-2"}}, 201);
+  auto r = c->Patch("/api/sessions/other-1", R"({"name":"Weather Bot"})", "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  auto by_id = get_json(*c, "/api/sessions?q=7f3a");
+  CHECK(by_id["total"] == 1);
+  REQUIRE(by_id["items"].size() == 1);
+  CHECK(by_id["items"][0]["id"] == "agent-run-7f3a");
+  auto by_name = get_json(*c, "/api/sessions?q=weather%20bot");
+  CHECK(by_name["total"] == 1);
+  REQUIRE(by_name["items"].size() == 1);
+  CHECK(by_name["items"][0]["id"] == "other-1");
+  auto paged = get_json(*c, "/api/sessions?q=other&page=2&size=1");
+  CHECK(paged["total"] == 2);
+  CHECK(paged["page"] == 2);
+  CHECK(paged["items"].size() == 1);
+  CHECK(get_json(*c, "/api/sessions?q=nothing-like-this")["total"] == 0);
+  CHECK(get_json(*c, "/api/sessions?q=")["total"] == 3);
+  // LIKE wildcards are not special: a literal match only.
+  CHECK(get_json(*c, "/api/sessions?q=%25")["total"] == 0);
+  CHECK(get_json(*c, "/api/sessions?q=" + std::string(201, 'x'), 400)["error"]["field"] == "q");
+}
+
+TEST_CASE("api: large JSON answers are sent as stored, not brotli-compressed per request") {
+  // A browser always offers br; compressing a 1 MB record at brotli's top quality took seconds.
+  test_collector tc;
+  auto c = tc.client();
+  std::string big(300 * 1024, 'x');
+  auto rec = post_json(*c, "/api/trace", {{"session_id", "big"}, {"response", big}}, 201);
+  auto id = rec["id"].get<std::string>();
+  for (std::string path : {"/api/records/" + id, std::string("/api/sessions/big/records")}) {
+    auto r = c->Get(path.c_str(), {{"Accept-Encoding", "gzip, deflate, br"}});
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK_FALSE(r->has_header("Content-Encoding"));
+    CHECK(r->get_header_value("Content-Type") == "application/json");
+    CHECK(r->get_header_value("Content-Length") == std::to_string(r->body.size()));
+    auto j = json::parse(r->body);
+    CHECK((j.contains("items") ? j["items"][0]["response"] : j["response"]) == big);
+  }
+  // Small answers are unchanged.
+  auto small = c->Get("/api/sessions/big", {{"Accept-Encoding", "gzip"}});
+  REQUIRE(small);
+  CHECK(small->status == 200);
+  CHECK(json::parse(small->body)["id"] == "big");
+}
+
 TEST_CASE("api: session get, rename, delete and 404s") {
   test_collector tc;
   auto c = tc.client();

@@ -67,6 +67,9 @@ void mount_sessions(httplib::Server& server, const api_deps& deps) {
   server.Get("/api/sessions", [&deps](const httplib::Request& req, httplib::Response& res) {
     storage::page_request p;
     if (!paging(req, res, 20, 200, p)) return;
+    p.filter = req.get_param_value("q");
+    if (p.filter.size() > 200)
+      return http::write_error(res, 400, "invalid_parameter", "q must be at most 200 bytes", "q");
     http::with_store(
         res, [&] { http::write_json_text(res, 200, http::render_page(deps.reads.list_sessions(p))); });
   });

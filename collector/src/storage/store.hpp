@@ -63,6 +63,7 @@ struct write_result {
 struct page_request {
   int64_t page = 1;  // >= 1
   int64_t size = 20;
+  std::string filter;  // list_sessions only: case-insensitive substring of the name or the id ("" = all)
 };
 
 template <class T>

@@ -34,3 +34,10 @@ export function plural(n: number | null | undefined, word: string): string {
   const v = n ?? 0;
   return `${fmtCount(v)} ${word}${v === 1 ? '' : 's'}`;
 }
+
+export function fmtBytes(n?: number | null): string {
+  if (n == null) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

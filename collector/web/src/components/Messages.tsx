@@ -1,7 +1,9 @@
 // Renders request messages and a response as a chat. Every model-provided string is a React text child:
 // never HTML, whatever it contains.
 import { useState } from 'react';
-import type { Message, ResponseView, ToolCall } from '../messages';
+import type { Message, Part, ResponseView, ToolCall } from '../messages';
+import { Markdown } from './Markdown';
+import { PartView } from './Parts';
 
 function prettyArgs(args: string): string {
   try {
@@ -28,24 +30,52 @@ export function ToolCalls({ calls }: { calls: ToolCall[] }) {
   );
 }
 
-const LONG = 1200;
+// Past this many characters a message shows its head and a "show all" button: a 100 KB tool result or a
+// pasted file must not cost a long layout (or a markdown parse) for everyone scrolling past it.
+export const LONG = 3000;
+// Markdown is parsed only up to this size even when shown in full; larger texts stay plain.
+const MARKDOWN_MAX = 200_000;
 
-function Text({ text }: { text: string }) {
+export function Text({ text, markdown = false }: { text: string; markdown?: boolean }) {
   const [open, setOpen] = useState(false);
-  if (text.length <= LONG || open) {
-    return <div className="msg-text">{text}</div>;
-  }
+  const [raw, setRaw] = useState(false);
+  const long = text.length > LONG;
+  const shown = long && !open ? text.slice(0, LONG) : text;
+  const rendered = markdown && !raw && shown.length <= MARKDOWN_MAX && looksLikeMarkdown(shown);
   return (
-    <div className="msg-text">
-      {text.slice(0, LONG)}
-      <button type="button" className="link-btn" onClick={() => setOpen(true)}>
-        … show {text.length - LONG} more characters
-      </button>
+    <div className="msg-body">
+      {markdown && looksLikeMarkdown(shown) && (
+        <button type="button" className="link-btn small md-toggle" onClick={() => setRaw((v) => !v)} data-testid="md-toggle">
+          {raw ? 'rendered' : 'raw'}
+        </button>
+      )}
+      {rendered ? <Markdown text={shown} /> : <div className="msg-text">{shown}</div>}
+      {long && (
+        <button type="button" className="link-btn show-all" onClick={() => setOpen((v) => !v)} data-testid="show-all">
+          {open ? 'show less' : `… show all (${(text.length - LONG).toLocaleString('en-US')} more characters)`}
+        </button>
+      )}
     </div>
   );
 }
 
+// Plain sentences render the same either way; skip the parse (and the toggle) when nothing is markdown.
+function looksLikeMarkdown(t: string): boolean {
+  return /[*_`#>|[\]!~-]|^\s*\d+\.\s|\n\s*\n/m.test(t);
+}
+
+function Parts({ parts, markdown }: { parts: Part[]; markdown: boolean }) {
+  return (
+    <div className="parts">
+      {parts.map((p, i) => (p.kind === 'text' ? <Text key={i} text={p.text} markdown={markdown} /> : <PartView key={i} part={p} />))}
+    </div>
+  );
+}
+
+const MARKDOWN_ROLES = new Set(['user', 'assistant']);
+
 export function MessageView({ m }: { m: Message }) {
+  const md = MARKDOWN_ROLES.has(m.role);
   return (
     <div className={`msg msg-${m.role}`} data-testid="message" data-role={m.role}>
       <div className="msg-role">
@@ -53,7 +83,7 @@ export function MessageView({ m }: { m: Message }) {
         {m.name && <span className="muted"> · {m.name}</span>}
         {m.role === 'tool' && m.toolCallId && <span className="muted mono small"> result of {m.toolCallId}</span>}
       </div>
-      {m.content !== '' && <Text text={m.content} />}
+      {m.parts ? <Parts parts={m.parts} markdown={md} /> : m.content !== '' && <Text text={m.content} markdown={md} />}
       <ToolCalls calls={m.toolCalls} />
     </div>
   );
@@ -108,7 +138,11 @@ export function ResponseBlock({ view }: { view: ResponseView | null }) {
         response
         {view.finishReason && <span className="muted"> · finish: {view.finishReason}</span>}
       </div>
-      {view.content != null && view.content !== '' && <Text text={view.content} />}
+      {view.parts ? (
+        <Parts parts={view.parts} markdown />
+      ) : (
+        view.content != null && view.content !== '' && <Text text={view.content} markdown />
+      )}
       {view.note && <div className="muted">{view.note}</div>}
       <ToolCalls calls={view.toolCalls} />
     </div>

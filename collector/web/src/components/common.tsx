@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import type { Status } from '../types';
 import { pretty } from '../messages';
+import { JsonTree } from './JsonTree';
 
 export function StatusBadge({ status }: { status: Status | string }) {
   const label = status === 'pending' ? 'in flight' : status;
@@ -13,7 +14,7 @@ export function StatusBadge({ status }: { status: Status | string }) {
   );
 }
 
-export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+export function CopyButton({ text, label = 'Copy' }: { text: string | (() => string); label?: string }) {
   const [done, setDone] = useState(false);
   return (
     <button
@@ -21,7 +22,7 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
       className="btn btn-small"
       onClick={async () => {
         try {
-          await navigator.clipboard.writeText(text);
+          await navigator.clipboard.writeText(typeof text === 'function' ? text() : text);
         } catch {
           // Clipboard refused (insecure context): select-and-copy from the block still works.
         }
@@ -34,15 +35,18 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
   );
 }
 
+// Raw JSON, folded: nothing under the summary is built until the block is opened, and then only as a tree
+// whose nodes open on demand. Copy serialises at click time.
 export function JsonBlock({ title, value, open = true }: { title: string; value: unknown; open?: boolean }) {
-  const text = pretty(value === undefined ? null : value);
+  const [isOpen, setOpen] = useState(open);
+  const v = value === undefined ? null : value;
   return (
-    <details className="json-block" open={open}>
+    <details className="json-block" open={isOpen} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
       <summary>
         <span>{title}</span>
-        <CopyButton text={text} />
+        <CopyButton text={() => pretty(v)} />
       </summary>
-      <pre className="mono">{text}</pre>
+      {isOpen && <JsonTree value={v} />}
     </details>
   );
 }

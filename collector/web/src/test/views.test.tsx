@@ -1,4 +1,4 @@
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resetAuthForTests } from '../api';
@@ -54,7 +54,16 @@ describe('sessions list and record view', () => {
     render(<RecordView id="x1" />);
     expect(await screen.findByText('request')).toBeInTheDocument();
     expect(screen.getByText('metadata')).toBeInTheDocument();
-    expect(screen.getAllByText(/"user": "alice"/).length).toBeGreaterThan(0);
+    // Raw JSON is a folded tree: open blocks show their first levels, closed ones build nothing until opened.
+    expect(screen.getAllByTestId('json-tree')).toHaveLength(2);
+    expect(screen.getAllByText('"messages":').length).toBeGreaterThan(0);
+    expect(screen.queryByText('"alice"')).toBeNull();
+    const meta = screen.getByText('metadata').closest('details')!;
+    act(() => {
+      meta.open = true;
+      meta.dispatchEvent(new Event('toggle'));
+    });
+    expect(await screen.findByText('"alice"')).toBeInTheDocument();
     expect(await screen.findByTestId('replay-item')).toHaveTextContent('b');
   });
 });

@@ -1,4 +1,5 @@
-// Sessions, newest activity first, live and paginated; rename inline, delete with a confirmation.
+// Sessions, newest activity first, live and paginated (the server pages: 100k sessions cost one page); a filter
+// box narrows by name or id on the server; rename inline, delete with a confirmation.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api';
 import { ErrorLine } from '../components/common';
@@ -48,6 +49,11 @@ function NameCell({ s, onRenamed }: { s: Session; onRenamed: (s: Session) => voi
       <a href={sessionPath(s.id)} onClick={(e) => { if (e.button !== 0 || e.metaKey || e.ctrlKey) return; e.preventDefault(); navigate(sessionPath(s.id)); }}>
         {s.name || s.id}
       </a>
+      {s.name && s.name !== s.id && (
+        <span className="mono small muted session-id-cell" data-testid="session-id" title="session id">
+          {s.id}
+        </span>
+      )}
       <button type="button" className="link-btn small" title="Rename" onClick={() => { setValue(s.name); setEditing(true); }}>
         rename
       </button>
@@ -57,7 +63,17 @@ function NameCell({ s, onRenamed }: { s: Session; onRenamed: (s: Session) => voi
 
 export function SessionsList() {
   const [page, setPage] = useState(1);
+  const [filterText, setFilterText] = useState('');
+  const [filter, setFilter] = useState('');
   const [data, setData] = useState<Page<Session> | null>(null);
+  // Typing settles for 250 ms before the list is asked again.
+  useEffect(() => {
+    const t = setTimeout(() => {
+      setFilter(filterText.trim());
+      setPage(1);
+    }, 250);
+    return () => clearTimeout(t);
+  }, [filterText]);
   const [error, setError] = useState<unknown>(null);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   // "12s ago" must keep counting while nothing new arrives.
@@ -69,12 +85,12 @@ export function SessionsList() {
 
   const load = useCallback(async () => {
     try {
-      setData(await api.sessions(page, SIZE));
+      setData(await api.sessions(page, SIZE, filter));
       setError(null);
     } catch (e) {
       setError(e);
     }
-  }, [page]);
+  }, [page, filter]);
 
   useEffect(() => {
     void load();
@@ -105,11 +121,24 @@ export function SessionsList() {
     <div className="page">
       <div className="page-head">
         <h1>Sessions</h1>
+        <input
+          type="search"
+          className="session-filter"
+          placeholder="filter by name or id"
+          aria-label="filter sessions"
+          value={filterText}
+          onChange={(e) => setFilterText(e.target.value)}
+        />
         <span className="spacer" />
-        {data && <span className="muted small">{fmtCount(data.total)} sessions</span>}
+        {data && (
+          <span className="muted small" data-testid="sessions-total">
+            {fmtCount(data.total)} {filter ? 'matching ' : ''}sessions
+          </span>
+        )}
       </div>
       <ErrorLine error={error} />
-      {data && data.items.length === 0 && (
+      {data && data.items.length === 0 && filter && <p className="muted">No session name or id contains “{filter}”.</p>}
+      {data && data.items.length === 0 && !filter && (
         <p className="muted">No sessions yet. Send a trace (POST /api/trace) or call the proxy at /v1; it appears here live.</p>
       )}
       {data && data.items.length > 0 && (
@@ -150,9 +179,11 @@ export function SessionsList() {
       )}
       {pages > 1 && (
         <div className="pager">
+          <button type="button" className="btn btn-small" disabled={page <= 1} onClick={() => setPage(1)}>« First</button>
           <button type="button" className="btn btn-small" disabled={page <= 1} onClick={() => setPage(page - 1)}>‹ Prev</button>
-          <span className="muted small">page {page} of {pages}</span>
+          <span className="muted small">page {fmtCount(page)} of {fmtCount(pages)}</span>
           <button type="button" className="btn btn-small" disabled={page >= pages} onClick={() => setPage(page + 1)}>Next ›</button>
+          <button type="button" className="btn btn-small" disabled={page >= pages} onClick={() => setPage(pages)}>Last »</button>
         </div>
       )}
     </div>
