@@ -14,23 +14,11 @@
 #include "model/ids.hpp"
 #include "model/time.hpp"
 #include "storage/store.hpp"
+#include "storage/support.hpp"
 
 namespace llmtrace::testing {
 
-// A fresh directory per case, removed afterwards.
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    path = std::filesystem::temp_directory_path() / ("llmtrace-ingest-" + model::new_record_id());
-    std::filesystem::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
+using storage_test::temp_dir;  // a fresh directory per case, removed afterwards
 
 inline std::unique_ptr<storage::store> open_sqlite(const std::string& path) {
   storage::sqlite_options o;

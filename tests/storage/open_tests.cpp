@@ -1,11 +1,12 @@
 // Opening the SQLite store: creation and migration, reopening, refusing what it cannot open, :memory:.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 
 #include "storage/sqlite_schema.hpp"
-
 #include "storage/support.hpp"
 
 using namespace llmtrace;
@@ -89,4 +90,25 @@ TEST_CASE("memory: two :memory: stores are independent") {
   write_one(*a, w_in("only-a"));
   CHECK(a->get_session("only-a"));
   CHECK(!b->get_session("only-a"));
+}
+
+TEST_CASE("open: a new database, its WAL and its SHM are readable by their owner only") {
+  temp_dir dir;
+  auto s = open_file(dir);
+  write_one(*s, w_in("s"));  // the WAL and SHM exist while the store is open
+  for (const std::string suffix : {"", "-wal", "-shm"}) {
+    struct stat st {};
+    REQUIRE_MESSAGE(::stat((dir.db() + suffix).c_str(), &st) == 0, suffix);
+    CHECK_MESSAGE((st.st_mode & 0777) == 0600, suffix);
+  }
+}
+
+TEST_CASE("open: an existing database keeps the permissions its owner gave it") {
+  temp_dir dir;
+  { auto s = open_file(dir); }
+  REQUIRE(::chmod(dir.db().c_str(), 0640) == 0);
+  auto s = open_file(dir);
+  struct stat st {};
+  REQUIRE(::stat(dir.db().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);
 }

@@ -3,17 +3,38 @@
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "storage/sqlite_schema.hpp"
 
 namespace llmtrace::storage::sqlite {
+namespace {
+
+// A new database file is created 0600 before SQLite opens it: prompts and answers are private, and SQLite
+// gives the -wal and -shm files it creates the permissions of the database file. An existing file keeps the
+// permissions its owner chose.
+void create_private(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    throw std::runtime_error(std::strerror(errno));
+  }
+}
+
+}  // namespace
 
 pool::pool(const sqlite_options& options) {
   memory_ = options.path == ":memory:" || options.path.empty();
   const int rw_flags = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX |
                        (options.path.rfind("file:", 0) == 0 ? SQLite::OPEN_URI : 0);
   try {
+    if (!memory_ && !(rw_flags & SQLite::OPEN_URI)) create_private(options.path);
     writer_ = std::make_unique<connection>(memory_ ? std::string(":memory:") : options.path, rw_flags,
                                            options.busy_timeout_ms);
     auto& db = writer_->db();

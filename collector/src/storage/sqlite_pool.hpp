@@ -1,6 +1,6 @@
 // The connections of one SQLite store: one writer behind a mutex (SQLite has one writer anyway; serialising
 // in-process avoids busy-waiting) and a pool of read-only connections that WAL lets run beside it. Opening
-// sets the pragmas (WAL, synchronous FULL, size cap) and migrates the schema.
+// sets the pragmas (WAL, synchronous FULL, size cap) and migrates the schema; a new file is created 0600.
 // In ":memory:" mode there is only the writer connection and readers share it under the same mutex.
 // Thread safety: with_writer and with_reader may be called from any thread; each hands its connection to
 // one caller at a time.
