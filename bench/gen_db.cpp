@@ -1,7 +1,7 @@
 // Row 3 set-up: writes a large database (default 1M ~1 KB records in 10k sessions; env LLMTRACE_BENCH_RECORDS
 // scales it) through the collector's own ingest parser (ingest::parse_trace) and store (open_sqlite_store +
-// write_batch), so it holds exactly what ingest would make. Also writes DB.sample (session ids and a sample
-// of record ids) for the query load, and appends the database size per record to the results. Usage:
+// ingest::write_batch), so it holds exactly what ingest would make. Also writes DB.sample (session ids and a
+// sample of record ids) for the query load, and appends the database size per record to the results. Usage:
 // llmtrace_bench_gen_db --db PATH --out ROWS_FILE
 #include <condition_variable>
 #include <cstdio>
@@ -16,6 +16,7 @@
 
 #include "bench_util.hpp"
 #include "ingest/record_parser.hpp"
+#include "ingest/write_rules.hpp"
 #include "model/ids.hpp"
 #include "storage/store.hpp"
 
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
       }
       cv.notify_all();
       try {
-        store->write_batch(b);
+        llmtrace::ingest::write_batch(*store, b);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu);
         write_error = e.what();

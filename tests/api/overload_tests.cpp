@@ -33,9 +33,7 @@ void send_all(int fd, const std::string& s) {
 template <class Error>
 class failing_store : public storage::store {
  public:
-  std::vector<storage::write_result> write_batch(const std::vector<storage::record_write>&) override {
-    fail();
-  }
+  void write(const std::function<void(storage::write_tx&)>&) override { fail(); }
   bool rename_session(const std::string&, const std::string&, int64_t) override { fail(); }
   bool delete_session(const std::string&) override { fail(); }
   bool delete_record(const std::string&) override { fail(); }

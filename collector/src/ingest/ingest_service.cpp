@@ -1,5 +1,6 @@
 #include "ingest/ingest_service.hpp"
 
+#include "ingest/write_rules.hpp"
 #include "model/time.hpp"
 
 namespace llmtrace::ingest {
@@ -9,7 +10,7 @@ ingest_service::ingest_service(storage::store& store, commit_listener on_commit)
 
 std::vector<storage::write_result> ingest_service::commit(const std::vector<storage::record_write>& writes) {
   if (writes.empty()) return {};
-  auto results = store_.write_batch(writes);
+  auto results = write_batch(store_, writes);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   for (const auto& r : results) {
     switch (r.outcome) {
@@ -69,12 +70,7 @@ std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& trac
 }
 
 std::vector<storage::write_result> ingest_service::write(std::vector<storage::record_write> writes) {
-  const int64_t now = model::now_ms();
-  for (auto& w : writes) {
-    if (w.received_at_ms == 0) w.received_at_ms = now;
-    if (w.new_session_name.empty()) w.new_session_name = model::format_local_session_name(now);
-    fill_derived_fields(w);
-  }
+  for (auto& w : writes) fill_derived_fields(w);
   return commit(writes);
 }
 

@@ -1,5 +1,6 @@
-// Ingest: turns validated trace JSON (or ready record_writes from replay/proxy) into store writes, one
-// transaction per call, and reports committed changes to a listener (the event feed) AFTER the commit.
+// Ingest: turns validated trace JSON (or ready record_writes from replay/proxy) into store writes through the
+// ingest rules (write_rules.hpp), one transaction per call, and reports committed changes to a listener (the
+// event feed) AFTER the commit.
 // Thread safety: every member may be called concurrently; the store serialises writes. Store errors
 // (storage::store_busy / store_unavailable) propagate to the caller, and then nothing of the call is stored.
 #pragma once
@@ -50,8 +51,8 @@ class ingest_service {
   std::vector<item_result> ingest_batch(const nlohmann::json& traces,
                                         const std::vector<raw_spans>* raw = nullptr);
 
-  // Ready writes from replay/proxy: fills model/usage/search_text when unset and the default session name,
-  // stores them in one transaction, publishes, returns the results in order.
+  // Ready writes from replay/proxy: fills model/usage/search_text when unset, stores them in one transaction
+  // (write_rules), publishes, returns the results in order.
   std::vector<storage::write_result> write(std::vector<storage::record_write> writes);
 
   // Counts a rejection under its reason (also used by routes for body-level rejections).

@@ -123,19 +123,6 @@ bool is_one_of(std::string_view k, std::span<const std::string_view> set) {
   return false;
 }
 
-// A batch shares one receive time: format the default session name (localtime, ~4 us) once per second per
-// thread instead of once per record.
-const std::string& session_name_at(int64_t now_ms) {
-  thread_local int64_t cached_second = INT64_MIN;
-  thread_local std::string cached_name;
-  const int64_t second = (now_ms >= 0 ? now_ms : now_ms - 999) / 1000;  // floor, as the formatter does
-  if (second != cached_second || cached_name.empty()) {
-    cached_name = model::format_local_session_name(now_ms);
-    cached_second = second;
-  }
-  return cached_name;
-}
-
 }  // namespace
 
 std::string to_stored_text(const json& j) {
@@ -167,8 +154,6 @@ bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, fi
         n.get_ref<const std::string&>().size() > max_session_name_length)
       return fail(err, "session_name", "session_name must be a non-empty string of at most 200 bytes");
     w.new_session_name = n.get<std::string>();
-  } else {
-    w.new_session_name = session_name_at(now_ms);
   }
 
   if (const json& t = at("turn_number"); !t.is_null()) {
@@ -217,8 +202,6 @@ bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, fi
     if (!l.is_number() || !std::isfinite(l.get<double>()) || l.get<double>() < 0)
       return fail(err, "latency_ms", "latency_ms must be a number >= 0");
     w.latency_ms = l.get<double>();
-  } else if (w.started_at_ms && w.ended_at_ms && *w.ended_at_ms >= *w.started_at_ms) {
-    w.latency_ms = static_cast<double>(*w.ended_at_ms - *w.started_at_ms);
   }
 
   if (const json& m = at("model"); !m.is_null()) {

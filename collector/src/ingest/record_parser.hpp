@@ -1,6 +1,7 @@
 // Validates one trace object (the POST /api/trace shape) into a storage::record_write: types, ranges,
-// timestamps, unknown fields folded into metadata, model/usage/search text extracted when not sent.
-// Errors name the offending field. Thread safety: pure functions.
+// timestamps, unknown fields folded into metadata, model/usage/search text extracted when not sent. What is
+// derived from the stored record (default session name, latency) is left to write_rules. Errors name the
+// offending field. Thread safety: pure functions.
 #pragma once
 
 #include <cstdint>

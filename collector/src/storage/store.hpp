@@ -1,6 +1,6 @@
-// Storage interface (Jaeger-style writer/reader). Knows nothing of HTTP or JSON parsing: the ingest layer
-// validates and normalises, the store applies the ingest rules that must be atomic (auto session, auto turn,
-// pending->final merge, idempotent ids) inside one transaction per batch.
+// Storage interface (Jaeger-style writer/reader): persistence only. It knows nothing of HTTP, JSON parsing or
+// the ingest rules (auto session, next turn, pending->final merge...): those live once in ingest/write_rules
+// and run on any store through write(fn), one transaction per batch, with the primitives of write_tx.hpp.
 // Thread safety: every method may be called from any thread concurrently; implementations serialise writes.
 #pragma once
 
@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "model/record.hpp"
+#include "model/record_write.hpp"
+#include "storage/write_tx.hpp"
 
 namespace llmtrace::storage {
 
@@ -25,40 +27,11 @@ struct store_unavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// One validated record report. Optional fields left empty mean "not sent": on an update they keep the stored
-// value, on a create they take the defaults of model::record.
-struct record_write {
-  std::optional<std::string> id;  // client id; none: match a pending (session, turn) or create with a new id
-  std::optional<std::string> session_id;  // none: a new session is created
-  std::string new_session_name;           // name for a session this write creates (ingest fills the default)
-  int64_t turn_number = 0;                // 0: next turn of the session (max + 1), assigned atomically
-  std::optional<std::string> request_json;
-  std::optional<std::string> response_json;
-  model::record_status status = model::record_status::success;
-  std::optional<std::string> error_message;
-  std::optional<std::string> metadata_json;
-  std::optional<int64_t> started_at_ms;
-  std::optional<int64_t> ended_at_ms;
-  std::optional<double> latency_ms;
-  std::optional<std::string> model;
-  model::token_usage usage;
-  std::optional<std::string> replay_of;
-  std::optional<std::string> parent_id;
-  std::string search_text;  // message text to index for full-text search (ingest extracts it)
-  int64_t received_at_ms = 0;
-};
-
-enum class write_outcome {
-  created,  // a new record
-  updated,  // merged into an existing record (same id, or the pending record of that session and turn)
-  stale,    // a late `pending` for a record already final: nothing changed (still a success for the client)
-};
-
-struct write_result {
-  write_outcome outcome = write_outcome::created;
-  bool session_created = false;
-  model::record record;  // the record as stored after this write
-};
+// The ingest layer's input and output types, now in model/record_write.hpp; these names stay so that code
+// written against storage:: keeps compiling. New code says model::.
+using record_write = model::record_write;
+using write_outcome = model::write_outcome;
+using write_result = model::write_result;
 
 struct page_request {
   int64_t page = 1;  // >= 1
@@ -100,9 +73,11 @@ struct store_stats {
 class store_writer {
  public:
   virtual ~store_writer() = default;
-  // Writes a batch in ONE transaction and returns one result per item, in order, only after COMMIT.
-  // Throws store_busy / store_unavailable; then nothing of the batch is stored.
-  virtual std::vector<write_result> write_batch(const std::vector<record_write>& batch) = 0;
+  // Runs fn inside ONE transaction and returns only after COMMIT. Anything fn throws rolls the whole
+  // transaction back and propagates; so do store_busy / store_unavailable, and then nothing of it is stored.
+  // A store may run fn again when the database aborted the transaction (a serialisation failure), so fn
+  // must only change tx and outputs it resets itself.
+  virtual void write(const std::function<void(write_tx&)>& fn) = 0;
   // false: no such session / record.
   virtual bool rename_session(const std::string& id, const std::string& name, int64_t now_ms) = 0;
   virtual bool delete_session(const std::string& id) = 0;  // and its records

@@ -1,0 +1,163 @@
+#include "ingest/write_rules.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "model/ids.hpp"
+#include "model/time.hpp"
+
+namespace llmtrace::ingest {
+namespace {
+
+using model::record_write;
+using model::write_outcome;
+using model::write_result;
+using storage::found_record;
+using storage::write_tx;
+
+// An empty string counts as "not sent" for ids, so a client sending "" never creates a record or session
+// whose id is empty.
+bool has_text(const std::optional<std::string>& v) {
+  return v && !v->empty();
+}
+
+bool is_top_level(const record_write& w) {
+  return !has_text(w.replay_of) && !has_text(w.parent_id);
+}
+
+// Latency from the record's own timestamps, unless the report gave one. A merge re-derives it only when the
+// report brought a timestamp (a final report with ended_at completes the pending one's started_at).
+void fill_latency(model::record& r, const record_write& w) {
+  if (w.latency_ms) return;
+  if (!r.started_at_ms || !r.ended_at_ms || *r.ended_at_ms < *r.started_at_ms) return;
+  if (r.latency_ms && !w.started_at_ms && !w.ended_at_ms) return;  // nothing new to derive from
+  r.latency_ms = static_cast<double>(*r.ended_at_ms - *r.started_at_ms);
+}
+
+// Overlays the fields a report sets.
+void merge_into(model::record& r, const record_write& w) {
+  if (w.request_json) r.request_json = *w.request_json;
+  if (w.response_json) r.response_json = *w.response_json;
+  r.status = w.status;
+  if (w.error_message) r.error_message = *w.error_message;
+  if (w.metadata_json) r.metadata_json = *w.metadata_json;
+  if (w.started_at_ms) r.started_at_ms = w.started_at_ms;
+  if (w.ended_at_ms) r.ended_at_ms = w.ended_at_ms;
+  if (w.latency_ms) r.latency_ms = w.latency_ms;
+  if (w.model) r.model = *w.model;
+  if (w.usage.prompt_tokens) r.usage.prompt_tokens = w.usage.prompt_tokens;
+  if (w.usage.completion_tokens) r.usage.completion_tokens = w.usage.completion_tokens;
+  if (w.usage.total_tokens) r.usage.total_tokens = w.usage.total_tokens;
+  if (w.replay_of) r.replay_of = *w.replay_of;
+  if (w.parent_id) r.parent_id = *w.parent_id;
+  fill_latency(r, w);
+}
+
+std::string session_name(const record_write& w, int64_t at) {
+  return w.new_session_name.empty() ? model::format_local_session_name(at) : w.new_session_name;
+}
+
+// Every session the batch names, locked up front in one sorted call, so two batches naming the same
+// sessions in a different order cannot deadlock each other.
+void lock_named_sessions(write_tx& tx, const std::vector<record_write>& batch) {
+  std::vector<std::string_view> ids;
+  ids.reserve(batch.size());
+  for (const auto& w : batch)
+    if (has_text(w.session_id)) ids.emplace_back(*w.session_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (!ids.empty()) tx.lock_sessions(ids);
+}
+
+write_result update(write_tx& tx, found_record old, const record_write& w, int64_t at) {
+  write_result out;
+  if (w.status == model::record_status::pending && old.record.status != model::record_status::pending) {
+    out.outcome = write_outcome::stale;
+    out.record = std::move(old.record);
+    return out;
+  }
+  model::record r = old.record;
+  merge_into(r, w);
+  // A record stays in its session; an explicit different turn moves it within the session.
+  if (w.turn_number > 0) r.turn_number = w.turn_number;
+  r.updated_at_ms = at;
+  tx.update_record(old, r, w.search_text);
+  out.outcome = write_outcome::updated;
+  out.record = std::move(r);
+  return out;
+}
+
+write_result create(write_tx& tx, const record_write& w, int64_t at) {
+  write_result out;
+  model::record& r = out.record;
+  // A replay or child span without a session or turn joins the record it belongs to, so it lists under
+  // that record's turn instead of opening a turn (or a session) of its own.
+  std::optional<found_record> anchor;
+  if (w.turn_number == 0 || !has_text(w.session_id)) {
+    if (has_text(w.parent_id)) {
+      anchor = tx.find_record(*w.parent_id);
+    } else if (has_text(w.replay_of)) {
+      anchor = tx.find_record(*w.replay_of);
+    }
+  }
+  if (anchor && !has_text(w.session_id)) {
+    r.session_id = anchor->record.session_id;
+    tx.lock_sessions({r.session_id});
+  } else if (has_text(w.session_id)) {
+    r.session_id = *w.session_id;
+    if (!tx.session_exists(r.session_id)) {
+      tx.insert_session(r.session_id, session_name(w, at), at);
+      out.session_created = true;
+    }
+  } else {
+    r.session_id = model::new_session_id();  // new, so no other writer can hold it
+    tx.insert_session(r.session_id, session_name(w, at), at);
+    out.session_created = true;
+  }
+  r.id = has_text(w.id) ? *w.id : model::new_record_id();
+  if (w.turn_number > 0) {
+    r.turn_number = w.turn_number;
+  } else if (anchor && anchor->record.session_id == r.session_id) {
+    r.turn_number = anchor->record.turn_number;
+  } else {
+    r.turn_number = tx.max_top_level_turn(r.session_id) + 1;
+  }
+  merge_into(r, w);
+  r.created_at_ms = at;
+  r.updated_at_ms = at;
+  tx.insert_record(r, w.search_text);
+  out.outcome = write_outcome::created;
+  return out;
+}
+
+write_result apply(write_tx& tx, const record_write& w, int64_t now) {
+  const int64_t at = w.received_at_ms > 0 ? w.received_at_ms : now;
+  std::optional<found_record> existing;
+  if (has_text(w.id)) {
+    existing = tx.find_record(*w.id);
+  } else if (has_text(w.session_id) && w.turn_number > 0 && is_top_level(w)) {
+    existing = tx.find_pending_top_level(*w.session_id, w.turn_number);
+  }
+  if (existing) return update(tx, std::move(*existing), w, at);
+  return create(tx, w, at);
+}
+
+}  // namespace
+
+std::vector<write_result> write_batch(storage::store_writer& store, const std::vector<record_write>& batch) {
+  std::vector<write_result> out;
+  if (batch.empty()) return out;
+  const int64_t now = model::now_ms();
+  store.write([&](write_tx& tx) {
+    out.clear();  // the store may run this again after an aborted attempt
+    out.reserve(batch.size());
+    lock_named_sessions(tx, batch);
+    for (const auto& w : batch) out.push_back(apply(tx, w, now));
+  });
+  return out;
+}
+
+}  // namespace llmtrace::ingest

@@ -1,0 +1,198 @@
+#include "storage/sqlite_write_tx.hpp"
+
+#include <algorithm>
+
+#include "storage/fts_text.hpp"
+#include "storage/sqlite_rows.hpp"
+
+namespace llmtrace::storage::sqlite {
+
+void sqlite_write_tx::lock_sessions(const std::vector<std::string_view>&) {
+  // The transaction began IMMEDIATE: it holds the database's one write lock until it ends.
+}
+
+bool sqlite_write_tx::session_exists(const std::string& id) {
+  if (deltas_.find(id) != deltas_.end()) return true;
+  static const std::string k_sql = "SELECT 1 FROM sessions WHERE id = ?1";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, id);
+  return s->executeStep();
+}
+
+void sqlite_write_tx::insert_session(const std::string& id, const std::string& name, int64_t at_ms) {
+  static const std::string k_sql =
+      "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, id);
+  s->bindNoCopy(2, name);
+  s->bind(3, at_ms);
+  s->exec();
+  deltas_.try_emplace(id);
+}
+
+std::optional<found_record> sqlite_write_tx::find_record(const std::string& id) {
+  static const std::string k_sql = "SELECT " + k_record_cols + " FROM records WHERE id = ?1";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, id);
+  if (!s->executeStep()) return std::nullopt;
+  return read_record(*s);
+}
+
+std::optional<found_record> sqlite_write_tx::find_pending_top_level(const std::string& session_id,
+                                                                    int64_t turn) {
+  static const std::string k_sql =
+      "SELECT " + k_record_cols +
+      " FROM records WHERE session_id = ?1 AND turn_number = ?2 AND nested = 0 AND "
+      "status = 'pending' AND replay_of IS NULL AND parent_id IS NULL ORDER BY rid LIMIT 1";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, session_id);
+  s->bind(2, turn);
+  if (!s->executeStep()) return std::nullopt;
+  return read_record(*s);
+}
+
+int64_t sqlite_write_tx::max_top_level_turn(const std::string& session_id) {
+  // nested = 0 is "no replay_of, no parent": the (session_id, turn_number, nested) index answers this.
+  static const std::string k_sql =
+      "SELECT turn_number FROM records WHERE session_id = ?1 AND nested = 0 "
+      "ORDER BY turn_number DESC LIMIT 1";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, session_id);
+  return s->executeStep() ? s->getColumn(0).getInt64() : 0;
+}
+
+bool sqlite_write_tx::turn_present(const std::string& session_id, int64_t turn) {
+  static const std::string k_sql = "SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 1";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, session_id);
+  s->bind(2, turn);
+  return s->executeStep();
+}
+
+void sqlite_write_tx::insert_record(const model::record& r, const std::string& search_text) {
+  auto& d = deltas_[r.session_id];
+  if (!turn_present(r.session_id, r.turn_number)) d.turns += 1;
+  int64_t rid = 0;
+  {
+    static const std::string k_sql =
+        "INSERT INTO records (rid, id, session_id, turn_number, nested, request, response, status, "
+        "error_message, metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, "
+        "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id) VALUES (NULL, ?1, ?2, ?3, "
+        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+    stmt_use s(c_, k_sql);
+    bind_record(*s, r, 1);
+    s->exec();
+    rid = c_.db().getLastInsertRowid();
+  }
+  if (!search_text.empty()) set_search_text(rid, search_text, false);
+  add(d, r, +1);
+  d.touched_at = std::max(d.touched_at, r.updated_at_ms);
+}
+
+void sqlite_write_tx::update_record(const found_record& before, const model::record& after,
+                                    const std::string& search_text) {
+  {
+    static const std::string k_sql =
+        "UPDATE records SET id = ?1, session_id = ?2, turn_number = ?3, nested = ?4, request = ?5, "
+        "response = ?6, status = ?7, error_message = ?8, metadata = ?9, created_at = ?10, "
+        "updated_at = ?11, started_at = ?12, ended_at = ?13, latency_ms = ?14, model = ?15, "
+        "prompt_tokens = ?16, completion_tokens = ?17, total_tokens = ?18, replay_of = ?19, "
+        "parent_id = ?20 WHERE rid = ?21";
+    stmt_use s(c_, k_sql);
+    bind_record(*s, after, 1);
+    s->bind(21, before.row);
+    s->exec();
+  }
+  if (!search_text.empty()) set_search_text(before.row, search_text, true);
+  auto& d = deltas_[after.session_id];
+  add(d, before.record, -1);
+  add(d, after, +1);
+  if (after.turn_number != before.record.turn_number) {
+    if (!turn_present(after.session_id, before.record.turn_number)) d.turns -= 1;
+    // The moved record itself is now at the new turn; count it if it is alone there.
+    static const std::string k_sql =
+        "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 2)";
+    stmt_use s(c_, k_sql);
+    s->bindNoCopy(1, after.session_id);
+    s->bind(2, after.turn_number);
+    s->executeStep();
+    if (s->getColumn(0).getInt64() == 1) d.turns += 1;
+  }
+  d.touched_at = std::max(d.touched_at, after.updated_at_ms);
+}
+
+void sqlite_write_tx::erase_record(const found_record& r) {
+  {
+    static const std::string k_sql = "DELETE FROM records WHERE rid = ?1";
+    stmt_use s(c_, k_sql);
+    s->bind(1, r.row);
+    s->exec();
+  }
+  auto& d = deltas_[r.record.session_id];
+  add(d, r.record, -1);
+  if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
+}
+
+// Indexes a record's message text. An update may carry only part of the conversation (e.g. just the
+// response), so new text replaces the old only when it contains it; otherwise both are kept.
+void sqlite_write_tx::set_search_text(int64_t rid, const std::string& text, bool existing) {
+  std::string indexed = fts_index_text(text);
+  if (existing) {
+    std::string old;
+    {
+      static const std::string k_sql = "SELECT text FROM records_fts WHERE rowid = ?1";
+      stmt_use q(c_, k_sql);
+      q->bind(1, rid);
+      if (q->executeStep()) old = q->getColumn(0).getString();
+    }
+    if (!old.empty()) {
+      if (old.find(indexed) != std::string::npos) return;
+      if (indexed.find(old) == std::string::npos) indexed = old + "\n" + indexed;
+      static const std::string k_sql = "DELETE FROM records_fts WHERE rowid = ?1";
+      stmt_use d(c_, k_sql);
+      d->bind(1, rid);
+      d->exec();
+    }
+  }
+  static const std::string k_sql = "INSERT INTO records_fts (rowid, text) VALUES (?1, ?2)";
+  stmt_use s(c_, k_sql);
+  s->bind(1, rid);
+  s->bindNoCopy(2, indexed);
+  s->exec();
+}
+
+void sqlite_write_tx::add(session_delta& d, const model::record& r, int sign) {
+  const int64_t prompt = r.usage.prompt_tokens.value_or(0);
+  const int64_t completion = r.usage.completion_tokens.value_or(0);
+  d.records += sign;
+  d.errors += sign * (r.status == model::record_status::error ? 1 : 0);
+  d.pending += sign * (r.status == model::record_status::pending ? 1 : 0);
+  d.prompt += sign * prompt;
+  d.completion += sign * completion;
+  // A report with only the parts still counts towards the session's total.
+  d.total += sign * r.usage.total_tokens.value_or(prompt + completion);
+}
+
+void sqlite_write_tx::finish() {
+  for (const auto& [id, d] : deltas_) {
+    static const std::string k_sql =
+        "UPDATE sessions SET record_count = record_count + ?2, turn_count = turn_count + ?3, "
+        "error_count = error_count + ?4, pending_count = pending_count + ?5, "
+        "prompt_tokens = prompt_tokens + ?6, completion_tokens = completion_tokens + ?7, "
+        "total_tokens = total_tokens + ?8, updated_at = MAX(updated_at, ?9) WHERE id = ?1";
+    stmt_use s(c_, k_sql);
+    s->bindNoCopy(1, id);
+    s->bind(2, d.records);
+    s->bind(3, d.turns);
+    s->bind(4, d.errors);
+    s->bind(5, d.pending);
+    s->bind(6, d.prompt);
+    s->bind(7, d.completion);
+    s->bind(8, d.total);
+    s->bind(9, d.touched_at);
+    s->exec();
+  }
+  deltas_.clear();
+}
+
+}  // namespace llmtrace::storage::sqlite
