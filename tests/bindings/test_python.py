@@ -359,6 +359,15 @@ class SpanTests(unittest.TestCase):
         self.assertEqual(m["tool-call"]["turn_number"], 4)
         self.assertEqual(m["never-ended"]["error_message"], "span not ended")
 
+    def test_plain_trace_takes_span_fields(self):
+        self.assertTrue(self.c.trace(session_id="plain", name="step", kind="tool", trace_id="ab" * 16,
+                                     parent_id="cd" * 8))
+        with self.assertRaises(ValueError):
+            self.c.trace(kind="bogus")
+        self.assertTrue(self.c.flush(5.0))
+        r = self.fc.records[0]
+        self.assertEqual((r["name"], r["kind"], r["trace_id"], r["parent_id"]), ("step", "tool", "ab" * 16, "cd" * 8))
+
     def test_end_on_another_thread_sends_once(self):
         import threading
         root = self.c.span("threaded", kind="agent")

@@ -309,12 +309,14 @@ class Client:
 
     def trace(self, session_id=None, turn_number=None, request=None, response=None, status="success",
               error_message="", metadata=None, *, id=None, model=None, parent_id=None, latency_ms=None,
-              started_at=None, ended_at=None):
+              started_at=None, ended_at=None, trace_id=None, name=None, kind=None):
         """Queue one record; returns a TraceResult (truthy when queued). Never blocks; never raises for a full
         queue. The JSON is validated by the library's background thread: an invalid record is dropped there
         and counted in stats()["invalid"]."""
         if status not in _STATUSES:
             raise ValueError(f"status must be one of {_STATUSES}")
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
         parts = []
         if id:
             parts.append('"id":' + json.dumps(str(id)))
@@ -335,6 +337,12 @@ class Client:
             parts.append('"model":' + json.dumps(str(model)))
         if parent_id:
             parts.append('"parent_id":' + json.dumps(str(parent_id)))
+        if trace_id:
+            parts.append('"trace_id":' + json.dumps(str(trace_id)))
+        if name:
+            parts.append('"name":' + json.dumps(str(name)))
+        if kind:
+            parts.append('"kind":"%s"' % kind)
         if latency_ms is not None:
             parts.append('"latency_ms":%s' % json.dumps(float(latency_ms)))
         if started_at:
