@@ -120,8 +120,9 @@ LT_API lt_status lt_stats(lt_client_stats* out, const lt_client* c);
  * do nothing. lt_span_free releases the handle; a span freed without end/fail is sent as an error
  * "span not ended". Parents may be freed before their children (a child copies what it needs).
  * Threading: lt_span_start with a parent, lt_span_id/lt_span_trace_id and the first lt_span_end may run on
- * different threads at once; lt_span_free must be the last call on a span, by one thread. A span must be
- * freed before its client. None of these block or do I/O. */
+ * different threads at once; lt_span_free must be the last call on a span, by one thread. A span keeps
+ * its client's internal state alive: ending it after lt_client_free is safe and returns LT_ESTOPPED. None
+ * of these block or do I/O. */
 typedef enum lt_kind {
   LT_KIND_LLM = 0,
   LT_KIND_AGENT = 1,
