@@ -113,8 +113,8 @@ LT_API lt_status lt_stats(lt_client_stats* out, const lt_client* c);
 /* ---- Spans: a tree of records (agent step -> LLM calls -> tool calls) sharing a trace id. ----
  * lt_span_start makes a span: a root (parent NULL) gets a new trace id (32 lowercase hex) and, when
  * session_id is NULL or "", a new session id with turn 1, so the tree lands in one session and one turn; a
- * child (parent given) takes the parent's trace id, session and turn, and session_id/turn_number are
- * ignored. Its span id (16 lowercase hex) is the record id; the start time is taken now.
+ * child (parent given) takes the parent's client, trace id, session and turn (c must be the parent's
+ * client; session_id/turn_number are ignored). Its span id (16 lowercase hex) is the record id; the start time is taken now.
  * lt_span_end / lt_span_fail send the span's ONE record (end time and latency taken then, JSON texts NUL
  * terminated and embedded verbatim, NULL: null); only the first end/fail sends, later ones return LT_OK and
  * do nothing. lt_span_free releases the handle; a span freed without end/fail is sent as an error
