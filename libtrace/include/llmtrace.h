@@ -114,11 +114,11 @@ LT_API lt_status lt_stats(lt_client_stats* out, const lt_client* c);
  * lt_span_start makes a span: a root (parent NULL) gets a new trace id (32 lowercase hex) and, when
  * session_id is NULL or "", a new session id with turn 1, so the tree lands in one session and one turn; a
  * child (parent given) takes the parent's client, trace id, session and turn (c must be the parent's
- * client; session_id/turn_number are ignored). Its span id (16 lowercase hex) is the record id; the start time is taken now.
- * lt_span_end / lt_span_fail send the span's ONE record (end time and latency taken then, JSON texts NUL
- * terminated and embedded verbatim, NULL: null); only the first end/fail sends, later ones return LT_OK and
- * do nothing. lt_span_free releases the handle; a span freed without end/fail is sent as an error
- * "span not ended". Parents may be freed before their children (a child copies what it needs).
+ * client; session_id/turn_number are ignored). Its span id (16 lowercase hex) is the record id; the start
+ * time is taken now. lt_span_end / lt_span_fail send the span's ONE record (end time and latency taken then,
+ * JSON texts NUL terminated and embedded verbatim, NULL: null); only the first end/fail sends, later ones
+ * return LT_OK and do nothing. lt_span_free releases the handle; a span freed without end/fail is sent as an
+ * error "span not ended". Parents may be freed before their children (a child copies what it needs).
  * Threading: lt_span_start with a parent, lt_span_id/lt_span_trace_id and the first lt_span_end may run on
  * different threads at once; lt_span_free must be the last call on a span, by one thread. A span keeps
  * its client's internal state alive: ending it after lt_client_free is safe and returns LT_ESTOPPED. None
