@@ -97,6 +97,9 @@ class ExamplesEndToEnd(unittest.TestCase):
         self.assertIn("trace: ok, flush: ok", p.stdout)
         items = self.records("hello-session", 1)
         self.assertEqual(items[0]["response"]["choices"][0]["message"]["content"], "hello")
+        spans = self.records("hello-spans", 3)
+        self.assertEqual(len(spans), 3, spans)
+        self.assertTrue(all(len(r["id"]) == 16 and r["turn_number"] == 1 for r in spans), spans)
 
     def test_curl_example(self):
         p = run(["bash", os.path.join(REPO, "examples", "curl.sh"), "curl-e2e"],
