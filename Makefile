@@ -7,7 +7,7 @@ HOST       ?= 127.0.0.1
 PORT       ?= 8080
 DB         ?= ./llmtrace.db
 
-.PHONY: all deps deps-test deps-fuzz configure build run test bench stress fuzz asan format clean
+.PHONY: all deps deps-test deps-fuzz configure build run test bench stress fuzz asan package wheel format clean
 
 all: build
 
@@ -50,6 +50,17 @@ fuzz: deps-fuzz
 asan: deps-test
 	@$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug \
 	  CMAKE_ARGS="-DLLMTRACE_SANITIZE=ON -DLLMTRACE_BUILD_UI=OFF -DLLMTRACE_BUILD_BENCH=OFF"
+
+# A .deb (CPack) with the collector, both libraries, headers, CMake/pkg-config files and the systemd unit.
+package: deps configure
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cd $(BUILD) && cpack -G DEB
+	@ls $(BUILD)/llmtrace_*.deb
+
+# A Python wheel that carries libllmtrace_c.so, for machines without the library installed.
+wheel: deps-test configure
+	@cmake --build $(BUILD) -j $(JOBS) --target llmtrace_c
+	@packaging/build-wheel.sh $(BUILD)/libtrace/libllmtrace_c.so $(BUILD)/dist
 
 format:
 	@git ls-files '*.cpp' '*.hpp' '*.h' '*.c' | xargs clang-format -i

@@ -11,7 +11,9 @@ build_pkgs=(
   libsqlite3-dev libssl-dev zlib1g-dev libbrotli-dev doctest-dev
   python3 curl ca-certificates ccache
 )
-test_pkgs=(chromium fonts-wqy-microhei openssl libbenchmark-dev procps)
+# python3-venv/pip/setuptools/wheel: offline pip install of bindings/python; dpkg-dev: .deb Depends (dpkg-shlibdeps).
+test_pkgs=(chromium fonts-wqy-microhei openssl libbenchmark-dev procps
+  python3-venv python3-pip python3-setuptools python3-wheel dpkg-dev)
 
 pkgs=("${build_pkgs[@]}")
 fuzz_pkgs=(clang libclang-rt-dev)

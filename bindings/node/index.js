@@ -24,9 +24,22 @@ const STATUSES = new Set(['pending', 'success', 'error']);
 
 let api = null;
 
+/** Where a CMake install under `prefix` puts libllmtrace_c.so (GNUInstallDirs: lib, or lib/<multiarch>). */
+function prefixLibs(prefix) {
+  const multiarch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch];
+  const dirs = ['lib', ...(multiarch ? [path.join('lib', multiarch)] : []), 'lib64'];
+  return dirs.map((d) => path.join(prefix, d, 'libllmtrace_c.so'));
+}
+
+/**
+ * Paths to try, in order: LLMTRACE_LIB (only it, when set); beside the package (a copy placed there before
+ * `npm pack`); the install prefix LLMTRACE_PREFIX; the build trees of a source checkout; the system library
+ * path; /usr/local.
+ */
 function candidates() {
   if (process.env.LLMTRACE_LIB) return [process.env.LLMTRACE_LIB];
   const out = [path.join(__dirname, 'libllmtrace_c.so')];
+  if (process.env.LLMTRACE_PREFIX) out.push(...prefixLibs(process.env.LLMTRACE_PREFIX));
   const repo = path.resolve(__dirname, '..', '..');
   try {
     for (const d of fs.readdirSync(repo).filter((d) => d.startsWith('build')).sort()) {
@@ -36,6 +49,7 @@ function candidates() {
     // not a source checkout
   }
   out.push('libllmtrace_c.so'); // system library path
+  out.push(...prefixLibs('/usr/local'));
   return out;
 }
 

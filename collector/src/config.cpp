@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <spdlog/version.h>
+#include <sqlite3.h>
+
 namespace llmtrace {
 namespace {
 
@@ -55,6 +58,12 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
       return bad("expected an http:// or https:// base URL");
     c.upstream = value;
     while (c.upstream.size() > 8 && c.upstream.back() == '/') c.upstream.pop_back();
+  } else if (name == "upstream-ca-file") {
+    c.upstream_ca_file = value;
+  } else if (name == "upstream-ca-dir") {
+    c.upstream_ca_dir = value;
+  } else if (name == "upstream-timeout-ms") {
+    if (!parse_int(value, c.upstream_timeout_ms, 1, 2147483647)) return bad("expected milliseconds >= 1");
   } else if (name == "log-level") {
     if (!valid_log_level(value)) return bad("expected trace|debug|info|warn|error|critical|off");
     c.log_level = value;
@@ -78,43 +87,96 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
 }
 
 bool known_flag(std::string_view n) {
-  for (auto v : {"host", "port", "db", "api-key", "upstream", "log-level", "max-body-bytes", "threads",
-                 "max-streams", "max-ingest-inflight", "allowed-host", "heartbeat-ms"})
+  for (auto v : {"host", "port", "db", "api-key", "upstream", "upstream-ca-file", "upstream-ca-dir",
+                 "upstream-timeout-ms", "log-level", "max-body-bytes", "threads", "max-streams",
+                 "max-ingest-inflight", "allowed-host", "heartbeat-ms"})
     if (n == v) return true;
   return false;
 }
 
 }  // namespace
 
+// Grouped by topic; every setting shows its environment variable, and the variables without a flag are listed
+// too.
 std::string help_text() {
   std::ostringstream o;
   o << "llmtrace-collector " << LLMTRACE_VERSION << " - stores LLM call traces and serves the API and UI\n\n"
-    << "Usage: llmtrace-collector [options]\n\n"
-    << "Options (flags override environment variables):\n"
-    << "  --host HOST              listen address (env LLMTRACE_HOST, default 127.0.0.1)\n"
-    << "  --port PORT              listen port, 0 = any free port (env LLMTRACE_PORT or SERVER_PORT,\n"
-    << "                           default 8080)\n"
-    << "  --db PATH                SQLite database file (env LLMTRACE_DB, default ./llmtrace.db)\n"
-    << "  --api-key KEY            require 'Authorization: Bearer KEY' on /api and /v1 (env "
-       "LLMTRACE_API_KEY)\n"
-    << "  --upstream URL           OpenAI-compatible base URL for replay and proxy (env OPENAI_BASE_URL,\n"
-    << "                           default https://api.openai.com/v1); its key comes from env "
-       "OPENAI_API_KEY\n"
-    << "  --log-level LEVEL        trace|debug|info|warn|error|critical|off (env LLMTRACE_LOG_LEVEL, default "
-       "info)\n"
-    << "  --max-body-bytes N       request body limit, also after gzip decompression (env\n"
-    << "                           LLMTRACE_MAX_BODY_BYTES, default 16777216)\n"
-    << "  --threads N              HTTP worker threads for API requests (env LLMTRACE_THREADS, default 16)\n"
-    << "  --max-streams N          concurrent /api/events streams, each has its own thread (env\n"
-    << "                           LLMTRACE_MAX_STREAMS, default 16)\n"
-    << "  --max-ingest-inflight N  concurrent ingest requests before 503 + Retry-After (env\n"
-    << "                           LLMTRACE_MAX_INGEST_INFLIGHT, default 12)\n"
-    << "  --allowed-host NAME      extra Host header value to accept (repeatable or comma separated; env\n"
-    << "                           LLMTRACE_ALLOWED_HOSTS); loopback names and --host are always accepted\n"
-    << "  --heartbeat-ms N         event stream heartbeat interval (env LLMTRACE_HEARTBEAT_MS, default "
-       "15000)\n"
+    << "Usage: llmtrace-collector [options]\n"
+    << "Each option may also be set by its environment variable (shown in brackets); a flag overrides it.\n"
+    << "As a systemd service, the variables come from /etc/default/llmtrace-collector.\n\n"
+    << "Server:\n"
+    << "  --host HOST              listen address [LLMTRACE_HOST] (default 127.0.0.1)\n"
+    << "  --port PORT              listen port, 0 = any free port [LLMTRACE_PORT, or SERVER_PORT] (default "
+       "8080)\n"
+    << "  --allowed-host NAME      extra Host header value to accept, repeatable or comma separated\n"
+    << "                           [LLMTRACE_ALLOWED_HOSTS]; loopback names and --host are always "
+       "accepted\n\n"
+    << "Storage:\n"
+    << "  --db PATH                SQLite database file [LLMTRACE_DB] (default ./llmtrace.db)\n\n"
+    << "Security:\n"
+    << "  --api-key KEY            require 'Authorization: Bearer KEY' on /api and /v1 [LLMTRACE_API_KEY]\n\n"
+    << "Upstream (replay and the OpenAI-compatible proxy /v1):\n"
+    << "  --upstream URL           OpenAI-compatible base URL [OPENAI_BASE_URL]\n"
+    << "                           (default https://api.openai.com/v1)\n"
+    << "  --upstream-ca-file PATH  PEM CA bundle to verify an HTTPS upstream\n"
+    << "                           [LLMTRACE_UPSTREAM_CA_FILE, else SSL_CERT_FILE] (default the system store)\n"
+    << "  --upstream-ca-dir DIR    hashed CA directory for an HTTPS upstream [SSL_CERT_DIR]\n"
+    << "  --upstream-timeout-ms N  upstream read timeout, per read [LLMTRACE_UPSTREAM_TIMEOUT_MS]\n"
+    << "                           (default 600000)\n"
+    << "  environment only:\n"
+    << "    OPENAI_API_KEY         the upstream key; used by the server, never stored or shown\n\n"
+    << "Limits and threads:\n"
+    << "  --max-body-bytes N       request body limit, also after gzip decompression "
+       "[LLMTRACE_MAX_BODY_BYTES]\n"
+    << "                           (default 16777216)\n"
+    << "  --threads N              HTTP worker threads for API requests [LLMTRACE_THREADS] (default 16)\n"
+    << "  --max-streams N          concurrent /api/events streams, each with its own thread\n"
+    << "                           [LLMTRACE_MAX_STREAMS] (default 16)\n"
+    << "  --max-ingest-inflight N  concurrent ingest requests before 503 + Retry-After\n"
+    << "                           [LLMTRACE_MAX_INGEST_INFLIGHT] (default 12)\n"
+    << "  --heartbeat-ms N         event stream heartbeat interval [LLMTRACE_HEARTBEAT_MS] (default "
+       "15000)\n\n"
+    << "Logging:\n"
+    << "  --log-level LEVEL        trace|debug|info|warn|error|critical|off [LLMTRACE_LOG_LEVEL] (default "
+       "info)\n\n"
+    << "Other:\n"
     << "  -h, --help               print this help and exit\n"
-    << "  -V, --version            print the version and exit\n";
+    << "  -V, --version            print the version and build information and exit\n";
+  return o.str();
+}
+
+// What an admin or a bug report needs: version, compiler and build flavour, and the library versions compiled
+// in.
+std::string version_text() {
+  std::ostringstream o;
+  o << "llmtrace-collector " << LLMTRACE_VERSION << "\n";
+#if defined(__clang__)
+  o << "built with clang " << __clang_major__ << "." << __clang_minor__ << "." << __clang_patchlevel__;
+#elif defined(__GNUC__)
+  o << "built with GCC " << __GNUC__ << "." << __GNUC_MINOR__ << "." << __GNUC_PATCHLEVEL__;
+#else
+  o << "built with an unknown compiler";
+#endif
+  o << ", C++ " << __cplusplus;
+#if defined(__OPTIMIZE__)
+  o << ", optimized";
+#else
+  o << ", not optimized";
+#endif
+#if defined(NDEBUG)
+  o << ", assertions off";
+#else
+  o << ", assertions on";
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+  o << ", AddressSanitizer";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  o << ", AddressSanitizer";
+#endif
+#endif
+  o << "\nlibraries: SQLite " << SQLITE_VERSION << ", spdlog " << SPDLOG_VER_MAJOR << "." << SPDLOG_VER_MINOR
+    << "." << SPDLOG_VER_PATCH << "\n";
   return o.str();
 }
 
@@ -127,7 +189,8 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
     return r;
   };
 
-  // Environment first. SERVER_PORT is a fallback name for hosting platforms; LLMTRACE_PORT wins.
+  // Environment first. SERVER_PORT is a fallback name for hosting platforms (LLMTRACE_PORT wins), and
+  // SSL_CERT_FILE, the OpenSSL convention, one for LLMTRACE_UPSTREAM_CA_FILE.
   static const std::pair<const char*, const char*> env_names[] = {
       {"LLMTRACE_HOST", "host"},
       {"SERVER_PORT", "port"},
@@ -135,6 +198,10 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
       {"LLMTRACE_DB", "db"},
       {"LLMTRACE_API_KEY", "api-key"},
       {"OPENAI_BASE_URL", "upstream"},
+      {"SSL_CERT_FILE", "upstream-ca-file"},
+      {"LLMTRACE_UPSTREAM_CA_FILE", "upstream-ca-file"},
+      {"SSL_CERT_DIR", "upstream-ca-dir"},
+      {"LLMTRACE_UPSTREAM_TIMEOUT_MS", "upstream-timeout-ms"},
       {"LLMTRACE_LOG_LEVEL", "log-level"},
       {"LLMTRACE_MAX_BODY_BYTES", "max-body-bytes"},
       {"LLMTRACE_THREADS", "threads"},

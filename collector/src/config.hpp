@@ -19,7 +19,10 @@ struct config {
   std::string db_path = "./llmtrace.db";
   std::string api_key;  // empty: no auth
   std::string upstream = "https://api.openai.com/v1";
-  std::string upstream_api_key;  // OPENAI_API_KEY; never logged, never sent to clients
+  std::string upstream_api_key;       // OPENAI_API_KEY; never logged, never sent to clients
+  std::string upstream_ca_file;       // PEM bundle for an HTTPS upstream; empty: the system trust store
+  std::string upstream_ca_dir;        // hashed CA directory (SSL_CERT_DIR); empty: the system trust store
+  int upstream_timeout_ms = 600'000;  // per read: a model may think for minutes before its first byte
   std::string log_level = "info";
   std::size_t max_body_bytes = 16u * 1024u * 1024u;
   int threads = 16;              // HTTP workers for ordinary requests (event streams get their own on top)
@@ -49,5 +52,6 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
 env_lookup process_env();
 
 std::string help_text();
+std::string version_text();  // version, compiler and build flavour, library versions
 
 }  // namespace llmtrace

@@ -12,7 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
-#include "server.hpp"
+#include "server/collector_server.hpp"
 #include "storage/store.hpp"
 
 int main(int argc, char** argv) {
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
       std::cout << help_text();
       return 0;
     case parse_result::action::version:
-      std::cout << "llmtrace-collector " << LLMTRACE_VERSION << "\n";
+      std::cout << version_text();
       return 0;
     case parse_result::action::error:
       std::cerr << "llmtrace-collector: " << parsed.message << "\n";

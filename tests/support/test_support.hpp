@@ -21,9 +21,8 @@
 
 #include <httplib.h>
 
-#include "app.hpp"
 #include "config.hpp"
-#include "server.hpp"
+#include "server/collector_server.hpp"
 #include "storage/store.hpp"
 
 namespace llmtrace::testing {
@@ -119,7 +118,6 @@ class test_collector {
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const config& cfg() const { return cfg_; }
   collector_server& server() { return *server_; }
-  app_context& app() { return server_->app(); }
   const temp_dir& dir() const { return dir_; }
 
   // A client with short timeouts and TCP_NODELAY; set_bearer adds the API key when one is configured.

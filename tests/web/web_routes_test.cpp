@@ -27,7 +27,7 @@ struct ui_server {
     server.Get("/api/sessions", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(R"({"items":[],"page":1,"size":20,"total":0})", "application/json");
     });
-    llmtrace::web::mount_static(server);
+    llmtrace::web::mount(server);
     port = server.bind_to_any_port("127.0.0.1");
     thread = std::thread([this] { server.listen_after_bind(); });
     for (int i = 0; i < 500 && !server.is_running(); ++i)

@@ -7,6 +7,8 @@ import enum
 import ctypes.util
 import json
 import os
+import sys
+import sysconfig
 import threading
 import weakref
 
@@ -84,13 +86,34 @@ _lib = None
 _lib_lock = threading.Lock()
 
 
+def _prefix_libdirs(prefix):
+    """Where a CMake install under `prefix` puts libllmtrace_c.so (GNUInstallDirs: lib, or lib/<multiarch>)."""
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    dirs = ["lib"] + ([os.path.join("lib", multiarch)] if multiarch else []) + ["lib64"]
+    return [os.path.join(prefix, d, "libllmtrace_c.so") for d in dirs]
+
+
 def _candidates():
+    """Paths to try, in order: LLMTRACE_LIB (only it, when set); beside the package (a wheel that bundles the
+    library); the install prefix (LLMTRACE_PREFIX now, or the one recorded when the package was built, or the
+    Python prefix itself); the build trees of a source checkout; the system library path; /usr/local."""
     env = os.environ.get("LLMTRACE_LIB")
     if env:
         yield env
         return
     here = os.path.dirname(os.path.abspath(__file__))
     yield os.path.join(here, "libllmtrace_c.so")
+    prefixes = [os.environ.get("LLMTRACE_PREFIX")]
+    try:
+        from ._prefix import PREFIX  # written by setup.py when built with LLMTRACE_PREFIX set
+
+        prefixes.append(PREFIX)
+    except ImportError:
+        pass
+    prefixes.append(sys.prefix)
+    for prefix in prefixes:
+        if prefix:
+            yield from _prefix_libdirs(prefix)
     # The build trees of a source checkout: <repo>/bindings/python/llmtrace -> <repo>/build*/libtrace
     repo = os.path.abspath(os.path.join(here, "..", "..", ".."))
     try:
@@ -103,6 +126,7 @@ def _candidates():
     if found:
         yield found
     yield "libllmtrace_c.so"
+    yield from _prefix_libdirs("/usr/local")
 
 
 def load_library():

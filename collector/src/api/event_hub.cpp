@@ -5,11 +5,11 @@
 
 #include <httplib.h>
 
-#include "api/auth.hpp"
-#include "api/connection.hpp"
-#include "api/errors.hpp"
-#include "api/render.hpp"
-#include "app.hpp"
+#include "config.hpp"
+#include "http/auth.hpp"
+#include "http/connection.hpp"
+#include "http/errors.hpp"
+#include "http/render.hpp"
 
 namespace llmtrace::api {
 
@@ -20,14 +20,14 @@ const std::string& event_hub::event::wire() const {
     if (auto* r = std::get_if<model::record>(&payload_)) {
       out.reserve(out.size() + 512 + r->request_json.size() + r->response_json.size() +
                   r->metadata_json.size());
-      append_json(out, *r, change_);
+      http::append_json(out, *r, change_);
     } else if (auto* s = std::get_if<model::session>(&payload_)) {
-      append_json(out, *s);
+      http::append_json(out, *s);
     } else if (auto* d = std::get_if<deleted_ref>(&payload_)) {
       out += "{\"id\":";
-      append_json_string(out, d->id);
+      http::append_json_string(out, d->id);
       out += ",\"kind\":";
-      append_json_string(out, d->kind);
+      http::append_json_string(out, d->kind);
       out += '}';
     } else {
       out += "null";
@@ -148,10 +148,9 @@ std::optional<uint64_t> parse_event_id(const std::string& s) {
 
 }  // namespace
 
-void mount_events(httplib::Server& server, app_context& app) {
-  server.Get("/api/events", [&app](const httplib::Request& req, httplib::Response& res) {
-    if (!require_auth(req, res, app)) return;
-    event_hub& hub = app.events;
+void mount_events(httplib::Server& server, event_hub& hub, const config& cfg) {
+  server.Get("/api/events", [&hub, &cfg](const httplib::Request& req, httplib::Response& res) {
+    if (!http::require_auth(req, res, cfg)) return;
     std::optional<uint64_t> last;
     if (req.has_header("Last-Event-ID"))
       last = parse_event_id(req.get_header_value("Last-Event-ID"));
@@ -159,7 +158,8 @@ void mount_events(httplib::Server& server, app_context& app) {
       last = parse_event_id(req.get_param_value("last_event_id"));
     if (!hub.try_open_stream()) {
       res.set_header("Retry-After", "2");
-      write_error(res, 503, "too_many_streams", "too many open event streams; the UI falls back to polling");
+      http::write_error(res, 503, "too_many_streams",
+                        "too many open event streams; the UI falls back to polling");
       return;
     }
     struct stream_state {
@@ -191,7 +191,7 @@ void mount_events(httplib::Server& server, app_context& app) {
               return true;
             }
             if (!events.empty() || left.count() <= 1000) break;
-            if (peer_closed(current_connection())) return false;
+            if (http::peer_closed(http::current_connection())) return false;
           }
           if (events.empty()) {
             static const std::string ping = ": ping\n\n";

@@ -25,7 +25,7 @@ class Server;
 }
 
 namespace llmtrace {
-struct app_context;
+struct config;
 }
 
 namespace llmtrace::api {
@@ -100,7 +100,7 @@ class event_hub {
   int open_streams_ = 0;
 };
 
-// GET /api/events on the server.
-void mount_events(httplib::Server& server, app_context& app);
+// GET /api/events on the server (cfg: the API key check).
+void mount_events(httplib::Server& server, event_hub& hub, const config& cfg);
 
 }  // namespace llmtrace::api

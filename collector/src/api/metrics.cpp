@@ -3,7 +3,6 @@
 #include <sstream>
 
 #include "api/event_hub.hpp"
-#include "app.hpp"
 #include "ingest/ingest_service.hpp"
 #include "storage/store.hpp"
 
@@ -45,7 +44,8 @@ void metrics::observe(std::string_view method, std::string_view path, int status
     if (seconds <= buckets[i]) ++s.bucket_counts[i];
 }
 
-std::string metrics::render(const app_context& app) const {
+std::string metrics::render(const ingest::ingest_service& ingest, const event_hub& events,
+                            storage::store_reader& reads) const {
   std::ostringstream o;
   o.precision(9);
   {
@@ -67,7 +67,7 @@ std::string metrics::render(const app_context& app) const {
         << "llmtrace_http_request_duration_seconds_count{" << labels << "} " << s.count << "\n";
     }
   }
-  const auto& c = app.ingest.counters();
+  const auto& c = ingest.counters();
   o << "# HELP llmtrace_ingest_records_total Records written by ingest, by outcome.\n"
     << "# TYPE llmtrace_ingest_records_total counter\n"
     << "llmtrace_ingest_records_total{outcome=\"created\"} " << c.created.load() << "\n"
@@ -78,13 +78,13 @@ std::string metrics::render(const app_context& app) const {
     << "llmtrace_ingest_batches_total " << c.batches.load() << "\n"
     << "# HELP llmtrace_ingest_rejected_total Rejected traces and requests, by reason.\n"
     << "# TYPE llmtrace_ingest_rejected_total counter\n";
-  for (const auto& [reason, n] : app.ingest.rejected_by_reason())
+  for (const auto& [reason, n] : ingest.rejected_by_reason())
     o << "llmtrace_ingest_rejected_total{reason=\"" << reason << "\"} " << n << "\n";
   o << "# HELP llmtrace_event_streams_open Open /api/events streams.\n"
     << "# TYPE llmtrace_event_streams_open gauge\n"
-    << "llmtrace_event_streams_open " << app.events.open_streams() << "\n";
+    << "llmtrace_event_streams_open " << events.open_streams() << "\n";
   try {
-    auto st = app.store.stats();
+    auto st = reads.stats();
     o << "# HELP llmtrace_sessions Sessions stored.\n# TYPE llmtrace_sessions gauge\n"
       << "llmtrace_sessions " << st.sessions << "\n"
       << "# HELP llmtrace_records Records stored.\n# TYPE llmtrace_records gauge\n"

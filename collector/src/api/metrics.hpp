@@ -11,11 +11,16 @@
 #include <string_view>
 #include <tuple>
 
-namespace llmtrace {
-struct app_context;
+namespace llmtrace::storage {
+class store_reader;
+}
+namespace llmtrace::ingest {
+class ingest_service;
 }
 
 namespace llmtrace::api {
+
+class event_hub;
 
 // Collapses ids out of a path so labels stay bounded: "/api/sessions/abc/records" ->
 // "/api/sessions/:id/records".
@@ -27,7 +32,8 @@ class metrics {
                                                   0.025,  0.05,  0.1,    0.5,   2.5};
 
   void observe(std::string_view method, std::string_view path, int status, double seconds);
-  std::string render(const app_context& app) const;
+  std::string render(const ingest::ingest_service& ingest, const event_hub& events,
+                     storage::store_reader& reads) const;
 
  private:
   struct series {

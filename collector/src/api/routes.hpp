@@ -1,25 +1,43 @@
 // The collector's own REST routes: ingest (/api/trace, /api/traces), sessions, records, search, stats,
 // events, /healthz and /metrics. Handlers only parse, call the ingest service or the store, and encode.
-// Lifetime: app outlives the server.
+// Mounted once by the composition root. Lifetime: everything in api_deps outlives the server.
 #pragma once
-
-#include <functional>
 
 namespace httplib {
 class Server;
-struct Response;
-}  // namespace httplib
+}
 
 namespace llmtrace {
-struct app_context;
+struct config;
+}
+namespace llmtrace::storage {
+class store_reader;
+class store_writer;
+}  // namespace llmtrace::storage
+namespace llmtrace::ingest {
+class ingest_service;
 }
 
 namespace llmtrace::api {
 
-void mount_api(httplib::Server& server, app_context& app);
+class event_hub;
+class metrics;
 
-// Runs fn, answering the store's overload/failure exceptions with 503 (+ Retry-After for store_busy).
-// Returns false when it answered an error.
-bool with_store(httplib::Response& res, const std::function<void()>& fn);
+// What the API routes use, handed over by the composition root.
+struct api_deps {
+  const config& cfg;
+  // Reads that see every record of a call already answered (the root wraps the store so reads wait for
+  // queued proxy records); the routes never need to know.
+  storage::store_reader& reads;
+  storage::store_writer& writes;
+  ingest::ingest_service& ingest;
+  event_hub& events;
+  const metrics& request_metrics;
+};
+
+void mount_api(httplib::Server& server, const api_deps& deps);
+
+// POST /api/trace and /api/traces (ingest_routes.cpp).
+void mount_ingest(httplib::Server& server, const api_deps& deps);
 
 }  // namespace llmtrace::api

@@ -1,4 +1,6 @@
-// Mounts the proxy routes on the collector's HTTP server. Called once by main before listen().
+// The recording proxy's routes: POST /v1/{chat/completions,completions,embeddings,responses}. A handler
+// checks the key, reads the JSON object body and hands it to the forwarder (forwarder.hpp), which answers.
+// Mounted once by the composition root before listen(). Lifetime: proxy and cfg outlive the server.
 #pragma once
 
 namespace httplib {
@@ -6,11 +8,13 @@ class Server;
 }
 
 namespace llmtrace {
-struct app_context;
+struct config;
 }
 
 namespace llmtrace::proxy {
 
-void mount(httplib::Server& server, app_context& app);
+class forwarder;
+
+void mount(httplib::Server& server, forwarder& proxy, const config& cfg);
 
 }  // namespace llmtrace::proxy

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "app.hpp"
 #include "ingest/ingest_service.hpp"
 
 namespace llmtrace::proxy {
@@ -68,10 +67,6 @@ void recorder::store(std::vector<storage::record_write>& batch) {
       spdlog::warn("proxy: record {} not stored: {}", w.id.value_or("?"), e.what());
     }
   }
-}
-
-void flush_before_read(const app_context& app) {
-  if (app.proxy_recorder != nullptr) app.proxy_recorder->wait_flushed(std::chrono::milliseconds(2000));
 }
 
 }  // namespace llmtrace::proxy

@@ -1,10 +1,10 @@
 // Stores the proxy's records off the request path: handlers submit ready writes (the pending record when a
 // call starts, the final one when it ends) and return at once; one thread commits whatever has queued in one
 // transaction (one fsync for many calls) through ingest_service::write, which also publishes the events.
-// Reads stay consistent with answered calls: API reads call flush_before_read(), which waits until every
-// write submitted before it is committed (free when nothing is queued). Thread safety: all members may be
-// called from any thread. Lifetime: the destructor stores everything still queued, then joins the thread; the
-// ingest service must outlive the recorder.
+// Reads stay consistent with answered calls through consistent_reader (consistent_reader.hpp), which waits
+// until every write submitted before a read is committed (free when nothing is queued). Thread safety: all
+// members may be called from any thread. Lifetime: made by the composition root; the destructor stores
+// everything still queued, then joins the thread; the ingest service must outlive the recorder.
 #pragma once
 
 #include <atomic>
@@ -17,12 +17,9 @@
 
 #include "storage/store.hpp"
 
-namespace llmtrace {
-struct app_context;
-namespace ingest {
+namespace llmtrace::ingest {
 class ingest_service;
 }
-}  // namespace llmtrace
 
 namespace llmtrace::proxy {
 
@@ -53,9 +50,5 @@ class recorder {
   std::atomic<uint64_t> stored_{0};  // writes taken from the queue and committed (or given up on)
   std::thread thread_;               // last: started once the state above exists
 };
-
-// For API reads: waits (at most 2 s) for the proxy records of calls already answered, so a caller that reads
-// right after its proxied call finds the record. No-op without a proxy recorder.
-void flush_before_read(const app_context& app);
 
 }  // namespace llmtrace::proxy

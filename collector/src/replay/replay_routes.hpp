@@ -1,4 +1,6 @@
-// Mounts the replay routes on the collector's HTTP server. Called once by main before listen().
+// POST /api/records/:id/replay: checks the key, reads the body, calls the replay service (replay_service.hpp)
+// and answers 201 with the stored record, whether the upstream succeeded or failed. Mounted once by the
+// composition root before listen(). Lifetime: replays and cfg outlive the server.
 #pragma once
 
 namespace httplib {
@@ -6,11 +8,13 @@ class Server;
 }
 
 namespace llmtrace {
-struct app_context;
+struct config;
 }
 
 namespace llmtrace::replay {
 
-void mount(httplib::Server& server, app_context& app);
+class replay_service;
+
+void mount(httplib::Server& server, replay_service& replays, const config& cfg);
 
 }  // namespace llmtrace::replay

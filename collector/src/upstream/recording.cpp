@@ -3,13 +3,9 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <charconv>
 #include <cstdio>
-#include <cstdlib>
 
-#include "config.hpp"
 #include "ingest/json_parse.hpp"
 
 namespace llmtrace::upstream {
@@ -198,36 +194,9 @@ std::optional<refusal> check_callable(const upstream_client* client, const std::
   return std::nullopt;
 }
 
-upstream_options options_from_config(const config& cfg) {
-  upstream_options o;
-  o.base_url = cfg.upstream;
-  o.api_key = cfg.upstream_api_key;
-  apply_ca_env(o);
-  if (const char* t = std::getenv("LLMTRACE_UPSTREAM_TIMEOUT_MS")) {
-    int ms = 0;
-    std::string_view v(t);
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-    if (ec == std::errc{} && p == v.data() + v.size() && ms > 0) o.read_timeout_ms = ms;
-  }
-  return o;
-}
-
-namespace {
-std::atomic<int> g_upstream_calls{0};
-}
-
-upstream_slot::upstream_slot(const config& cfg) {
-  const int limit = std::max(2, cfg.threads - 2);
-  admitted_ = g_upstream_calls.fetch_add(1) < limit;
-}
-
-upstream_slot::~upstream_slot() {
-  g_upstream_calls.fetch_sub(1);
-}
-
-std::shared_ptr<upstream_client> make_client(const config& cfg, std::string* why) {
+std::shared_ptr<upstream_client> make_client(const upstream_options& options, std::string* why) {
   try {
-    return std::make_shared<upstream_client>(options_from_config(cfg));
+    return std::make_shared<upstream_client>(options);
   } catch (const std::exception& e) {
     if (why != nullptr) *why = e.what();
     return nullptr;

@@ -1,7 +1,6 @@
 // What replay and the proxy share when they turn an upstream call into a stored record: endpoint inference
 // from a request's shape, upstream error messages, safe JSON text for stored bodies, secret redaction, the
-// per-key-per-hour proxy session id, and the one upstream_client built from the collector's config.
-// Thread safety: pure functions, except shared_client (built once, then shared by every request thread).
+// per-key-per-hour proxy session id, and the refusals shared by both. Thread safety: pure functions.
 #pragma once
 
 #include <cstdint>
@@ -14,10 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include "upstream/upstream_client.hpp"
-
-namespace llmtrace {
-struct config;
-}
 
 namespace llmtrace::upstream {
 
@@ -79,26 +74,7 @@ struct refusal {
 std::optional<refusal> check_callable(const upstream_client* client, const std::string& problem,
                                       const std::string& local_addr, int local_port);
 
-// Options from the collector config plus the CA environment (LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE,
-// SSL_CERT_DIR) and LLMTRACE_UPSTREAM_TIMEOUT_MS (read timeout).
-upstream_options options_from_config(const config& cfg);
-
-// Bounds concurrent upstream calls of replay and proxy together: each holds an HTTP worker for the call's
-// whole life (seconds to minutes), so LLM calls must never take every worker from ingest and the API.
-// The limit is max(2, cfg.threads - 2). RAII: the slot is released on destruction.
-class upstream_slot {
- public:
-  explicit upstream_slot(const config& cfg);
-  ~upstream_slot();
-  upstream_slot(const upstream_slot&) = delete;
-  upstream_slot& operator=(const upstream_slot&) = delete;
-  bool admitted() const noexcept { return admitted_; }
-
- private:
-  bool admitted_ = false;
-};
-
-// A client for cfg; nullptr (and a reason in *why) when the configured base URL is unusable.
-std::shared_ptr<upstream_client> make_client(const config& cfg, std::string* why);
+// A client for the options; nullptr (and a reason in *why) when the configured base URL is unusable.
+std::shared_ptr<upstream_client> make_client(const upstream_options& options, std::string* why);
 
 }  // namespace llmtrace::upstream

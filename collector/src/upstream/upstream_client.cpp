@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstdlib>
 #include <stdexcept>
 #include <utility>
 
@@ -119,16 +118,6 @@ std::optional<base_url> parse_base_url(std::string_view url, std::string* why) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   out.prefix = std::string(path);
   return out;
-}
-
-void apply_ca_env(upstream_options& options) {
-  auto env = [](const char* name) -> std::string {
-    const char* v = std::getenv(name);
-    return v != nullptr ? std::string(v) : std::string();
-  };
-  if (options.ca_file.empty()) options.ca_file = env("LLMTRACE_UPSTREAM_CA_FILE");
-  if (options.ca_file.empty()) options.ca_file = env("SSL_CERT_FILE");
-  if (options.ca_dir.empty()) options.ca_dir = env("SSL_CERT_DIR");
 }
 
 bool header_value_safe(std::string_view value) noexcept {

@@ -42,7 +42,9 @@ std::optional<base_url> parse_base_url(std::string_view url, std::string* why = 
 struct upstream_options {
   std::string base_url = "https://api.openai.com/v1";
   std::string api_key;  // the server's key (OPENAI_API_KEY); empty: none configured
-  std::string ca_file;  // PEM bundle to verify HTTPS upstreams; empty: system default paths
+  // PEM bundle / hashed directory to verify HTTPS upstreams; empty: the system defaults. Filled by the
+  // composition root from the config (upstream/ reads no environment).
+  std::string ca_file;
   std::string ca_dir;
   int connect_timeout_ms = 10'000;
   int read_timeout_ms = 600'000;  // per read: a model may think for minutes before the first byte
@@ -50,9 +52,6 @@ struct upstream_options {
   std::size_t max_response_bytes = 32u << 20;
   std::size_t max_idle_connections = 8;
 };
-
-// Fills ca_file/ca_dir from LLMTRACE_UPSTREAM_CA_FILE, SSL_CERT_FILE and SSL_CERT_DIR when they are unset.
-void apply_ca_env(upstream_options& options);
 
 // True when a header value may be sent as is (no CR, LF or NUL).
 bool header_value_safe(std::string_view value) noexcept;

@@ -77,7 +77,7 @@ void handle_ui(const httplib::Request& req, httplib::Response& res) {
 
 }  // namespace
 
-void mount_static(httplib::Server& server) {
+void mount(httplib::Server& server) {
   // Every GET that is not an API, proxy, health or metrics path. The lookahead keeps this safe even if it is
   // registered before the API routes.
   server.Get(R"(^(?!/api/|/api$|/v1/|/v1$|/healthz|/metrics).*)", handle_ui);
@@ -85,10 +85,6 @@ void mount_static(httplib::Server& server) {
   server.Get(R"(^/api(/.*)?$)", [](const httplib::Request&, httplib::Response& res) {
     json_not_found(res, "no such API route");
   });
-}
-
-void mount(httplib::Server& server, app_context& /*app*/) {
-  mount_static(server);
 }
 
 }  // namespace llmtrace::web

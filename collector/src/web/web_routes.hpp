@@ -9,10 +9,6 @@ namespace httplib {
 class Server;
 }
 
-namespace llmtrace {
-struct app_context;
-}
-
 namespace llmtrace::web {
 
 // The Content-Security-Policy sent with every UI response (no inline script, no plugins, no framing).
@@ -20,9 +16,6 @@ inline constexpr std::string_view kContentSecurityPolicy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-void mount(httplib::Server& server, app_context& app);
-
-// The same routes without an app context (the UI needs none): what mount() registers, usable by tests.
-void mount_static(httplib::Server& server);
+void mount(httplib::Server& server);
 
 }  // namespace llmtrace::web

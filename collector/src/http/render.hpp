@@ -1,0 +1,94 @@
+// The one JSON rendering of sessions and records for every route, event and export (others reuse it).
+// Stored JSON text (request/response/metadata) is returned as JSON values, times as RFC 3339 UTC with ms,
+// empty optional references as null. Thread safety: pure functions.
+//
+// Read paths use the append_* / render_* writers: they emit the response text directly and splice the stored
+// JSON text verbatim (ingest validated it), which avoids re-parsing every stored body into a DOM only to dump
+// it again (that was ~80% of a records page's CPU). The output is the same JSON as to_json(...) dumped: same
+// keys in the same (sorted) order, same values; the nlohmann to_json functions stay for callers that need a
+// DOM to edit.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "http/json_text.hpp"  // append_json_string
+#include "model/record.hpp"
+#include "storage/store.hpp"
+
+namespace httplib {
+struct Response;
+}
+
+namespace llmtrace::http {
+
+nlohmann::json to_json(const model::record& r);
+nlohmann::json to_json(const model::session& s);
+nlohmann::json to_json(const model::token_usage& u);
+nlohmann::json to_json(const storage::store_stats& s);
+
+// {"items":[...],"page","size","total"}
+template <class T>
+nlohmann::json to_json(const storage::page<T>& p) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : p.items) items.push_back(to_json(item));
+  return {{"items", std::move(items)}, {"page", p.page}, {"size", p.size}, {"total", p.total}};
+}
+
+// Parses stored JSON text back into a value; text that is not valid JSON comes back as a JSON string.
+nlohmann::json stored_json(const std::string& text);
+
+// --- text writers (no DOM) ---
+
+// Appends stored JSON text as a JSON value: empty text as null; well-formed JSON verbatim (insignificant
+// whitespace removed, so the result never holds a raw newline and fits an SSE data line or an NDJSON line);
+// anything else exactly as stored_json() renders it. With as_object, a value that is not an object becomes
+// {}.
+void append_stored_json(std::string& out, std::string_view text, bool as_object = false);
+
+// The JSON of to_json(r); a non-empty change adds "change" (the SSE record event's field).
+void append_json(std::string& out, const model::record& r, std::string_view change = {});
+void append_json(std::string& out, const model::session& s);
+
+std::string render_json(const model::record& r);
+std::string render_json(const model::session& s);
+
+// Bytes to reserve for one item's JSON (a little more than it takes, so a page is built without regrowing).
+inline std::size_t reserve_size(const model::record& r) {
+  return 640 + r.request_json.size() + r.response_json.size() + r.metadata_json.size() +
+         r.error_message.size();
+}
+inline std::size_t reserve_size(const model::session& s) {
+  return 320 + s.name.size();
+}
+
+// {"items":[...],"page","size","total"}
+template <class T>
+std::string render_page(const storage::page<T>& p) {
+  std::size_t bytes = 96;
+  for (const auto& item : p.items) bytes += reserve_size(item);
+  std::string out;
+  out.reserve(bytes);
+  out += "{\"items\":[";
+  bool first = true;
+  for (const auto& item : p.items) {
+    if (!first) out += ',';
+    first = false;
+    append_json(out, item);
+  }
+  out += "],\"page\":";
+  out += std::to_string(p.page);
+  out += ",\"size\":";
+  out += std::to_string(p.size);
+  out += ",\"total\":";
+  out += std::to_string(p.total);
+  out += '}';
+  return out;
+}
+
+// Sets a JSON body already rendered as text (moved, not copied) and its status.
+void write_json_text(httplib::Response& res, int status, std::string body);
+
+}  // namespace llmtrace::http

@@ -1,0 +1,140 @@
+#include "server/request_policy.hpp"
+
+#include <cctype>
+#include <string>
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+#include "http/auth.hpp"
+#include "http/connection.hpp"
+#include "http/errors.hpp"
+#include "http/store_errors.hpp"
+
+namespace llmtrace::server {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_ipv4_literal(std::string_view h) {
+  int dots = 0;
+  if (h.empty()) return false;
+  for (char c : h) {
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return false;
+  }
+  return dots == 3;
+}
+
+}  // namespace
+
+bool host_allowed(std::string_view host_header, const config& cfg) {
+  if (host_header.empty()) return true;  // HTTP/1.0 without Host: nothing to rebind
+  std::string h = lower(host_header);
+  // Strip the port: "[::1]:8080" -> "[::1]", "localhost:8080" -> "localhost".
+  if (!h.empty() && h.front() == '[') {
+    auto close = h.find(']');
+    if (close == std::string::npos) return false;
+    h.resize(close + 1);
+  } else if (auto colon = h.rfind(':'); colon != std::string::npos) {
+    h.resize(colon);
+  }
+  if (h == "localhost" || h == "127.0.0.1" || h == "[::1]" || h.ends_with(".localhost")) return true;
+  // An IP literal cannot be rebound to another address by DNS.
+  if (is_ipv4_literal(h) || (h.size() > 2 && h.front() == '[')) return true;
+  std::string bind_host = lower(cfg.host);
+  if (h == bind_host || "[" + bind_host + "]" == h) return true;
+  for (const auto& a : cfg.allowed_hosts)
+    if (a == "*" || lower(a) == h) return true;
+  return false;
+}
+
+void apply_request_policy(httplib::Server& s, const config& cfg) {
+  s.set_pre_routing_handler([&cfg](const httplib::Request& req, httplib::Response& res) {
+    if (auto* conn = http::current_connection()) conn->in_headers = false;
+    std::size_t header_bytes = 0;
+    for (const auto& [k, v] : req.headers) header_bytes += k.size() + v.size() + 4;
+    if (req.headers.size() > cfg.max_header_count || header_bytes > cfg.max_header_bytes) {
+      res.set_header("Connection", "close");
+      http::close_after_response();
+      http::write_error(
+          res, 431, "headers_too_large",
+          "too many or too large request headers (limits: " + std::to_string(cfg.max_header_count) +
+              " headers, " + std::to_string(cfg.max_header_bytes) + " bytes)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!host_allowed(req.get_header_value("Host"), cfg)) {
+      res.set_header("Connection", "close");
+      http::close_after_response();
+      http::write_error(res, 421, "misdirected_request",
+                        "Host header not allowed (DNS rebinding guard); start the collector with "
+                        "--allowed-host NAME to accept it",
+                        "Host");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Without Content-Length or chunking httplib 0.11.4 reads a POST/PUT/PATCH body until the peer closes
+    // (a read-timeout hang); HTTP/1.1 lets us ask for the length instead.
+    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") &&
+        !req.has_header("Content-Length") &&
+        req.get_header_value("Transfer-Encoding").find("chunked") == std::string::npos) {
+      res.set_header("Connection", "close");
+      http::close_after_response();
+      http::write_error(res, 411, "length_required",
+                        "send a Content-Length (use Content-Length: 0 for an empty body) or a chunked body");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (http::needs_auth(req.path) && !http::is_authorized(req, cfg)) {
+      res.set_header("Connection", "close");  // the unread body must not be parsed as the next request
+      http::close_after_response();
+      res.set_header("WWW-Authenticate", "Bearer realm=\"llmtrace\"");
+      http::write_error(res, 401, "unauthorized",
+                        "missing or invalid API key: send 'Authorization: Bearer <key>'");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  // httplib's own rejections (no route, bad request line, 413 by Content-Length, ...) get our JSON shape.
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                              httplib::Response& res) {
+    if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
+    if (auto* conn = http::current_connection(); conn && conn->header_limit_hit) {
+      res.status = 431;
+      res.set_header("Connection", "close");
+      http::write_error(res, 431, "headers_too_large",
+                        "request headers too large or not received in time (the connection is closed)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (res.status == 413 || res.status == 400 || res.status == 414) {
+      // httplib answers these without reading what remains of the request.
+      http::close_after_response();
+      res.set_header("Connection", "close");
+    }
+    std::string message = res.status == 404 ? "no route for " + req.method + " " + req.path
+                                            : "request rejected (HTTP " + std::to_string(res.status) + ")";
+    http::write_error(res, res.status, http::default_error_code(res.status), message);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  // Never echo exception text to the client (httplib would put it in a header).
+  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    if (ep && http::write_store_error(res, ep)) return;
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {} failed: {}", req.method, req.path, e.what());
+    } catch (...) {
+      spdlog::error("{} {} failed with an unknown exception", req.method, req.path);
+    }
+    http::write_error(res, 500, "internal", "internal error (see the collector log)");
+  });
+}
+
+}  // namespace llmtrace::server

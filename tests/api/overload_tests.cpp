@@ -1,0 +1,119 @@
+// Overload and store failure paths: ingest admission limit, store_busy / store_unavailable -> 503.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "ingest/ingest_service.hpp"
+#include "support/test_support.hpp"
+
+using namespace llmtrace;
+using llmtrace::testing::test_collector;
+using llmtrace::testing::wait_until;
+using json = nlohmann::json;
+
+namespace {
+
+int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+void send_all(int fd, const std::string& s) {
+  REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
+}
+
+// A store whose every call fails as the configured exception.
+template <class Error>
+class failing_store : public storage::store {
+ public:
+  std::vector<storage::write_result> write_batch(const std::vector<storage::record_write>&) override {
+    fail();
+  }
+  bool rename_session(const std::string&, const std::string&, int64_t) override { fail(); }
+  bool delete_session(const std::string&) override { fail(); }
+  bool delete_record(const std::string&) override { fail(); }
+  storage::page<model::session> list_sessions(const storage::page_request&) override { fail(); }
+  std::optional<model::session> get_session(const std::string&) override { fail(); }
+  storage::page<model::record> list_records(const std::string&, const storage::page_request&) override {
+    fail();
+  }
+  std::optional<model::record> get_record(const std::string&) override { fail(); }
+  storage::page<model::record> search(const storage::search_query&) override { fail(); }
+  storage::store_stats stats() override { fail(); }
+  void for_each_record(const std::string&, const std::function<bool(const model::record&)>&) override {
+    fail();
+  }
+
+ private:
+  [[noreturn]] static void fail() { throw Error("simulated store failure"); }
+};
+
+template <class Error>
+void check_store_failure(const std::string& code, const std::string& retry_after) {
+  config cfg;
+  cfg.port = 0;
+  collector_server server(cfg, std::make_unique<failing_store<Error>>());
+  int port = server.bind();
+  std::thread t([&] { server.run(); });
+  REQUIRE(wait_until([&] { return server.is_running(); }));
+  httplib::Client c("127.0.0.1", port);
+  std::vector<std::function<httplib::Result()>> calls = {
+      [&] { return c.Post("/api/trace", R"({"session_id":"x"})", "application/json"); },
+      [&] { return c.Post("/api/traces", R"({"traces":[{"session_id":"x"}]})", "application/json"); },
+      [&] { return c.Get("/api/sessions"); },
+      [&] { return c.Get("/api/records/abc"); },
+      [&] { return c.Get("/api/search?q=a"); },
+      [&] { return c.Get("/api/stats"); }};
+  for (const auto& call : calls) {
+    auto r = call();
+    REQUIRE(r);
+    INFO(r->body);
+    CHECK(r->status == 503);
+    CHECK(r->get_header_value("Retry-After") == retry_after);
+    CHECK(json::parse(r->body)["error"]["code"] == code);
+  }
+  CHECK(c.Get("/healthz")->status == 200);
+  server.stop();
+  t.join();
+}
+
+}  // namespace
+
+TEST_CASE("overload: ingest beyond the admission limit gets 503 with Retry-After") {
+  test_collector tc([](config& c) { c.max_ingest_inflight = 1; });
+  int fd = connect_loopback(tc.port());
+  REQUIRE(fd >= 0);
+  // Hold the only ingest slot: a chunked body that is not finished yet.
+  send_all(fd,
+           "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n");
+  REQUIRE(wait_until([&] { return tc.server().ingest().inflight().load() == 1; }));
+  auto c = tc.client();
+  auto r = c->Post("/api/trace", R"({"session_id":"x"})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->get_header_value("Retry-After") == "1");
+  CHECK(json::parse(r->body)["error"]["code"] == "overloaded");
+  CHECK(c->Get("/api/sessions")->status == 200);  // reads are not limited
+
+  send_all(fd, "1\r\n}\r\n0\r\n\r\n");
+  char buf[256] = {};
+  auto n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf).rfind("HTTP/1.1 201", 0) == 0);
+  REQUIRE(wait_until([&] { return tc.server().ingest().inflight().load() == 0; }));
+  CHECK(c->Post("/api/trace", R"({"session_id":"x"})", "application/json")->status == 201);
+}
+
+TEST_CASE("overload: store_busy is 503 + Retry-After 1, store_unavailable is 503 with a message") {
+  check_store_failure<storage::store_busy>("store_busy", "1");
+  check_store_failure<storage::store_unavailable>("store_unavailable", "5");
+}

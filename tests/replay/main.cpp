@@ -1,3 +1,0 @@
-// The replay suite's doctest runner.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
