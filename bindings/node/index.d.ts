@@ -20,6 +20,9 @@ export interface TraceRecord {
   metadata?: Record<string, unknown>;
   model?: string;
   parentId?: string;
+  traceId?: string;
+  name?: string;
+  kind?: 'llm' | 'agent' | 'tool' | 'retrieval' | 'embedding' | 'chain' | 'other';
   latencyMs?: number;
   startedAt?: Date | string | number;
   endedAt?: Date | string | number;
@@ -32,6 +35,30 @@ export interface Stats {
 }
 /** What a trace call did with a record (the C API's lt_status, 1:1). */
 export type TraceResult = 'ok' | 'queue_full' | 'disabled' | 'stopped' | 'invalid';
+export type SpanKind = 'llm' | 'agent' | 'tool' | 'retrieval' | 'embedding' | 'chain' | 'other';
+export interface SpanOptions {
+  kind?: SpanKind;
+  /** Default: the span of the enclosing client.span() callback, else none (a root). */
+  parent?: Span | null;
+  /** Roots only. Default: a new session on turn 1. */
+  sessionId?: string;
+  turnNumber?: number;
+}
+export class Span {
+  readonly id: string;        // 16 lowercase hex (the record id)
+  readonly traceId: string;   // 32 lowercase hex, shared by the tree
+  readonly parentId: string | null;
+  readonly sessionId: string;
+  readonly name: string;
+  readonly kind: SpanKind;
+  request?: unknown;
+  response?: unknown;
+  metadata?: Record<string, unknown>;
+  child(name: string, opts?: { kind?: SpanKind }): Span;
+  end(r?: { request?: unknown; response?: unknown; metadata?: Record<string, unknown> }): TraceResult;
+  fail(error: unknown, r?: { request?: unknown; response?: unknown }): TraceResult;
+}
+export const KINDS: readonly SpanKind[];
 export class Client {
   constructor(opts?: ClientOptions);
   /** true when queued. */
@@ -43,6 +70,9 @@ export class Client {
   flushSync(timeoutMs?: number): boolean;
   shutdownSync(timeoutMs?: number): boolean;
   stats(): Stats;
+  startSpan(name: string, opts?: SpanOptions): Span;
+  span<R>(name: string, fn: (s: Span) => R): R;
+  span<R>(name: string, opts: SpanOptions, fn: (s: Span) => R): R;
 }
 export function newId(): string;
 export function getDefaultClient(): Client;

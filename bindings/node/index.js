@@ -7,6 +7,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const koffi = require('koffi');
+const { AsyncLocalStorage } = require('node:async_hooks');
 
 const LT_OK = 0;
 const LT_EDISABLED = -5;
@@ -101,6 +102,8 @@ function loadLibrary() {
     invalid: 'uint64_t',
   });
   const clientPtr = koffi.pointer(ltClient);
+  const ltSpan = koffi.opaque('lt_span');
+  const spanPtr = koffi.pointer(ltSpan);
   api = {
     path: loadedFrom,
     ltOptions,
@@ -114,6 +117,15 @@ function loadLibrary() {
     free: lib.func('lt_client_free', 'void', [clientPtr]),
     stats: lib.func('lt_stats', 'int', [koffi.out(koffi.pointer(ltStats)), clientPtr]),
     newId: lib.func('lt_new_id', 'int', ['void *', 'size_t']),
+    spanStart: lib.func('lt_span_start', 'int', [koffi.out(koffi.pointer(ltSpan, 2)), clientPtr, spanPtr,
+      'const char *', 'int', 'const char *', 'int64_t']),
+    spanEnd: lib.func('lt_span_end', 'int', [spanPtr, 'const char *', 'const char *', 'const char *']),
+    spanFail: lib.func('lt_span_fail', 'int', [spanPtr, 'const char *', 'const char *', 'const char *']),
+    spanFree: lib.func('lt_span_free', 'void', [spanPtr]),
+    spanId: lib.func('lt_span_id', 'const char *', [spanPtr]),
+    spanTraceId: lib.func('lt_span_trace_id', 'const char *', [spanPtr]),
+    spanParentId: lib.func('lt_span_parent_id', 'const char *', [spanPtr]),
+    spanSessionId: lib.func('lt_span_session_id', 'const char *', [spanPtr]),
   };
   return api;
 }
@@ -137,6 +149,52 @@ function jsonText(v) {
     }
   }
   return JSON.stringify(v);
+}
+
+const KINDS = ['llm', 'agent', 'tool', 'retrieval', 'embedding', 'chain', 'other']; // lt_kind order
+const currentSpan = new AsyncLocalStorage(); // { client, span } of the enclosing client.span() callback
+// The C handle lives until the Span object is collected, so children can still be started from an ended
+// span; a span collected without end()/fail() is sent as an error "span not ended" by lt_span_free.
+const spanHandles = new FinalizationRegistry(({ a, h }) => a.spanFree(h));
+
+/** One node of a trace tree, sent as one record at end()/fail() (see Client.startSpan / Client.span). */
+class Span {
+  constructor(client, h, name, kind) {
+    const a = client._a;
+    this._client = client;
+    this._h = h;
+    this.name = name;
+    this.kind = kind;
+    this.id = a.spanId(h);
+    this.traceId = a.spanTraceId(h);
+    this.parentId = a.spanParentId(h) || null;
+    this.sessionId = a.spanSessionId(h);
+    /** Set these before the span ends (client.span callbacks): sent with the record. */
+    this.request = undefined;
+    this.response = undefined;
+    this.metadata = undefined;
+    spanHandles.register(this, { a, h });
+  }
+
+  /** A child span (same trace, session and turn). */
+  child(name, opts = {}) {
+    return this._client.startSpan(name, { ...opts, parent: this });
+  }
+
+  /** Sends the record (success). Returns 'ok' | 'queue_full' | 'disabled' | 'stopped'; later calls send nothing. */
+  end({ request, response, metadata } = {}) {
+    const rc = this._client._a.spanEnd(this._h, jsonText(request ?? this.request),
+      jsonText(response ?? this.response), jsonText(metadata ?? this.metadata));
+    return TRACE_RESULTS.get(rc) ?? 'invalid';
+  }
+
+  /** Sends the record as an error. */
+  fail(error, { request, response } = {}) {
+    const msg = error instanceof Error ? `${error.name}: ${error.message}` : String(error ?? 'error');
+    const rc = this._client._a.spanFail(this._h, msg, jsonText(request ?? this.request),
+      jsonText(response ?? this.response));
+    return TRACE_RESULTS.get(rc) ?? 'invalid';
+  }
 }
 
 const live = new Set();
@@ -185,6 +243,7 @@ class Client {
   trace(r = {}) {
     const status = r.status ?? 'success';
     if (!STATUSES.has(status)) throw new TypeError(`status must be pending, success or error, got ${status}`);
+    if (r.kind != null && !KINDS.includes(r.kind)) throw new TypeError(`kind must be one of ${KINDS.join(', ')}`);
     if (!this._h || this._stopped) return false;
     const parts = [];
     if (r.id) parts.push('"id":' + JSON.stringify(String(r.id)));
@@ -197,6 +256,9 @@ class Client {
     if (r.metadata != null) parts.push('"metadata":' + jsonText(r.metadata));
     if (r.model) parts.push('"model":' + JSON.stringify(String(r.model)));
     if (r.parentId) parts.push('"parent_id":' + JSON.stringify(String(r.parentId)));
+    if (r.traceId) parts.push('"trace_id":' + JSON.stringify(String(r.traceId)));
+    if (r.name) parts.push('"name":' + JSON.stringify(String(r.name)));
+    if (r.kind) parts.push('"kind":"' + r.kind + '"');
     if (r.latencyMs != null) parts.push('"latency_ms":' + Number(r.latencyMs));
     if (r.startedAt) parts.push('"started_at":' + JSON.stringify(new Date(r.startedAt).toISOString()));
     if (r.endedAt) parts.push('"ended_at":' + JSON.stringify(new Date(r.endedAt).toISOString()));
@@ -210,6 +272,59 @@ class Client {
     if (!this._h || this._stopped) return 'stopped';
     const text = Buffer.isBuffer(json) ? json : Buffer.from(String(json), 'utf8');
     return TRACE_RESULTS.get(this._a.traceJson(this._h, text, text.length)) ?? 'invalid';
+  }
+
+  /**
+   * Starts a span and returns it (call end() or fail()). opts: kind ('llm' default | 'agent' | 'tool' |
+   * 'retrieval' | 'embedding' | 'chain' | 'other'), parent (a Span; default: the span of the enclosing
+   * client.span() callback), sessionId / turnNumber (roots only; default: a new session, turn 1).
+   */
+  startSpan(name, opts = {}) {
+    const kind = opts.kind ?? 'llm';
+    const k = KINDS.indexOf(kind);
+    if (k < 0) throw new TypeError(`kind must be one of ${KINDS.join(', ')}, got ${kind}`);
+    let parent = opts.parent;
+    if (parent === undefined) {
+      const cur = currentSpan.getStore();
+      if (cur && cur.client === this) parent = cur.span;
+    }
+    if (!this._h) throw new Error('llmtrace: client was shut down');
+    const out = [null];
+    const rc = this._a.spanStart(out, this._h, parent ? parent._h : null, String(name), k,
+      opts.sessionId || null, Math.trunc(Number(opts.turnNumber ?? 0)));
+    if (rc !== LT_OK) {
+      const err = new Error(`llmtrace: ${this._a.lastError()} (code ${rc})`);
+      err.code = rc;
+      throw err;
+    }
+    return new Span(this, out[0], String(name), kind);
+  }
+
+  /**
+   * Runs fn(span) inside a new span: spans started in fn (also after awaits) are its children. The span
+   * ends when fn returns or its promise resolves (with span.request / span.response), or fails with the
+   * error it threw or rejected with (rethrown). Returns what fn returns.
+   */
+  span(name, opts, fn) {
+    if (typeof opts === 'function') {
+      fn = opts;
+      opts = {};
+    }
+    const s = this.startSpan(name, opts ?? {});
+    return currentSpan.run({ client: this, span: s }, () => {
+      let r;
+      try {
+        r = fn(s);
+      } catch (e) {
+        s.fail(e);
+        throw e;
+      }
+      if (r && typeof r.then === 'function') {
+        return r.then((v) => { s.end(); return v; }, (e) => { s.fail(e); throw e; });
+      }
+      s.end();
+      return r;
+    });
   }
 
   _async(fn, timeoutMs) {
@@ -283,4 +398,4 @@ function getDefaultClient() {
   return defaultClient;
 }
 
-module.exports = { Client, newId, loadLibrary, getDefaultClient, ...require('./openai') };
+module.exports = { Client, Span, KINDS, newId, loadLibrary, getDefaultClient, ...require('./openai') };

@@ -90,10 +90,10 @@ LT_API lt_status lt_client_new(lt_client** out, const lt_options* opts);
 
 /* Queues one record given as a JSON object in the POST /api/trace shape (session_id, turn_number, request,
  * response, status, error_message, metadata, optional id, model, started_at, ended_at, latency_ms,
- * parent_id). The calling thread only checks the shape (first non-space byte '{', last '}') and copies the
- * text once, with a new "id" member in front so that retries are idempotent (a record with its own
- * top-level "id" keeps it). The flusher then validates the JSON fully: an invalid record is dropped and
- * counted in lt_client_stats.invalid, never sent. Never blocks (unless LT_OVERFLOW_BLOCK).
+ * parent_id, trace_id, name, kind). The calling thread only checks the shape (first non-space byte '{', last
+ * '}') and copies the text once, with a new "id" member in front so that retries are idempotent (a record
+ * with its own top-level "id" keeps it). The flusher then validates the JSON fully: an invalid record is
+ * dropped and counted in lt_client_stats.invalid, never sent. Never blocks (unless LT_OVERFLOW_BLOCK).
  * Returns LT_OK, LT_EINVAL, LT_EQUEUE_FULL, LT_EDISABLED or LT_ESTOPPED (same as C++ client::trace_json). */
 LT_API lt_status lt_trace_json(lt_client* c, const char* json, size_t len);
 
@@ -109,6 +109,45 @@ LT_API void lt_client_free(lt_client* c);
 
 /* Copies the client's counters into *out (output parameter first, like every lt_* call). */
 LT_API lt_status lt_stats(lt_client_stats* out, const lt_client* c);
+
+/* ---- Spans: a tree of records (agent step -> LLM calls -> tool calls) sharing a trace id. ----
+ * lt_span_start makes a span: a root (parent NULL) gets a new trace id (32 lowercase hex) and, when
+ * session_id is NULL or "", a new session id with turn 1, so the tree lands in one session and one turn; a
+ * child (parent given) takes the parent's client, trace id, session and turn (c must be the parent's
+ * client; session_id/turn_number are ignored). Its span id (16 lowercase hex) is the record id; the start
+ * time is taken now. lt_span_end / lt_span_fail send the span's ONE record (end time and latency taken then,
+ * JSON texts NUL terminated and embedded verbatim, NULL: null); only the first end/fail sends, later ones
+ * return LT_OK and do nothing. lt_span_free releases the handle; a span freed without end/fail is sent as an
+ * error "span not ended". Parents may be freed before their children (a child copies what it needs).
+ * Threading: lt_span_start with a parent, lt_span_id/lt_span_trace_id and the first lt_span_end may run on
+ * different threads at once; lt_span_free must be the last call on a span, by one thread. A span keeps
+ * its client's internal state alive: ending it after lt_client_free is safe and returns LT_ESTOPPED. None
+ * of these block or do I/O. */
+typedef enum lt_kind {
+  LT_KIND_LLM = 0,
+  LT_KIND_AGENT = 1,
+  LT_KIND_TOOL = 2,
+  LT_KIND_RETRIEVAL = 3,
+  LT_KIND_EMBEDDING = 4,
+  LT_KIND_CHAIN = 5,
+  LT_KIND_OTHER = 6
+} lt_kind;
+
+typedef struct lt_span lt_span; /* opaque */
+
+LT_API lt_status lt_span_start(lt_span** out, lt_client* c, const lt_span* parent, const char* name,
+                               lt_kind kind, const char* session_id, int64_t turn_number);
+/* Returns what sending did: LT_OK (queued), LT_EQUEUE_FULL, LT_EDISABLED, LT_ESTOPPED, LT_EINVAL. */
+LT_API lt_status lt_span_end(lt_span* s, const char* request_json, const char* response_json,
+                             const char* metadata_json);
+LT_API lt_status lt_span_fail(lt_span* s, const char* error_message, const char* request_json,
+                              const char* response_json);
+LT_API void lt_span_free(lt_span* s); /* accepts NULL */
+/* The span's id, trace id, parent id ("" for a root) and session id: valid until lt_span_free. */
+LT_API const char* lt_span_id(const lt_span* s);
+LT_API const char* lt_span_trace_id(const lt_span* s);
+LT_API const char* lt_span_parent_id(const lt_span* s);
+LT_API const char* lt_span_session_id(const lt_span* s);
 
 /* Writes a new time-ordered UUIDv7 and a NUL into buf; len must be at least 37. */
 LT_API lt_status lt_new_id(char* buf, size_t len);

@@ -10,6 +10,10 @@ struct lt_client {
   llmtrace::client c;
 };
 
+struct lt_span {
+  llmtrace::span s;
+};
+
 namespace {
 
 thread_local std::string g_last_error;
@@ -173,6 +177,61 @@ lt_status lt_stats(lt_client_stats* out, const lt_client* c) {
   out->requests = s.requests;
   out->invalid = s.invalid;
   return ok();
+}
+
+lt_status lt_span_start(lt_span** out, lt_client* c, const lt_span* parent, const char* name, lt_kind kind,
+                        const char* session_id, int64_t turn_number) {
+  if (!out) return fail(LT_EINVAL, "out is NULL");
+  *out = nullptr;
+  if (!c) return fail(LT_EINVAL, "client is NULL");
+  if (static_cast<int>(kind) < LT_KIND_LLM || static_cast<int>(kind) > LT_KIND_OTHER)
+    return fail(LT_EINVAL, "kind must be one of LT_KIND_*");
+  if (turn_number < 0) return fail(LT_EINVAL, "turn_number must be >= 0");
+  const auto k = static_cast<llmtrace::kind>(static_cast<int>(kind));
+  const std::string_view nm = name ? name : "";
+  auto* s = new (std::nothrow) lt_span{};
+  if (!s) return fail(LT_ENOMEM, "out of memory");
+  s->s = parent ? parent->s.child(nm, k) : c->c.start_span(nm, k, session_id ? session_id : "", turn_number);
+  if (s->s.id().empty()) {  // inert: out of memory, or a client that was moved from
+    delete s;
+    return fail(c->c.stopped() ? LT_ESTOPPED : LT_ENOMEM, "span could not be started");
+  }
+  *out = s;
+  return ok();
+}
+
+lt_status lt_span_end(lt_span* s, const char* request_json, const char* response_json,
+                      const char* metadata_json) {
+  if (!s) return fail(LT_EINVAL, "span is NULL");
+  return from_trace(s->s.end(request_json ? request_json : "", response_json ? response_json : "",
+                             metadata_json ? metadata_json : ""));
+}
+
+lt_status lt_span_fail(lt_span* s, const char* error_message, const char* request_json,
+                       const char* response_json) {
+  if (!s) return fail(LT_EINVAL, "span is NULL");
+  return from_trace(s->s.fail(error_message ? error_message : "", request_json ? request_json : "",
+                              response_json ? response_json : ""));
+}
+
+void lt_span_free(lt_span* s) {
+  try {
+    delete s;
+  } catch (...) {
+  }
+}
+
+const char* lt_span_id(const lt_span* s) {
+  return s ? s->s.id().c_str() : "";
+}
+const char* lt_span_trace_id(const lt_span* s) {
+  return s ? s->s.trace_id().c_str() : "";
+}
+const char* lt_span_parent_id(const lt_span* s) {
+  return s ? s->s.parent_id().c_str() : "";
+}
+const char* lt_span_session_id(const lt_span* s) {
+  return s ? s->s.session_id().c_str() : "";
 }
 
 lt_status lt_new_id(char* buf, size_t len) {

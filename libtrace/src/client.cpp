@@ -50,6 +50,26 @@ const char* to_string(trace_result r) noexcept {
   return "unknown";
 }
 
+const char* to_string(kind k) noexcept {
+  switch (k) {
+    case kind::llm:
+      return "llm";
+    case kind::agent:
+      return "agent";
+    case kind::tool:
+      return "tool";
+    case kind::retrieval:
+      return "retrieval";
+    case kind::embedding:
+      return "embedding";
+    case kind::chain:
+      return "chain";
+    case kind::other:
+      return "other";
+  }
+  return "other";
+}
+
 std::string new_id() {
   std::string s(detail::k_id_len, '\0');
   detail::write_uuid_v7(s.data());
@@ -183,6 +203,10 @@ session::session(client& c, std::string id) : client_(c), id_(id.empty() ? new_i
 
 call session::start_call(std::string_view request_json, std::string_view model) {
   return client_.start_call(id_, request_json, next_turn(), model);
+}
+
+span session::start_span(std::string_view name, llmtrace::kind k) noexcept {
+  return client_.start_span(name, k, id_, next_turn());
 }
 
 trace_result session::trace(record r) noexcept {

@@ -44,7 +44,8 @@ void reseed_ids_after_fork() noexcept {
   g_fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
-void write_uuid_v7(char* buf) noexcept {
+namespace {
+id_rng& thread_rng() noexcept {
   thread_local id_rng rng;
   const uint64_t gen = g_fork_generation.load(std::memory_order_relaxed);
   if (rng.generation != gen) {
@@ -59,6 +60,25 @@ void write_uuid_v7(char* buf) noexcept {
     rng.s = seed;
     rng.generation = gen;
   }
+  return rng;
+}
+}  // namespace
+
+void write_random_hex(char* buf, unsigned bytes) noexcept {
+  id_rng& rng = thread_rng();
+  for (unsigned done = 0; done < bytes;) {
+    uint64_t r = rng.next();
+    for (int k = 0; k < 8 && done < bytes; ++k, ++done, r >>= 8)
+      std::memcpy(buf + 2 * done, kHexPairs.pairs + 2 * (r & 0xFF), 2);
+  }
+  // OTel: an all-zero id is invalid. 2^-64 at worst, but cheap to rule out.
+  bool zero = true;
+  for (unsigned i = 0; i < 2 * bytes; ++i) zero = zero && buf[i] == '0';
+  if (zero) buf[2 * bytes - 1] = '1';
+}
+
+void write_uuid_v7(char* buf) noexcept {
+  id_rng& rng = thread_rng();
   // The coarse clock (a few ms of resolution) costs a few ns instead of ~20; ids only need ms ordering.
   timespec ts{};
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);

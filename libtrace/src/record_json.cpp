@@ -147,12 +147,17 @@ payload make_record(const record& r, std::string_view id, bool id_is_safe) {
   const std::size_t err_len = r.error_message.empty() ? 0 : json_text::escaped_size(r.error_message);
   const std::size_t model_len = r.model.empty() ? 0 : json_text::escaped_size(r.model);
   const std::size_t parent_len = r.parent_id.empty() ? 0 : json_text::escaped_size(r.parent_id);
+  const std::size_t trace_len = r.trace_id.empty() ? 0 : json_text::escaped_size(r.trace_id);
+  const std::size_t name_len = r.name.empty() ? 0 : json_text::escaped_size(r.name);
+  const bool with_kind = r.write_kind || r.kind != kind::llm;
+  const std::string_view kind_text = to_string(r.kind);
   const std::size_t req_len = r.request_json.empty() ? 4 : r.request_json.size();
   const std::size_t resp_len = r.response_json.empty() ? 4 : r.response_json.size();
   // Every fixed key and punctuation below fits in 200 bytes; each optional time or number in 48.
   const std::size_t max = 200 + (r.turn_number > 0 ? 24 : 0) + (r.started_at ? 48 : 0) +
                           (r.ended_at ? 48 : 0) + (r.latency_ms ? 48 : 0) + id_len + sess_len + err_len +
-                          model_len + parent_len + req_len + resp_len + r.metadata_json.size();
+                          model_len + parent_len + trace_len + name_len + (with_kind ? 24 : 0) + req_len +
+                          resp_len + r.metadata_json.size();
   payload out(max);
   char* const begin = out.data();
   char* o = begin;
@@ -208,6 +213,21 @@ payload make_record(const record& r, std::string_view id, bool id_is_safe) {
   if (parent_len) {
     o = write_lit(o, ",\"parent_id\":\"");
     o = json_text::write_escaped(o, r.parent_id, parent_len);
+    *o++ = '"';
+  }
+  if (trace_len) {
+    o = write_lit(o, ",\"trace_id\":\"");
+    o = json_text::write_escaped(o, r.trace_id, trace_len);
+    *o++ = '"';
+  }
+  if (name_len) {
+    o = write_lit(o, ",\"name\":\"");
+    o = json_text::write_escaped(o, r.name, name_len);
+    *o++ = '"';
+  }
+  if (with_kind) {
+    o = write_lit(o, ",\"kind\":\"");
+    o = write_raw(o, kind_text);
     *o++ = '"';
   }
   if (r.started_at) {

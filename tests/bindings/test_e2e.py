@@ -97,6 +97,9 @@ class ExamplesEndToEnd(unittest.TestCase):
         self.assertIn("trace: ok, flush: ok", p.stdout)
         items = self.records("hello-session", 1)
         self.assertEqual(items[0]["response"]["choices"][0]["message"]["content"], "hello")
+        spans = self.records("hello-spans", 3)
+        self.assertEqual(len(spans), 3, spans)
+        self.assertTrue(all(len(r["id"]) == 16 and r["turn_number"] == 1 for r in spans), spans)
 
     def test_curl_example(self):
         p = run(["bash", os.path.join(REPO, "examples", "curl.sh"), "curl-e2e"],
@@ -139,6 +142,41 @@ class ExamplesEndToEnd(unittest.TestCase):
             c.shutdown(1.0)
         finally:
             keyed.close()
+
+
+class SpansToRealCollector(unittest.TestCase):
+    """A span tree from the Python binding reaches the real collector: all records in one session, with their
+    ids. (parent_id is stored today; name/kind/trace_id columns come with the OTel work, so only what is
+    stable is asserted.)"""
+
+    def test_span_tree_arrives_in_one_session(self):
+        collector = RealCollector()
+        try:
+            c = llmtrace.Client(endpoint=collector.endpoint, flush_interval_ms=20)
+            with c.span("plan", kind="agent") as agent:
+                with c.span("chat") as llm:
+                    llm.request = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
+                    llm.response = {"choices": [{"message": {"role": "assistant", "content": "yo"}}]}
+                    with c.span("search", kind="tool") as tool:
+                        tool.request = {"q": "x"}
+            self.assertTrue(c.flush(5.0))
+            s = c.stats()
+            self.assertEqual((s["sent"], s["failed"]), (3, 0), s)
+            page = collector.session_records(agent.session_id)
+            self.assertEqual(page["total"], 3, page)
+            items = {r["id"]: r for r in page["items"]}
+            self.assertEqual(set(items), {agent.id, llm.id, tool.id})
+            for r in items.values():
+                self.assertEqual(r["session_id"], agent.session_id)
+                self.assertEqual(r["turn_number"], 1)
+                self.assertEqual(r["status"], "success")
+            self.assertEqual(items[llm.id]["request"]["model"], "fake-model")
+            if "parent_id" in items[llm.id]:
+                self.assertEqual(items[llm.id]["parent_id"], agent.id)
+                self.assertEqual(items[tool.id]["parent_id"], llm.id)
+            c.shutdown(2.0)
+        finally:
+            collector.close()
 
 
 class CollectorDown(unittest.TestCase):

@@ -285,5 +285,104 @@ class WrapAsyncOpenAITests(unittest.TestCase):
         self.assertEqual(finals[1]["response"]["choices"][0]["message"]["content"], "echo: b")
 
 
+class SpanTests(unittest.TestCase):
+    """Spans through the C library to a fake collector: nesting by `with`, explicit parents, errors."""
+
+    def setUp(self):
+        self.fc = FakeCollector()
+        self.c = llmtrace.Client(endpoint=self.fc.endpoint, flush_interval_ms=20)
+
+    def tearDown(self):
+        self.c.shutdown(2.0)
+        self.fc.close()
+
+    def by_name(self):
+        return {r["name"]: r for r in self.fc.records}
+
+    def test_nested_with_blocks_make_one_tree(self):
+        hexd = set("0123456789abcdef")
+        with self.c.span("plan", kind="agent") as agent:
+            with self.c.span("chat") as llm:  # child of the enclosing span
+                llm.request = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+                llm.response = {"choices": []}
+                with llm.span("search", kind="tool") as tool:
+                    tool.request = {"q": "x"}
+            with agent.span("lookup", kind="retrieval"):
+                pass
+        with self.c.span("second-root", kind="chain") as other:
+            pass
+        self.assertTrue(self.c.flush(5.0))
+        m = self.by_name()
+        self.assertEqual(len(self.fc.records), 5)
+        a, l, t, r = m["plan"], m["chat"], m["search"], m["lookup"]
+        self.assertEqual(a["id"], agent.id)
+        self.assertEqual(len(a["id"]), 16)
+        self.assertTrue(set(a["id"]) <= hexd)
+        self.assertEqual(len(a["trace_id"]), 32)
+        self.assertTrue(set(a["trace_id"]) <= hexd)
+        self.assertNotIn("parent_id", a)
+        self.assertIsNone(agent.parent_id)
+        self.assertEqual(l["parent_id"], a["id"])
+        self.assertEqual(t["parent_id"], l["id"])
+        self.assertEqual(r["parent_id"], a["id"])
+        for x in (l, t, r):
+            self.assertEqual(x["trace_id"], a["trace_id"])
+            self.assertEqual(x["session_id"], a["session_id"])
+            self.assertEqual(x["turn_number"], 1)
+        self.assertEqual([a["kind"], l["kind"], t["kind"], r["kind"]], ["agent", "llm", "tool", "retrieval"])
+        self.assertEqual(l["request"]["messages"][0]["content"], "hi")
+        self.assertEqual(t["request"], {"q": "x"})
+        self.assertLessEqual(a["started_at"], l["started_at"])
+        self.assertLessEqual(t["ended_at"], a["ended_at"])
+        for x in m.values():
+            self.assertLessEqual(x["started_at"], x["ended_at"])
+            self.assertEqual(x["status"], "success")
+        self.assertNotEqual(m["second-root"]["trace_id"], a["trace_id"])
+        self.assertNotIn("parent_id", m["second-root"])
+        self.assertEqual(other.kind, "chain")
+
+    def test_exception_in_block_records_error_and_propagates(self):
+        with self.assertRaises(KeyError):
+            with self.c.span("root", kind="agent", session_id="py-span-sess", turn_number=4):
+                with self.c.span("tool-call", kind="tool"):
+                    raise KeyError("missing")
+        s = self.c.span("never-ended")
+        del s  # freed without end: sent as an error
+        with self.assertRaises(ValueError):
+            self.c.span("x", kind="nope")
+        self.assertTrue(self.c.flush(5.0))
+        m = self.by_name()
+        self.assertEqual(m["tool-call"]["status"], "error")
+        self.assertIn("KeyError", m["tool-call"]["error_message"])
+        self.assertEqual(m["root"]["status"], "error")
+        self.assertEqual(m["root"]["session_id"], "py-span-sess")
+        self.assertEqual(m["tool-call"]["turn_number"], 4)
+        self.assertEqual(m["never-ended"]["error_message"], "span not ended")
+
+    def test_plain_trace_takes_span_fields(self):
+        self.assertTrue(self.c.trace(session_id="plain", name="step", kind="tool", trace_id="ab" * 16,
+                                     parent_id="cd" * 8))
+        with self.assertRaises(ValueError):
+            self.c.trace(kind="bogus")
+        self.assertTrue(self.c.flush(5.0))
+        r = self.fc.records[0]
+        self.assertEqual((r["name"], r["kind"], r["trace_id"], r["parent_id"]), ("step", "tool", "ab" * 16, "cd" * 8))
+
+    def test_end_on_another_thread_sends_once(self):
+        import threading
+        root = self.c.span("threaded", kind="agent")
+        kids = [root.span(f"k{i}", kind="tool") for i in range(4)]
+        ts = [threading.Thread(target=k.end) for k in kids] + [threading.Thread(target=root.end)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(root.end(), llmtrace.TraceResult.OK)  # second end: nothing more sent
+        self.assertTrue(self.c.flush(5.0))
+        self.assertEqual(len(self.fc.records), 5)
+        for i in range(4):
+            self.assertEqual(self.by_name()[f"k{i}"]["parent_id"], root.id)
+
+
 if __name__ == "__main__":
     unittest.main()

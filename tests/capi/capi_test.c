@@ -154,12 +154,83 @@ static void test_disabled(void) {
   lt_client_free(c);
 }
 
+static int is_lower_hex(const char* s, size_t n) {
+  size_t i;
+  if (strlen(s) != n) return 0;
+  for (i = 0; i < n; ++i)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+  return 1;
+}
+
+/* A span tree from C: agent -> llm -> tool, ids in OTel text form, links and kinds on the wire. */
+static void test_spans(void) {
+  char ep[128];
+  char agent_id[17], trace_id[33], llm_id[17];
+  fake_server* fs = fake_collector_start(ep, sizeof(ep));
+  lt_options o;
+  lt_client* c = NULL;
+  lt_span *agent = NULL, *llm = NULL, *tool = NULL, *lost = NULL, *other = NULL;
+  lt_options_init(&o);
+  o.endpoint = ep;
+  o.flush_interval_ms = 20;
+  CHECK(lt_client_new(&c, &o) == LT_OK);
+  CHECK(lt_span_start(NULL, c, NULL, "x", LT_KIND_LLM, NULL, 0) == LT_EINVAL);
+  CHECK(lt_span_start(&agent, NULL, NULL, "x", LT_KIND_LLM, NULL, 0) == LT_EINVAL);
+  CHECK(lt_span_start(&agent, c, NULL, "x", (lt_kind)42, NULL, 0) == LT_EINVAL);
+  CHECK(agent == NULL);
+  CHECK(strlen(lt_last_error()) > 0);
+  CHECK(lt_span_end(NULL, NULL, NULL, NULL) == LT_EINVAL);
+  CHECK(lt_span_start(&agent, c, NULL, "c-plan", LT_KIND_AGENT, "c-span-sess", 3) == LT_OK);
+  CHECK(is_lower_hex(lt_span_id(agent), 16));
+  CHECK(is_lower_hex(lt_span_trace_id(agent), 32));
+  CHECK(strcmp(lt_span_parent_id(agent), "") == 0);
+  CHECK(strcmp(lt_span_session_id(agent), "c-span-sess") == 0);
+  strcpy(agent_id, lt_span_id(agent));
+  strcpy(trace_id, lt_span_trace_id(agent));
+  CHECK(lt_span_start(&llm, c, agent, "c-chat", LT_KIND_LLM, "ignored", 9) == LT_OK);
+  CHECK(strcmp(lt_span_parent_id(llm), agent_id) == 0);
+  CHECK(strcmp(lt_span_trace_id(llm), trace_id) == 0);
+  CHECK(strcmp(lt_span_session_id(llm), "c-span-sess") == 0);
+  strcpy(llm_id, lt_span_id(llm));
+  lt_span_free(agent); /* a parent may go first: the children copied what they need; sent as not ended */
+  CHECK(lt_span_start(&tool, c, llm, "c-search", LT_KIND_TOOL, NULL, 0) == LT_OK);
+  CHECK(lt_span_end(tool, "{\"q\":\"x\"}", "{\"hits\":[]}", NULL) == LT_OK);
+  CHECK(lt_span_end(tool, NULL, NULL, NULL) == LT_OK); /* second end: nothing sent */
+  lt_span_free(tool);
+  CHECK(lt_span_fail(llm, "rate limited", "{\"model\":\"m\"}", NULL) == LT_OK);
+  lt_span_free(llm);
+  CHECK(lt_span_start(&lost, c, NULL, "c-lost", LT_KIND_CHAIN, NULL, 0) == LT_OK);
+  CHECK(strlen(lt_span_session_id(lost)) == 36); /* generated */
+  lt_span_free(lost);
+  lt_span_free(NULL);
+  CHECK(lt_flush(c, 5000) == LT_OK);
+  CHECK(fake_records(fs) == 4);
+  CHECK(fake_duplicates(fs) == 0);
+  CHECK(fake_has_record_with(fs, "id", agent_id));
+  CHECK(fake_has_record_with(fs, "parent_id", agent_id));
+  CHECK(fake_has_record_with(fs, "parent_id", llm_id));
+  CHECK(fake_has_record_with(fs, "trace_id", trace_id));
+  CHECK(fake_has_record_with(fs, "kind", "agent"));
+  CHECK(fake_has_record_with(fs, "kind", "tool"));
+  CHECK(fake_has_record_with(fs, "kind", "chain"));
+  CHECK(fake_has_record_with(fs, "name", "c-search"));
+  CHECK(fake_has_record_with(fs, "error_message", "span not ended"));
+  CHECK(fake_has_record_with(fs, "error_message", "rate limited"));
+  CHECK(lt_shutdown(c, 2000) == LT_OK);
+  CHECK(lt_span_start(&other, c, NULL, "late", LT_KIND_LLM, NULL, 0) == LT_OK); /* ids still made */
+  CHECK(lt_span_end(other, NULL, NULL, NULL) == LT_ESTOPPED);
+  lt_span_free(other);
+  lt_client_free(c);
+  fake_stop(fs);
+}
+
 int main(void) {
   test_options_and_errors();
   test_trace_flush_stats();
   test_shutdown_deadline();
   test_zero_initialised_options();
   test_disabled();
+  test_spans();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

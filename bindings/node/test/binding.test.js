@@ -161,3 +161,103 @@ test('shutdown: resolves false within the deadline when the collector never answ
     await new Promise((r) => srv.close(r));
   }
 });
+
+// A capture collector: keeps every record the library POSTs, so the rendered span fields can be checked
+// exactly (the real collector stores only some of them today).
+async function startCapture() {
+  const http = require('node:http');
+  const zlib = require('node:zlib');
+  const records = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let body = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
+      const traces = JSON.parse(body.toString('utf8')).traces;
+      records.push(...traces);
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ accepted: traces.length, rejected: 0 }));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    endpoint: `http://127.0.0.1:${server.address().port}`,
+    records,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+test('span: client.span nests across awaits, renders ids, links, kinds and times', async () => {
+  const cap = await startCapture();
+  const c = new llmtrace.Client({ endpoint: cap.endpoint, flushIntervalMs: 20 });
+  try {
+    let agentSpan;
+    const out = await c.span('plan', { kind: 'agent' }, async (agent) => {
+      agentSpan = agent;
+      await c.span('chat', async (llm) => {
+        llm.request = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+        await new Promise((r) => setTimeout(r, 5));
+        c.span('search', { kind: 'tool' }, (tool) => { tool.request = { q: 'x' }; });
+        llm.response = { choices: [] };
+      });
+      const manual = agent.child('lookup', { kind: 'retrieval' });
+      assert.equal(manual.end({ response: { docs: [] } }), 'ok');
+      assert.equal(manual.end(), 'ok'); // second end sends nothing
+      return 42;
+    });
+    assert.equal(out, 42);
+    await assert.rejects(c.span('broken', { kind: 'chain' }, async () => { throw new RangeError('bad'); }), RangeError);
+    assert.throws(() => c.startSpan('x', { kind: 'nope' }), TypeError);
+    assert.equal(await c.flush(5000), true);
+    const m = Object.fromEntries(cap.records.map((r) => [r.name, r]));
+    assert.equal(cap.records.length, 5);
+    const { plan, chat, search, lookup, broken } = m;
+    assert.match(plan.id, /^[0-9a-f]{16}$/);
+    assert.match(plan.trace_id, /^[0-9a-f]{32}$/);
+    assert.equal(plan.id, agentSpan.id);
+    assert.equal(plan.parent_id, undefined);
+    assert.equal(chat.parent_id, plan.id);
+    assert.equal(search.parent_id, chat.id);
+    assert.equal(lookup.parent_id, plan.id);
+    for (const r of [chat, search, lookup]) {
+      assert.equal(r.trace_id, plan.trace_id);
+      assert.equal(r.session_id, plan.session_id);
+      assert.equal(r.turn_number, 1);
+    }
+    assert.deepEqual([plan.kind, chat.kind, search.kind, lookup.kind], ['agent', 'llm', 'tool', 'retrieval']);
+    assert.equal(chat.request.messages[0].content, 'hi');
+    assert.deepEqual(chat.response, { choices: [] });
+    assert.deepEqual(search.request, { q: 'x' });
+    for (const r of cap.records) assert.ok(r.started_at <= r.ended_at);
+    assert.ok(plan.started_at <= chat.started_at && chat.ended_at <= plan.ended_at);
+    assert.ok(chat.latency_ms >= 4);
+    assert.equal(broken.status, 'error');
+    assert.equal(broken.error_message, 'RangeError: bad');
+    assert.equal(broken.parent_id, undefined);
+    assert.notEqual(broken.trace_id, plan.trace_id);
+  } finally {
+    await c.shutdown(2000);
+    await cap.close();
+  }
+});
+
+test('span: a tree reaches the real collector in one session with its ids', async () => {
+  const c = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
+  const ids = {};
+  const root = c.startSpan('node-plan', { kind: 'agent', sessionId: 'node-spans', turnNumber: 1 });
+  ids.root = root.id;
+  const llm = root.child('node-chat');
+  ids.llm = llm.id;
+  const tool = llm.child('node-tool', { kind: 'tool' });
+  ids.tool = tool.id;
+  assert.equal(tool.end({ request: { q: 'x' } }), 'ok');
+  assert.equal(llm.end({ request: { model: 'fake-model', messages: [] } }), 'ok');
+  assert.equal(root.end(), 'ok');
+  assert.equal(await c.flush(5000), true);
+  assert.equal(c.stats().sent, 3);
+  const items = await recordsOf('node-spans', 3);
+  assert.deepEqual(new Set(items.map((r) => r.id)), new Set([ids.root, ids.llm, ids.tool]));
+  for (const r of items) assert.equal(r.turn_number, 1);
+  await c.shutdown(2000);
+});

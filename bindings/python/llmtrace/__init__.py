@@ -5,8 +5,8 @@ ships batches to the collector. A Client may be shared by threads. Call shutdown
 interpreter's exit hook) to flush within a deadline.
 """
 
-from ._client import Client, LLMTraceError, TraceResult, default_client, load_library, new_id
+from ._client import KINDS, Client, LLMTraceError, Span, TraceResult, default_client, load_library, new_id
 from ._openai import wrap_openai, instrument
 
-__all__ = ["Client", "LLMTraceError", "TraceResult", "default_client", "load_library", "new_id", "wrap_openai", "instrument"]
+__all__ = ["KINDS", "Span", "Client", "LLMTraceError", "TraceResult", "default_client", "load_library", "new_id", "wrap_openai", "instrument"]
 __version__ = "0.1.0"

@@ -1,6 +1,7 @@
 """ctypes binding of <llmtrace.h>. Standard library only."""
 
 import atexit
+import contextvars
 import ctypes
 import enum
 import ctypes.util
@@ -163,6 +164,18 @@ def load_library():
         lib.lt_stats.restype = ctypes.c_int
         lib.lt_new_id.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         lib.lt_new_id.restype = ctypes.c_int
+        vp, cp = ctypes.c_void_p, ctypes.c_char_p
+        lib.lt_span_start.argtypes = [ctypes.POINTER(vp), vp, vp, cp, ctypes.c_int, cp, ctypes.c_int64]
+        lib.lt_span_start.restype = ctypes.c_int
+        lib.lt_span_end.argtypes = [vp, cp, cp, cp]
+        lib.lt_span_end.restype = ctypes.c_int
+        lib.lt_span_fail.argtypes = [vp, cp, cp, cp]
+        lib.lt_span_fail.restype = ctypes.c_int
+        lib.lt_span_free.argtypes = [vp]
+        lib.lt_span_free.restype = None
+        for fn in ("lt_span_id", "lt_span_trace_id", "lt_span_parent_id", "lt_span_session_id"):
+            getattr(lib, fn).argtypes = [vp]
+            getattr(lib, fn).restype = cp
         _lib = lib
         return lib
 
@@ -191,6 +204,89 @@ def _json_text(value):
 
 
 _live = weakref.WeakSet()
+
+KINDS = ("llm", "agent", "tool", "retrieval", "embedding", "chain", "other")  # lt_kind order
+_current_span = contextvars.ContextVar("llmtrace_current_span", default=None)
+
+
+def _enc(value):
+    text = _json_text(value)
+    return None if text is None else text.encode("utf-8", "surrogatepass")
+
+
+class Span:
+    """One node of a trace tree, sent as one record when it ends (see Client.span). Use it as a context
+    manager: the record is sent at exit, as an error with the exception's message when the block raised.
+    Inside the block, Client.span() (or span.span()) makes children of it. Attributes: id (16 hex),
+    trace_id (32 hex), parent_id (None for a root), session_id, name, kind. end()/fail() may be called from
+    any thread; only the first one sends."""
+
+    def __init__(self, client, handle, name, kind):
+        self._client = client
+        self._lib = client._lib
+        self._h = handle
+        self.name = name
+        self.kind = kind
+        self.id = self._lib.lt_span_id(handle).decode()
+        self.trace_id = self._lib.lt_span_trace_id(handle).decode()
+        self.parent_id = self._lib.lt_span_parent_id(handle).decode() or None
+        self.session_id = self._lib.lt_span_session_id(handle).decode()
+        self.request = None  # set these inside the block; sent at exit
+        self.response = None
+        self.metadata = None
+        self._token = None
+
+    def span(self, name, kind="llm"):
+        """A child span of this one."""
+        return self._client.span(name, kind=kind, parent=self)
+
+    child = span
+
+    def end(self, request=None, response=None, metadata=None):
+        """Sends the record (success); returns a TraceResult. Later calls send nothing."""
+        h = self._h
+        if h is None:
+            return TraceResult.STOPPED
+        rc = self._lib.lt_span_end(h, _enc(request if request is not None else self.request),
+                                   _enc(response if response is not None else self.response),
+                                   _enc(metadata if metadata is not None else self.metadata))
+        return TraceResult.OK if rc == LT_OK else _TRACE_RESULTS.get(rc, TraceResult.INVALID)
+
+    def fail(self, error_message, request=None, response=None):
+        """Sends the record as an error; returns a TraceResult. Later calls send nothing."""
+        h = self._h
+        if h is None:
+            return TraceResult.STOPPED
+        rc = self._lib.lt_span_fail(h, str(error_message or "error").encode("utf-8", "replace"),
+                                    _enc(request if request is not None else self.request),
+                                    _enc(response if response is not None else self.response))
+        return TraceResult.OK if rc == LT_OK else _TRACE_RESULTS.get(rc, TraceResult.INVALID)
+
+    def __enter__(self):
+        self._token = _current_span.set((self._client, self))
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._token is not None:
+            _current_span.reset(self._token)
+            self._token = None
+        if exc_type is not None:
+            self.fail(f"{exc_type.__name__}: {exc}")
+        else:
+            self.end()
+        self._free()
+        return False
+
+    def _free(self):
+        h, self._h = self._h, None
+        if h is not None:
+            self._lib.lt_span_free(h)  # sent as "span not ended" when neither end() nor fail() ran
+
+    def __del__(self):
+        try:
+            self._free()
+        except Exception:
+            pass
 
 
 @atexit.register
@@ -237,12 +333,14 @@ class Client:
 
     def trace(self, session_id=None, turn_number=None, request=None, response=None, status="success",
               error_message="", metadata=None, *, id=None, model=None, parent_id=None, latency_ms=None,
-              started_at=None, ended_at=None):
+              started_at=None, ended_at=None, trace_id=None, name=None, kind=None):
         """Queue one record; returns a TraceResult (truthy when queued). Never blocks; never raises for a full
         queue. The JSON is validated by the library's background thread: an invalid record is dropped there
         and counted in stats()["invalid"]."""
         if status not in _STATUSES:
             raise ValueError(f"status must be one of {_STATUSES}")
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
         parts = []
         if id:
             parts.append('"id":' + json.dumps(str(id)))
@@ -263,6 +361,12 @@ class Client:
             parts.append('"model":' + json.dumps(str(model)))
         if parent_id:
             parts.append('"parent_id":' + json.dumps(str(parent_id)))
+        if trace_id:
+            parts.append('"trace_id":' + json.dumps(str(trace_id)))
+        if name:
+            parts.append('"name":' + json.dumps(str(name)))
+        if kind:
+            parts.append('"kind":"%s"' % kind)
         if latency_ms is not None:
             parts.append('"latency_ms":%s' % json.dumps(float(latency_ms)))
         if started_at:
@@ -270,6 +374,28 @@ class Client:
         if ended_at:
             parts.append('"ended_at":' + json.dumps(str(ended_at)))
         return self.trace_json("{" + ",".join(parts) + "}")
+
+    def span(self, name, kind="llm", *, parent=None, session_id=None, turn_number=0):
+        """Starts a span (a Span; use `with`). parent: a Span, else the span whose `with` block of this client
+        encloses the call (contextvars: per thread and per asyncio task), else none: a root with a new trace
+        id and, without session_id, a new session on turn 1. Ids and the start time are taken now; the one
+        record is sent when it ends. Raises ValueError for an unknown kind."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        if parent is None:
+            cur = _current_span.get()
+            if cur is not None and cur[0] is self:
+                parent = cur[1]
+        h = self._h
+        if h is None:
+            raise LLMTraceError(LT_ESTOPPED, "client was freed")
+        out = ctypes.c_void_p()
+        rc = self._lib.lt_span_start(ctypes.byref(out), h, parent._h if parent is not None else None,
+                                     str(name).encode("utf-8", "replace"), KINDS.index(kind),
+                                     session_id.encode() if session_id else None, int(turn_number or 0))
+        if rc != LT_OK:
+            raise LLMTraceError(rc, self._lib.lt_last_error().decode(errors="replace"))
+        return Span(self, out, str(name), kind)
 
     def trace_json(self, text):
         """Queue a record given as JSON text in the POST /api/trace shape; returns a TraceResult. An "id" is

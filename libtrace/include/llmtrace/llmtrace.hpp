@@ -22,6 +22,11 @@ const char* version() noexcept;
 
 enum class status { pending, success, error };
 
+// What a record (span) stands for; SPEC "Data model". llm is the default and is not written out for a plain
+// record (the collector assumes it); a span always writes its kind.
+enum class kind { llm, agent, tool, retrieval, embedding, chain, other };
+const char* to_string(kind k) noexcept;
+
 // What trace() does when the queue's byte budget is used up.
 enum class overflow_policy {
   drop_new,  // drop the new record and count it (default: the caller never waits)
@@ -74,6 +79,10 @@ struct record {
   std::optional<std::chrono::system_clock::time_point> ended_at{};
   std::optional<double> latency_ms{};
   std::string_view parent_id{};  // for nested spans (tool calls, retrieval, agent steps)
+  std::string_view trace_id{};   // shared by the records of one tree (span: 32 lowercase hex)
+  std::string_view name{};       // span name, e.g. "plan", "chat", "search"
+  llmtrace::kind kind = llmtrace::kind::llm;
+  bool write_kind = false;  // write "kind" even when it is llm (spans do); other kinds are always written
 };
 
 // What trace() did with a record. Only ok means it was queued; every other result is counted nowhere else
@@ -112,6 +121,7 @@ std::string new_id();
 
 class call;
 class session;
+class span;
 struct detail_access;  // defined in src/ (client_access.hpp): builds a client around a chosen exporter
 
 class client {
@@ -138,6 +148,12 @@ class client {
   // RAII helper: sends a pending record now; finish()/fail() (or the destructor) send the final one.
   call start_call(std::string_view session_id, std::string_view request_json, int64_t turn_number = 0,
                   std::string_view model = {});
+
+  // Root span of a new trace (see class span). Empty session_id: a new one is generated and the tree takes
+  // turn 1 of it, so the whole tree lands in one session and one turn; with a session_id and turn 0 the
+  // collector assigns the turn.
+  span start_span(std::string_view name, llmtrace::kind k = llmtrace::kind::llm,
+                  std::string_view session_id = {}, int64_t turn_number = 0) noexcept;
 
   flush_result flush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) noexcept;
   // Flushes, then stops the flusher; returns within `timeout` even if the collector never answers
@@ -205,6 +221,8 @@ class session {
   int64_t next_turn() noexcept { return next_turn_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
   call start_call(std::string_view request_json, std::string_view model = {});
+  // Root span of a new trace in this session, on the next turn.
+  span start_span(std::string_view name, llmtrace::kind k = llmtrace::kind::llm) noexcept;
   // Fills session_id and, when 0, turn_number.
   trace_result trace(record r) noexcept;
 
@@ -212,6 +230,65 @@ class session {
   client& client_;
   std::string id_;
   std::atomic<int64_t> next_turn_{0};
+};
+
+// One node of a trace tree (agent step, LLM call, tool call, ...), sent as ONE record when it ends:
+// `id` = span id (16 lowercase hex), `trace_id` (32 lowercase hex, shared by the tree), `parent_id` (the
+// parent span's id; absent on a root), `name`, `kind`, `started_at` (taken at start), `ended_at` and
+// `latency_ms` (taken at end), and the session and turn of its root.
+//   auto agent = client.start_span("plan", llmtrace::kind::agent);
+//   auto llm = agent.child("chat", llmtrace::kind::llm);
+//   llm.end(request_json, response_json);   // sent now
+//   agent.end();                            // children may end before or after their parent
+// A span destroyed without end()/fail() is sent as an error "span not ended" ("span not ended: exception in
+// flight" while unwinding). Nothing throws and nothing blocks: start/child only generate ids
+// and copy strings, end() is one trace(). end()/fail() may be called from any thread, concurrently with
+// child() on others; only the first end()/fail() sends. Movable, not copyable; keeps the client's state
+// alive, so it works even after the client object is moved. A default-constructed or moved-from span is
+// inert (end() does nothing, ids empty).
+class span {
+ public:
+  span() noexcept = default;
+  span(span&&) noexcept;
+  span& operator=(span&&) noexcept;
+  span(const span&) = delete;
+  span& operator=(const span&) = delete;
+  ~span();
+
+  // A child span: same trace, session and turn; parent_id = this span's id.
+  span child(std::string_view name, llmtrace::kind k = llmtrace::kind::llm) const noexcept;
+
+  // Sends the record (status success). JSON texts are embedded verbatim (empty: null / omitted).
+  trace_result end(std::string_view request_json = {}, std::string_view response_json = {},
+                   std::string_view metadata_json = {}) noexcept;
+  // Sends the record with status error.
+  trace_result fail(std::string_view error_message, std::string_view request_json = {},
+                    std::string_view response_json = {}) noexcept;
+
+  const std::string& id() const noexcept { return id_; }  // span id, 16 lowercase hex
+  const std::string& trace_id() const noexcept { return trace_id_; }
+  const std::string& parent_id() const noexcept { return parent_id_; }
+  const std::string& name() const noexcept { return name_; }
+  const std::string& session_id() const noexcept { return session_id_; }
+  int64_t turn_number() const noexcept { return turn_number_; }
+  llmtrace::kind kind() const noexcept { return kind_; }
+  bool ended() const noexcept { return !impl_ || done_.load(std::memory_order_acquire); }
+
+ private:
+  friend class client;
+  span(std::shared_ptr<client::impl> c, std::string trace_id, std::string parent_id, std::string name,
+       llmtrace::kind k, std::string session_id, int64_t turn_number) noexcept;
+  trace_result send(llmtrace::status st, std::string_view error_message, std::string_view request_json,
+                    std::string_view response_json, std::string_view metadata_json) noexcept;
+
+  std::shared_ptr<client::impl> impl_;
+  std::string id_, trace_id_, parent_id_, name_, session_id_;
+  int64_t turn_number_ = 0;
+  llmtrace::kind kind_ = llmtrace::kind::llm;
+  std::chrono::system_clock::time_point started_at_{};
+  std::chrono::steady_clock::time_point started_steady_{};
+  int uncaught_at_start_ = 0;
+  std::atomic<bool> done_{false};
 };
 
 // A process-wide client built from options::from_env() on first use; flushed at exit (atexit) within
