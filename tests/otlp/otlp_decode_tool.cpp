@@ -39,7 +39,8 @@ void append(Request& into, Request&& from, Items Request::*items) {
 }
 
 int fail(const std::string& file, const otlp::decode_error& e) {
-  std::cout << json{{"error", {{"file", file}, {"status", e.http_status}, {"message", e.message}, {"field", e.field}}}}
+  std::cout << json{{"error",
+                     {{"file", file}, {"status", e.http_status}, {"message", e.message}, {"field", e.field}}}}
                    .dump()
             << "\n";
   return 1;

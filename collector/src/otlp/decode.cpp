@@ -47,9 +47,8 @@ decode_result<T> decode_body(std::string_view body, std::string_view content_typ
     inflated = std::move(g.bytes);
     body = inflated;
   } else if (!ce.empty() && !iequals(ce, "identity")) {
-    res.error = {415,
-                 "unsupported Content-Encoding \"" + std::string(ce.substr(0, 100)) + "\": use gzip or none",
-                 ""};
+    res.error = {
+        415, "unsupported Content-Encoding \"" + std::string(ce.substr(0, 100)) + "\": use gzip or none", ""};
     return res;
   }
   if (body.size() > lim.max_body_bytes) {
@@ -93,7 +92,8 @@ inflate_result gunzip(std::string_view body, std::size_t max_bytes) {
     zs.avail_out = sizeof buf;
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
-      res.message = std::string("gzip body is corrupt or truncated") + (zs.msg ? std::string(": ") + zs.msg : "");
+      res.message =
+          std::string("gzip body is corrupt or truncated") + (zs.msg ? std::string(": ") + zs.msg : "");
       inflateEnd(&zs);
       return res;
     }
@@ -119,14 +119,16 @@ inflate_result gunzip(std::string_view body, std::size_t max_bytes) {
 decode_result<traces_request> decode_traces(std::string_view body, std::string_view content_type,
                                             std::string_view content_encoding, const limits& lim) {
   return decode_body<traces_request>(
-      body, content_type, content_encoding, lim, [&](std::string_view b) { return decode_traces_protobuf(b, lim); },
+      body, content_type, content_encoding, lim,
+      [&](std::string_view b) { return decode_traces_protobuf(b, lim); },
       [&](std::string_view b) { return decode_traces_json(b, lim); });
 }
 
 decode_result<logs_request> decode_logs(std::string_view body, std::string_view content_type,
                                         std::string_view content_encoding, const limits& lim) {
   return decode_body<logs_request>(
-      body, content_type, content_encoding, lim, [&](std::string_view b) { return decode_logs_protobuf(b, lim); },
+      body, content_type, content_encoding, lim,
+      [&](std::string_view b) { return decode_logs_protobuf(b, lim); },
       [&](std::string_view b) { return decode_logs_json(b, lim); });
 }
 

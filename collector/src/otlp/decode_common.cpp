@@ -4,7 +4,9 @@
 
 namespace llmtrace::otlp::detail {
 
-void fail(std::string message, int http_status) { throw failure{{}, std::move(message), http_status}; }
+void fail(std::string message, int http_status) {
+  throw failure{{}, std::move(message), http_status};
+}
 
 std::string indexed(std::string_view name, std::size_t i) {
   std::string s(name);
@@ -18,8 +20,12 @@ namespace {
 
 constexpr char k_hex[] = "0123456789abcdef";
 
-std::size_t id_bytes(id_kind k) { return k == id_kind::trace ? 16 : 8; }
-const char* id_name(id_kind k) { return k == id_kind::trace ? "trace id" : "span id"; }
+std::size_t id_bytes(id_kind k) {
+  return k == id_kind::trace ? 16 : 8;
+}
+const char* id_name(id_kind k) {
+  return k == id_kind::trace ? "trace id" : "span id";
+}
 
 void check_not_zero(std::string_view hex, id_kind kind) {
   if (hex.find_first_not_of('0') == std::string_view::npos)

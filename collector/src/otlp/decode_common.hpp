@@ -28,7 +28,8 @@ decltype(auto) within(std::string_view step, F&& body) {
     return body();
   } catch (failure& f) {
     if (!step.empty())
-      f.field = f.field.empty() ? std::string(step) : std::string(step) + (f.field[0] == '[' ? "" : ".") + f.field;
+      f.field =
+          f.field.empty() ? std::string(step) : std::string(step) + (f.field[0] == '[' ? "" : ".") + f.field;
     throw;
   } catch (const wire::wire_error& e) {
     throw failure{std::string(step), e.message + " at byte " + std::to_string(e.offset), 400};

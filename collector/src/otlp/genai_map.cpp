@@ -205,7 +205,8 @@ json openllmetry_message(const json& g, bool output) {
   auto calls = indexed_groups(g, "tool_calls.");
   if (!calls.empty()) {
     json tc = json::array();
-    for (auto& [i, c] : calls) tc.push_back(tool_call(str(c, "id"), str(c, "name"), c.value("arguments", json())));
+    for (auto& [i, c] : calls)
+      tc.push_back(tool_call(str(c, "id"), str(c, "name"), c.value("arguments", json())));
     msg["tool_calls"] = tc;
   }
   if (g.contains("tool_call_id")) msg["tool_call_id"] = as_text(g["tool_call_id"]);
@@ -216,7 +217,8 @@ json openllmetry_message(const json& g, bool output) {
 // ---- dialect: OpenInference (llm.input_messages.{i}.message.*) ----
 
 json openinference_message(const json& g) {
-  json msg = {{"role", str(g, "message.role").empty() ? "user" : str(g, "message.role")}, {"content", nullptr}};
+  json msg = {{"role", str(g, "message.role").empty() ? "user" : str(g, "message.role")},
+              {"content", nullptr}};
   if (const json* c = attr(g, "message.content")) {
     msg["content"] = as_text(*c);
   } else {
@@ -252,8 +254,8 @@ struct content_event {
 };
 
 bool is_content_event(std::string_view name) {
-  return name == "gen_ai.system.message" || name == "gen_ai.user.message" || name == "gen_ai.assistant.message" ||
-         name == "gen_ai.tool.message" || name == "gen_ai.choice";
+  return name == "gen_ai.system.message" || name == "gen_ai.user.message" ||
+         name == "gen_ai.assistant.message" || name == "gen_ai.tool.message" || name == "gen_ai.choice";
 }
 
 json event_tool_calls(const json& p) {
@@ -380,9 +382,10 @@ json tools_of(const json& a) {
           tools.push_back(t);
         else
           tools.push_back({{"type", t.value("type", "function")},
-                           {"function", {{"name", t.value("name", json())},
-                                         {"description", t.value("description", json())},
-                                         {"parameters", structured(t.value("parameters", json::object()))}}}});
+                           {"function",
+                            {{"name", t.value("name", json())},
+                             {"description", t.value("description", json())},
+                             {"parameters", structured(t.value("parameters", json::object()))}}}});
       }
   }
   if (tools.empty())
@@ -412,7 +415,8 @@ void parameters_into(const json& a, json& req) {
   put_if(req, "frequency_penalty", attr(a, "llm.frequency_penalty"));
   put_if(req, "presence_penalty", attr(a, "llm.presence_penalty"));
   put_if(req, "top_p", attr(a, "llm.top_p"));
-  if (const json* s = attr(a, "llm.is_streaming"); s && s->is_boolean() && s->get<bool>()) req["stream"] = true;
+  if (const json* s = attr(a, "llm.is_streaming"); s && s->is_boolean() && s->get<bool>())
+    req["stream"] = true;
   if (const json* ip = attr(a, "llm.invocation_parameters")) {
     json v = structured(*ip);
     if (v.is_object())
@@ -448,7 +452,8 @@ conversation conversation_of(const json& a, const std::vector<content_event>& ev
   c.messages = semconv_inputs(a);
   if (!c.messages.empty()) c.dialect = "otel_genai";
   if (c.messages.empty()) {
-    for (auto& [i, g] : indexed_groups(a, "llm.input_messages.")) c.messages.push_back(openinference_message(g));
+    for (auto& [i, g] : indexed_groups(a, "llm.input_messages."))
+      c.messages.push_back(openinference_message(g));
     if (!c.messages.empty()) c.dialect = "openinference";
   }
   if (c.messages.empty()) {
@@ -493,20 +498,26 @@ std::string dialect_of(const json& a) {
 }
 
 std::string session_of(const json& a) {
-  return first_str(a, {"gen_ai.conversation.id", "session.id", "traceloop.association.properties.session_id",
-                       "traceloop.association.properties.sessionId",
-                       "traceloop.association.properties.conversation_id",
-                       "traceloop.association.properties.thread_id"});
+  return first_str(
+      a, {"gen_ai.conversation.id", "session.id", "traceloop.association.properties.session_id",
+          "traceloop.association.properties.sessionId", "traceloop.association.properties.conversation_id",
+          "traceloop.association.properties.thread_id"});
 }
 
 const char* span_kind_name(span_kind k) {
   switch (k) {
-    case span_kind::internal: return "internal";
-    case span_kind::server: return "server";
-    case span_kind::client: return "client";
-    case span_kind::producer: return "producer";
-    case span_kind::consumer: return "consumer";
-    default: return "unspecified";
+    case span_kind::internal:
+      return "internal";
+    case span_kind::server:
+      return "server";
+    case span_kind::client:
+      return "client";
+    case span_kind::producer:
+      return "producer";
+    case span_kind::consumer:
+      return "consumer";
+    default:
+      return "unspecified";
   }
 }
 
@@ -519,16 +530,19 @@ void fill_llm(record_draft& d, const json& a, const std::vector<content_event>& 
       if (v.is_object() && v.contains("model") && v["model"].is_string()) request_model = v["model"];
     }
   if (request_model.empty()) request_model = str(a, "llm.model_name");
-  const std::string response_model = first_str(a, {"gen_ai.response.model", "llm.response.model"});
+  const std::string response_model =
+      first_str(a, {"gen_ai.response.model", "llm.response.model", "llm.model_name"});
   d.model = response_model.empty() ? request_model : response_model;
 
   auto& u = d.usage;
-  u.prompt_tokens = first_int(a, {"gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
-                                  "llm.usage.prompt_tokens"});
+  u.prompt_tokens = first_int(a, {"gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+                                  "llm.token_count.prompt", "llm.usage.prompt_tokens"});
   u.completion_tokens = first_int(a, {"gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
                                       "llm.token_count.completion", "llm.usage.completion_tokens"});
-  u.total_tokens = first_int(a, {"llm.usage.total_tokens", "llm.token_count.total", "gen_ai.usage.total_tokens"});
-  if (!u.total_tokens && u.prompt_tokens && u.completion_tokens) u.total_tokens = *u.prompt_tokens + *u.completion_tokens;
+  u.total_tokens =
+      first_int(a, {"llm.usage.total_tokens", "llm.token_count.total", "gen_ai.usage.total_tokens"});
+  if (!u.total_tokens && u.prompt_tokens && u.completion_tokens)
+    u.total_tokens = *u.prompt_tokens + *u.completion_tokens;
 
   conversation c = conversation_of(a, events);
   d.dialect = c.dialect.empty() ? dialect_of(a) : c.dialect;
@@ -549,12 +563,13 @@ void fill_llm(record_draft& d, const json& a, const std::vector<content_event>& 
   if (const json* fr = attr(a, "gen_ai.response.finish_reasons"); fr && fr->is_array())
     for (std::size_t i = 0; i < c.choices.size() && i < fr->size(); ++i)
       if (!c.choices[i].contains("finish_reason")) c.choices[i]["finish_reason"] = (*fr)[i];
-  if (const json* fr = attr(a, "llm.finish_reason"); fr && c.choices.size() == 1 &&
-                                                        !c.choices[0].contains("finish_reason"))
+  if (const json* fr = attr(a, "llm.finish_reason");
+      fr && c.choices.size() == 1 && !c.choices[0].contains("finish_reason"))
     c.choices[0]["finish_reason"] = *fr;
   // The semconv says "tool_call" where the chat completion shape says "tool_calls".
   for (auto& ch : c.choices)
-    if (ch.contains("finish_reason") && ch["finish_reason"] == "tool_call") ch["finish_reason"] = "tool_calls";
+    if (ch.contains("finish_reason") && ch["finish_reason"] == "tool_call")
+      ch["finish_reason"] = "tool_calls";
   json resp = {{"object", d.kind == "embedding" ? "list" : "chat.completion"}};
   if (auto id = first_str(a, {"gen_ai.response.id", "llm.response.id"}); !id.empty()) resp["id"] = id;
   resp["model"] = d.model;
@@ -572,7 +587,8 @@ void fill_other(record_draft& d, const json& a) {
     json req = json::object();
     req["name"] = first_str(a, {"gen_ai.tool.name", "tool.name", "traceloop.entity.name"});
     if (req["name"] == "") req["name"] = d.name;
-    if (auto id = first_str(a, {"gen_ai.tool.call.id", "tool_call.id"}); !id.empty()) req["tool_call_id"] = id;
+    if (auto id = first_str(a, {"gen_ai.tool.call.id", "tool_call.id"}); !id.empty())
+      req["tool_call_id"] = id;
     if (const json* args = attr(a, "gen_ai.tool.call.arguments"))
       req["arguments"] = structured(*args);
     else if (const json* in = attr(a, "input.value"))
@@ -636,7 +652,8 @@ record_draft map_span(const span& s, const json& resource_attributes, const scop
     d.error_message = s.status_message;
     if (d.error_message.empty())
       for (const auto& e : s.events)
-        if (e.name == "exception") d.error_message = first_str(e.attributes, {"exception.message", "exception.type"});
+        if (e.name == "exception")
+          d.error_message = first_str(e.attributes, {"exception.message", "exception.type"});
     if (d.error_message.empty()) d.error_message = first_str(a, {"error.type"});
   }
 
@@ -647,7 +664,8 @@ record_draft map_span(const span& s, const json& resource_attributes, const scop
   json other_events = json::array();
   for (const auto& e : s.events)
     if (!is_content_event(e.name))
-      other_events.push_back({{"name", e.name}, {"time_unix_nano", e.time_unix_nano}, {"attributes", e.attributes}});
+      other_events.push_back(
+          {{"name", e.name}, {"time_unix_nano", e.time_unix_nano}, {"attributes", e.attributes}});
   if (!other_events.empty()) d.metadata["otel.events"] = std::move(other_events);
   if (!s.links.empty()) {
     json links = json::array();

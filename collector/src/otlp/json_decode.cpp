@@ -270,11 +270,11 @@ class json_decoder {
     s.span_id = id_member(j, "spanId", "span_id", id_kind::span, false);
     s.parent_span_id = id_member(j, "parentSpanId", "parent_span_id", id_kind::span, true);
     s.name = string_member(j, "name");
-    s.kind = static_cast<span_kind>(enum_member(
-        j, "kind",
-        {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT",
-         "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"},
-        5));
+    s.kind =
+        static_cast<span_kind>(enum_member(j, "kind",
+                                           {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER",
+                                            "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"},
+                                           5));
     s.start_time_unix_nano = u64_member(j, "startTimeUnixNano", "start_time_unix_nano");
     s.end_time_unix_nano = u64_member(j, "endTimeUnixNano", "end_time_unix_nano");
     s.attributes = attributes(j);
@@ -345,10 +345,10 @@ decode_result<T> run(std::string_view text, const limits& lim, F&& walk) {
   auto parsed = ingest::parse_json_limited(text, max_depth);
   if (!parsed.ok) {
     res.error = {400,
-                 parsed.too_deep ? "JSON nested deeper than " + std::to_string(max_depth) +
-                                       " levels (AnyValue depth limit " +
-                                       std::to_string(lim.max_any_value_depth) + ")"
-                                 : "malformed JSON: " + parsed.message,
+                 parsed.too_deep
+                     ? "JSON nested deeper than " + std::to_string(max_depth) +
+                           " levels (AnyValue depth limit " + std::to_string(lim.max_any_value_depth) + ")"
+                     : "malformed JSON: " + parsed.message,
                  ""};
     return res;
   }

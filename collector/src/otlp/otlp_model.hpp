@@ -16,11 +16,11 @@ namespace llmtrace::otlp {
 // Caps applied while decoding, so a hostile body is refused before it costs memory or stack.
 struct limits {
   std::size_t max_body_bytes = 16u * 1024u * 1024u;  // after gzip inflation
-  std::size_t max_spans = 10'000;                     // per request (exporters batch 512 by default)
-  std::size_t max_log_records = 10'000;               // per request
-  std::size_t max_any_value_depth = 16;               // AnyValue nested in arrays / kvlists
-  std::size_t max_value_bytes = 4u * 1024u * 1024u;   // one string or bytes value
-  std::size_t max_attributes = 4096;                  // per span, event, log record, resource or scope
+  std::size_t max_spans = 10'000;                    // per request (exporters batch 512 by default)
+  std::size_t max_log_records = 10'000;              // per request
+  std::size_t max_any_value_depth = 16;              // AnyValue nested in arrays / kvlists
+  std::size_t max_value_bytes = 4u * 1024u * 1024u;  // one string or bytes value
+  std::size_t max_attributes = 4096;                 // per span, event, log record, resource or scope
 };
 
 struct scope_info {
@@ -42,7 +42,14 @@ struct span_link {
 };
 
 // Span.SpanKind and Status.StatusCode values of the OTLP proto.
-enum class span_kind : int { unspecified = 0, internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+enum class span_kind : int {
+  unspecified = 0,
+  internal = 1,
+  server = 2,
+  client = 3,
+  producer = 4,
+  consumer = 5
+};
 enum class status_code : int { unset = 0, ok = 1, error = 2 };
 
 struct span {

@@ -20,11 +20,16 @@ using wire::wire_type;
 
 const char* type_name(wire_type t) {
   switch (t) {
-    case wire_type::varint: return "varint";
-    case wire_type::fixed64: return "fixed64";
-    case wire_type::len: return "length-delimited";
-    case wire_type::fixed32: return "fixed32";
-    default: return "group";
+    case wire_type::varint:
+      return "varint";
+    case wire_type::fixed64:
+      return "fixed64";
+    case wire_type::len:
+      return "length-delimited";
+    case wire_type::fixed32:
+      return "fixed32";
+    default:
+      return "group";
   }
 }
 
@@ -98,9 +103,15 @@ class pb_decoder {
       auto f = r.next_field();
       std::size_t sub = 0;
       switch (f.number) {
-        case 1: v = within("string_value", [&] { return string_of(r, f); }); break;
-        case 2: v = varint_of(r, f) != 0; break;
-        case 3: v = static_cast<int64_t>(varint_of(r, f)); break;
+        case 1:
+          v = within("string_value", [&] { return string_of(r, f); });
+          break;
+        case 2:
+          v = varint_of(r, f) != 0;
+          break;
+        case 3:
+          v = static_cast<int64_t>(varint_of(r, f));
+          break;
         case 4: {
           const uint64_t raw = fixed64_of(r, f);
           double d = 0;
@@ -132,7 +143,8 @@ class pb_decoder {
           v = base64(b);
           break;
         }
-        default: r.skip(f);
+        default:
+          r.skip(f);
       }
     }
     return v;
@@ -227,10 +239,17 @@ class pb_decoder {
     while (!r.done()) {
       auto f = r.next_field();
       switch (f.number) {
-        case 1: s.name = within("name", [&] { return string_of(r, f); }); break;
-        case 2: s.version = within("version", [&] { return string_of(r, f); }); break;
-        case 3: attribute(r, f, s.attributes, i); break;
-        default: r.skip(f);
+        case 1:
+          s.name = within("name", [&] { return string_of(r, f); });
+          break;
+        case 2:
+          s.version = within("version", [&] { return string_of(r, f); });
+          break;
+        case 3:
+          attribute(r, f, s.attributes, i);
+          break;
+        default:
+          r.skip(f);
       }
     }
     return s;
@@ -320,14 +339,30 @@ class pb_decoder {
       auto f = r.next_field();
       std::size_t sub = 0;
       switch (f.number) {
-        case 1: s.trace_id = id_field(r, f, "trace_id", id_kind::trace, false), has_trace = true; break;
-        case 2: s.span_id = id_field(r, f, "span_id", id_kind::span, false), has_span = true; break;
-        case 4: s.parent_span_id = id_field(r, f, "parent_span_id", id_kind::span, true); break;
-        case 5: s.name = within("name", [&] { return string_of(r, f); }); break;
-        case 6: s.kind = static_cast<span_kind>(std::min<uint64_t>(varint_of(r, f), 5)); break;
-        case 7: s.start_time_unix_nano = within("start_time_unix_nano", [&] { return fixed64_of(r, f); }); break;
-        case 8: s.end_time_unix_nano = within("end_time_unix_nano", [&] { return fixed64_of(r, f); }); break;
-        case 9: attribute(r, f, s.attributes, attrs); break;
+        case 1:
+          s.trace_id = id_field(r, f, "trace_id", id_kind::trace, false), has_trace = true;
+          break;
+        case 2:
+          s.span_id = id_field(r, f, "span_id", id_kind::span, false), has_span = true;
+          break;
+        case 4:
+          s.parent_span_id = id_field(r, f, "parent_span_id", id_kind::span, true);
+          break;
+        case 5:
+          s.name = within("name", [&] { return string_of(r, f); });
+          break;
+        case 6:
+          s.kind = static_cast<span_kind>(std::min<uint64_t>(varint_of(r, f), 5));
+          break;
+        case 7:
+          s.start_time_unix_nano = within("start_time_unix_nano", [&] { return fixed64_of(r, f); });
+          break;
+        case 8:
+          s.end_time_unix_nano = within("end_time_unix_nano", [&] { return fixed64_of(r, f); });
+          break;
+        case 9:
+          attribute(r, f, s.attributes, attrs);
+          break;
         case 11: {
           auto b = bytes_of(r, f, sub);
           check_count(s.events.size() + 1, lim_.max_attributes, "events in one span");
@@ -345,7 +380,8 @@ class pb_decoder {
           within("status", [&] { status_of(b, sub, s); });
           break;
         }
-        default: r.skip(f);
+        default:
+          r.skip(f);
       }
     }
     if (!has_trace) within("trace_id", [] { fail("trace id is missing"); });
@@ -373,10 +409,17 @@ class pb_decoder {
     while (!r.done()) {
       auto f = r.next_field();
       switch (f.number) {
-        case 1: e.time_unix_nano = within("time_unix_nano", [&] { return fixed64_of(r, f); }); break;
-        case 2: e.name = within("name", [&] { return string_of(r, f); }); break;
-        case 3: attribute(r, f, e.attributes, attrs); break;
-        default: r.skip(f);
+        case 1:
+          e.time_unix_nano = within("time_unix_nano", [&] { return fixed64_of(r, f); });
+          break;
+        case 2:
+          e.name = within("name", [&] { return string_of(r, f); });
+          break;
+        case 3:
+          attribute(r, f, e.attributes, attrs);
+          break;
+        default:
+          r.skip(f);
       }
     }
     return e;
@@ -389,10 +432,17 @@ class pb_decoder {
     while (!r.done()) {
       auto f = r.next_field();
       switch (f.number) {
-        case 1: l.trace_id = id_field(r, f, "trace_id", id_kind::trace, false); break;
-        case 2: l.span_id = id_field(r, f, "span_id", id_kind::span, false); break;
-        case 4: attribute(r, f, l.attributes, attrs); break;
-        default: r.skip(f);
+        case 1:
+          l.trace_id = id_field(r, f, "trace_id", id_kind::trace, false);
+          break;
+        case 2:
+          l.span_id = id_field(r, f, "span_id", id_kind::span, false);
+          break;
+        case 4:
+          attribute(r, f, l.attributes, attrs);
+          break;
+        default:
+          r.skip(f);
       }
     }
     return l;
@@ -406,22 +456,37 @@ class pb_decoder {
       auto f = r.next_field();
       std::size_t sub = 0;
       switch (f.number) {
-        case 1: l.time_unix_nano = within("time_unix_nano", [&] { return fixed64_of(r, f); }); break;
+        case 1:
+          l.time_unix_nano = within("time_unix_nano", [&] { return fixed64_of(r, f); });
+          break;
         case 11:
           l.observed_time_unix_nano = within("observed_time_unix_nano", [&] { return fixed64_of(r, f); });
           break;
-        case 2: l.severity_number = static_cast<int>(std::min<uint64_t>(varint_of(r, f), 24)); break;
-        case 3: l.severity_text = within("severity_text", [&] { return string_of(r, f); }); break;
+        case 2:
+          l.severity_number = static_cast<int>(std::min<uint64_t>(varint_of(r, f), 24));
+          break;
+        case 3:
+          l.severity_text = within("severity_text", [&] { return string_of(r, f); });
+          break;
         case 5: {
           auto b = bytes_of(r, f, sub);
           l.body = within("body", [&] { return any_value(b, sub, 0); });
           break;
         }
-        case 6: attribute(r, f, l.attributes, attrs); break;
-        case 9: l.trace_id = id_field(r, f, "trace_id", id_kind::trace, true); break;
-        case 10: l.span_id = id_field(r, f, "span_id", id_kind::span, true); break;
-        case 12: l.event_name = within("event_name", [&] { return string_of(r, f); }); break;
-        default: r.skip(f);
+        case 6:
+          attribute(r, f, l.attributes, attrs);
+          break;
+        case 9:
+          l.trace_id = id_field(r, f, "trace_id", id_kind::trace, true);
+          break;
+        case 10:
+          l.span_id = id_field(r, f, "span_id", id_kind::span, true);
+          break;
+        case 12:
+          l.event_name = within("event_name", [&] { return string_of(r, f); });
+          break;
+        default:
+          r.skip(f);
       }
     }
     if (l.event_name.empty()) {

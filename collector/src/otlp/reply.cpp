@@ -30,14 +30,14 @@ std::string export_response(signal s, encoding e, int64_t rejected, std::string_
 }
 
 std::string status_body(encoding e, int http_status, std::string_view message) {
-  int code = 2;  // UNKNOWN
+  int code = 2;                                                                  // UNKNOWN
   if (http_status == 400 || http_status == 413 || http_status == 415) code = 3;  // INVALID_ARGUMENT
-  if (http_status == 401) code = 16;                                            // UNAUTHENTICATED
-  if (http_status == 429) code = 8;                                             // RESOURCE_EXHAUSTED
-  if (http_status == 503) code = 14;                                            // UNAVAILABLE
+  if (http_status == 401) code = 16;                                             // UNAUTHENTICATED
+  if (http_status == 429) code = 8;                                              // RESOURCE_EXHAUSTED
+  if (http_status == 503) code = 14;                                             // UNAVAILABLE
   if (e == encoding::json)
-    return nlohmann::json{{"code", code}, {"message", message}}.dump(-1, ' ', false,
-                                                                     nlohmann::json::error_handler_t::replace);
+    return nlohmann::json{{"code", code}, {"message", message}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out;
   wire::put_varint_field(out, 1, static_cast<uint64_t>(code));
   if (!message.empty()) wire::put_bytes_field(out, 2, message);

@@ -5,7 +5,9 @@
 
 namespace llmtrace::otlp::wire {
 
-void reader::fail(std::string message, std::size_t at) const { throw wire_error{std::move(message), at}; }
+void reader::fail(std::string message, std::size_t at) const {
+  throw wire_error{std::move(message), at};
+}
 
 uint64_t reader::read_varint() {
   const std::size_t start = pos_;
@@ -65,11 +67,20 @@ field_header reader::next_field() {
 
 void reader::skip(const field_header& f) {
   switch (f.type) {
-    case wire_type::varint: read_varint(); return;
-    case wire_type::fixed64: read_fixed64(); return;
-    case wire_type::len: read_bytes(); return;
-    case wire_type::fixed32: read_fixed32(); return;
-    default: fail("groups are not used by OTLP (field " + std::to_string(f.number) + ")", f.offset);
+    case wire_type::varint:
+      read_varint();
+      return;
+    case wire_type::fixed64:
+      read_fixed64();
+      return;
+    case wire_type::len:
+      read_bytes();
+      return;
+    case wire_type::fixed32:
+      read_fixed32();
+      return;
+    default:
+      fail("groups are not used by OTLP (field " + std::to_string(f.number) + ")", f.offset);
   }
 }
 

@@ -11,7 +11,14 @@
 
 namespace llmtrace::otlp::wire {
 
-enum class wire_type : uint8_t { varint = 0, fixed64 = 1, len = 2, start_group = 3, end_group = 4, fixed32 = 5 };
+enum class wire_type : uint8_t {
+  varint = 0,
+  fixed64 = 1,
+  len = 2,
+  start_group = 3,
+  end_group = 4,
+  fixed32 = 5
+};
 
 struct field_header {
   uint32_t number = 0;
