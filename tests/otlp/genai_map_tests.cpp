@@ -363,3 +363,23 @@ TEST_CASE("genai map: map_spans keeps request order and attaches logs by trace a
   CHECK(drafts[1].metadata["otel.resource"]["service.name"] == "a");
   CHECK(to_json(drafts[0])["kind"] == "llm");
 }
+
+TEST_CASE("genai map: attributes of unexpected types never throw and never invent messages") {
+  json weird = {
+      {"gen_ai.operation.name", "chat"},
+      {"gen_ai.input.messages", json::array({{{"role", 5}, {"parts", json::array({{{"type", 7}}, "x"})}},
+                                             "not a message",
+                                             {{"role", "user"}, {"parts", "not parts"}}})},
+      {"gen_ai.output.messages", "[not json"},
+      {"gen_ai.usage.input_tokens", 1e300},
+      {"gen_ai.tool.definitions", json::array({{{"type", 1}, {"name", 2}}})},
+      {"gen_ai.prompt.0.role", 3},
+      {"llm.input_messages.x.message.role", "user"}};
+  span s = base_span(weird);
+  s.events.push_back({"gen_ai.choice", 1, {{"message", "a string"}, {"index", "zero"}}});
+  record_draft d;
+  CHECK_NOTHROW(d = map(s));
+  CHECK_FALSE(d.usage.prompt_tokens.has_value());
+  CHECK(d.request["messages"].is_array());
+  CHECK_NOTHROW((void)to_json(d).dump());
+}

@@ -29,7 +29,12 @@ std::string str(const json& a, std::string_view key) {
 
 std::optional<int64_t> int_of(const json& v) {
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) return static_cast<int64_t>(v.get<double>());
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    // Casting an out-of-range double is undefined behaviour; such a count is not a count.
+    if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;
+    return static_cast<int64_t>(d);
+  }
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
     int64_t out = 0;
@@ -44,6 +49,13 @@ std::optional<int64_t> first_int(const json& a, std::initializer_list<std::strin
     if (const json* v = attr(a, k))
       if (auto n = int_of(*v)) return n;
   return std::nullopt;
+}
+
+// A string member, or `def` when absent or not a string (nlohmann's value() would throw on a wrong type).
+std::string sval(const json& o, const char* key, const std::string& def) {
+  if (!o.is_object()) return def;
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : def;
 }
 
 std::string first_str(const json& a, std::initializer_list<std::string_view> keys) {
@@ -115,7 +127,7 @@ parts_view read_parts(const json& parts) {
   if (!parts.is_array()) return pv;
   for (const auto& p : parts) {
     if (!p.is_object()) continue;
-    const std::string type = p.value("type", "");
+    const std::string type = sval(p, "type", "");
     if (type == "text" || (type.empty() && p.contains("content"))) {
       if (pv.has_text) pv.text += "\n";
       pv.text += as_text(p.value("content", json()));
@@ -132,7 +144,7 @@ parts_view read_parts(const json& parts) {
 
 void semconv_message(const json& m, json& out) {
   if (!m.is_object()) return;
-  const std::string role = m.value("role", "user");
+  const std::string role = sval(m, "role", "user");
   // Some emitters put plain `content` instead of parts.
   parts_view pv = m.contains("parts") ? read_parts(m["parts"]) : parts_view{};
   if (!m.contains("parts") && m.contains("content")) {
@@ -185,14 +197,14 @@ json semconv_choices(const json& a) {
 // ---- dialect: OpenLLMetry (gen_ai.prompt.{i}.*, gen_ai.completion.{i}.*) ----
 
 json openllmetry_message(const json& g, bool output) {
-  std::string role = g.value("role", output ? "assistant" : "user");
+  std::string role = sval(g, "role", output ? "assistant" : "user");
   json content = g.contains("content") ? structured(g["content"]) : json();
   // Multimodal content arrives as a JSON array string; keep only the text for the chat view and replay.
   if (content.is_array() && !content.empty() && content[0].is_object() && content[0].contains("type")) {
     std::string text;
     bool only_text = true;
     for (const auto& part : content) {
-      if (part.value("type", "") == "text")
+      if (sval(part, "type", "") == "text")
         text += (text.empty() ? "" : "\n") + as_text(part.value("text", json()));
       else
         only_text = false;
@@ -381,7 +393,7 @@ json tools_of(const json& a) {
         if (t.contains("function"))
           tools.push_back(t);
         else
-          tools.push_back({{"type", t.value("type", "function")},
+          tools.push_back({{"type", sval(t, "type", "function")},
                            {"function",
                             {{"name", t.value("name", json())},
                              {"description", t.value("description", json())},
