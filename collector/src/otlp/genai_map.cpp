@@ -262,6 +262,7 @@ json openinference_message(const json& g) {
 struct content_event {
   std::string name;
   uint64_t time = 0;
+  uint64_t observed = 0;
   json payload;  // the log body, or the event's attributes
 };
 
@@ -309,7 +310,7 @@ void messages_from_events(const std::vector<content_event>& events, json& messag
         json inner = structured(*c);
         if (inner.is_object()) p = inner;
       }
-      content_event inner{e.name, e.time, p.value("message", json::object())};
+      content_event inner{e.name, e.time, e.observed, p.value("message", json::object())};
       json choice = {{"index", int_of(p.value("index", json(0))).value_or(0)},
                      {"message", event_message(inner, "assistant")}};
       if (p.contains("finish_reason")) choice["finish_reason"] = p["finish_reason"];
@@ -325,18 +326,22 @@ void messages_from_events(const std::vector<content_event>& events, json& messag
 std::vector<content_event> content_events_of(const span& s, const std::vector<const log_record*>* logs) {
   std::vector<content_event> out;
   for (const auto& e : s.events)
-    if (is_content_event(e.name)) out.push_back({e.name, e.time_unix_nano, e.attributes});
+    if (is_content_event(e.name)) out.push_back({e.name, e.time_unix_nano, 0, e.attributes});
   if (logs)
     for (const log_record* l : *logs)
       if (is_content_event(l->event_name)) {
         json p = l->body.is_object() ? l->body : json::object();
         if (!l->body.is_object() && !l->body.is_null()) p["content"] = l->body;
-        out.push_back({l->event_name, l->time_unix_nano ? l->time_unix_nano : l->observed_time_unix_nano, p});
+        out.push_back({l->event_name, l->time_unix_nano ? l->time_unix_nano : l->observed_time_unix_nano,
+                       l->observed_time_unix_nano, p});
       }
   std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
     // Choices after the prompt, whatever their timestamps say.
     const bool cx = x.name == "gen_ai.choice", cy = y.name == "gen_ai.choice";
-    return cx != cy ? cy : x.time < y.time;
+    // Instrumentations stamp all messages of a call with one time; the observed time (when each was emitted)
+    // then breaks the tie, and arrival order after that (stable sort).
+    if (cx != cy) return cy;
+    return x.time != y.time ? x.time < y.time : x.observed < y.observed;
   });
   return out;
 }
