@@ -214,7 +214,10 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
   return s.substr(0, n);
 }
 
-std::size_t escaped_size(std::string_view s) noexcept {
+namespace {
+
+// escaped_size, also telling whether s had an ill-formed UTF-8 byte (each counts as the 6 bytes of "\ufffd").
+std::size_t measure_escaped(std::string_view s, bool& ill_formed) noexcept {
   const auto* p = reinterpret_cast<const byte*>(s.data());
   const auto* e = p + s.size();
   std::size_t len = 0;
@@ -239,12 +242,29 @@ std::size_t escaped_size(std::string_view s) noexcept {
       default: {
         const std::size_t k =
             utf8_sequence(reinterpret_cast<const char*>(p), static_cast<std::size_t>(e - p));
+        if (!k) ill_formed = true;
         len += k ? k : 6;
         p += k ? k : 1;
       }
     }
   }
   return len;
+}
+
+void append_escaped_literal(std::string& out, std::string_view s, std::size_t len) {
+  const std::size_t at = out.size();
+  out.resize(at + len + 2);
+  char* o = out.data() + at;
+  *o++ = '"';
+  o = write_escaped(o, s, len);
+  *o = '"';
+}
+
+}  // namespace
+
+std::size_t escaped_size(std::string_view s) noexcept {
+  bool ill_formed = false;
+  return measure_escaped(s, ill_formed);
 }
 
 char* write_escaped(char* o, std::string_view s, std::size_t size) noexcept {
@@ -255,6 +275,14 @@ char* write_escaped(char* o, std::string_view s, std::size_t size) noexcept {
   const auto* p = reinterpret_cast<const byte*>(s.data());
   const std::size_t n = s.size();
   for (std::size_t i = 0; i < n;) {
+    // Plain runs (message text is mostly that) are found 16 bytes at a time and copied in one go.
+    const std::size_t run = static_cast<std::size_t>(skip_plain(p + i, p + n) - (p + i));
+    if (run) {
+      std::memcpy(o, p + i, run);
+      o += run;
+      i += run;
+      if (i >= n) break;
+    }
     const byte c = p[i];
     switch (k_escape.cls[c]) {
       case 0:
@@ -291,13 +319,16 @@ char* write_escaped(char* o, std::string_view s, std::size_t size) noexcept {
 }
 
 void append_string(std::string& out, std::string_view s) {
-  const std::size_t len = escaped_size(s);
-  const std::size_t at = out.size();
-  out.resize(at + len + 2);
-  char* o = out.data() + at;
-  *o++ = '"';
-  o = write_escaped(o, s, len);
-  *o = '"';
+  bool ill_formed = false;
+  append_escaped_literal(out, s, measure_escaped(s, ill_formed));
+}
+
+bool append_string_if_valid(std::string& out, std::string_view s) {
+  bool ill_formed = false;
+  const std::size_t len = measure_escaped(s, ill_formed);
+  if (ill_formed) return false;
+  append_escaped_literal(out, s, len);
+  return true;
 }
 
 scan_result scan(std::string_view text, const scan_options& options) noexcept {
