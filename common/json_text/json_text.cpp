@@ -216,8 +216,62 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
 
 namespace {
 
-// escaped_size, also telling whether s had an ill-formed UTF-8 byte (each counts as the 6 bytes of "\ufffd").
-std::size_t measure_escaped(std::string_view s, bool& ill_formed) noexcept {
+// Appends s as a string literal in one pass (short strings dominate: no sizing pass): plain runs as
+// skip_plain finds them. An ill-formed UTF-8 byte becomes "\ufffd" when replace is set; otherwise out is put
+// back as it was and the result is false.
+bool append_literal(std::string& out, std::string_view s, bool replace) {
+  const std::size_t start = out.size();
+  out += '"';
+  const auto* p = reinterpret_cast<const byte*>(s.data());
+  const auto* e = p + s.size();
+  const byte* run = p;
+  auto flush = [&] { out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run)); };
+  while (p < e) {
+    p = skip_plain(p, e);
+    if (p >= e) break;
+    const byte c = *p;
+    switch (k_escape.cls[c]) {
+      case 0:
+        ++p;
+        continue;
+      case 1: {
+        flush();
+        const char esc[2] = {'\\', short_escape(c)};
+        out.append(esc, 2);
+        break;
+      }
+      case 2: {
+        flush();
+        const char esc[6] = {'\\', 'u', '0', '0', k_hex[c >> 4], k_hex[c & 0xF]};
+        out.append(esc, 6);
+        break;
+      }
+      default: {
+        const std::size_t k =
+            utf8_sequence(reinterpret_cast<const char*>(p), static_cast<std::size_t>(e - p));
+        if (k) {
+          p += k;
+          continue;
+        }
+        if (!replace) {
+          out.resize(start);
+          return false;
+        }
+        flush();
+        out.append("\\ufffd", 6);
+      }
+    }
+    ++p;
+    run = p;
+  }
+  flush();
+  out += '"';
+  return true;
+}
+
+}  // namespace
+
+std::size_t escaped_size(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const byte*>(s.data());
   const auto* e = p + s.size();
   std::size_t len = 0;
@@ -242,29 +296,12 @@ std::size_t measure_escaped(std::string_view s, bool& ill_formed) noexcept {
       default: {
         const std::size_t k =
             utf8_sequence(reinterpret_cast<const char*>(p), static_cast<std::size_t>(e - p));
-        if (!k) ill_formed = true;
         len += k ? k : 6;
         p += k ? k : 1;
       }
     }
   }
   return len;
-}
-
-void append_escaped_literal(std::string& out, std::string_view s, std::size_t len) {
-  const std::size_t at = out.size();
-  out.resize(at + len + 2);
-  char* o = out.data() + at;
-  *o++ = '"';
-  o = write_escaped(o, s, len);
-  *o = '"';
-}
-
-}  // namespace
-
-std::size_t escaped_size(std::string_view s) noexcept {
-  bool ill_formed = false;
-  return measure_escaped(s, ill_formed);
 }
 
 char* write_escaped(char* o, std::string_view s, std::size_t size) noexcept {
@@ -319,16 +356,11 @@ char* write_escaped(char* o, std::string_view s, std::size_t size) noexcept {
 }
 
 void append_string(std::string& out, std::string_view s) {
-  bool ill_formed = false;
-  append_escaped_literal(out, s, measure_escaped(s, ill_formed));
+  append_literal(out, s, /*replace=*/true);
 }
 
 bool append_string_if_valid(std::string& out, std::string_view s) {
-  bool ill_formed = false;
-  const std::size_t len = measure_escaped(s, ill_formed);
-  if (ill_formed) return false;
-  append_escaped_literal(out, s, len);
-  return true;
+  return append_literal(out, s, /*replace=*/false);
 }
 
 scan_result scan(std::string_view text, const scan_options& options) noexcept {
