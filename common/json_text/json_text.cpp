@@ -214,6 +214,63 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
   return s.substr(0, n);
 }
 
+namespace {
+
+// Appends s as a string literal in one pass (short strings dominate: no sizing pass): plain runs as
+// skip_plain finds them. An ill-formed UTF-8 byte becomes "\ufffd" when replace is set; otherwise out is put
+// back as it was and the result is false.
+bool append_literal(std::string& out, std::string_view s, bool replace) {
+  const std::size_t start = out.size();
+  out += '"';
+  const auto* p = reinterpret_cast<const byte*>(s.data());
+  const auto* e = p + s.size();
+  const byte* run = p;
+  auto flush = [&] { out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run)); };
+  while (p < e) {
+    p = skip_plain(p, e);
+    if (p >= e) break;
+    const byte c = *p;
+    switch (k_escape.cls[c]) {
+      case 0:
+        ++p;
+        continue;
+      case 1: {
+        flush();
+        const char esc[2] = {'\\', short_escape(c)};
+        out.append(esc, 2);
+        break;
+      }
+      case 2: {
+        flush();
+        const char esc[6] = {'\\', 'u', '0', '0', k_hex[c >> 4], k_hex[c & 0xF]};
+        out.append(esc, 6);
+        break;
+      }
+      default: {
+        const std::size_t k =
+            utf8_sequence(reinterpret_cast<const char*>(p), static_cast<std::size_t>(e - p));
+        if (k) {
+          p += k;
+          continue;
+        }
+        if (!replace) {
+          out.resize(start);
+          return false;
+        }
+        flush();
+        out.append("\\ufffd", 6);
+      }
+    }
+    ++p;
+    run = p;
+  }
+  flush();
+  out += '"';
+  return true;
+}
+
+}  // namespace
+
 std::size_t escaped_size(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const byte*>(s.data());
   const auto* e = p + s.size();
@@ -255,6 +312,14 @@ char* write_escaped(char* o, std::string_view s, std::size_t size) noexcept {
   const auto* p = reinterpret_cast<const byte*>(s.data());
   const std::size_t n = s.size();
   for (std::size_t i = 0; i < n;) {
+    // Plain runs (message text is mostly that) are found 16 bytes at a time and copied in one go.
+    const std::size_t run = static_cast<std::size_t>(skip_plain(p + i, p + n) - (p + i));
+    if (run) {
+      std::memcpy(o, p + i, run);
+      o += run;
+      i += run;
+      if (i >= n) break;
+    }
     const byte c = p[i];
     switch (k_escape.cls[c]) {
       case 0:
@@ -291,13 +356,11 @@ char* write_escaped(char* o, std::string_view s, std::size_t size) noexcept {
 }
 
 void append_string(std::string& out, std::string_view s) {
-  const std::size_t len = escaped_size(s);
-  const std::size_t at = out.size();
-  out.resize(at + len + 2);
-  char* o = out.data() + at;
-  *o++ = '"';
-  o = write_escaped(o, s, len);
-  *o = '"';
+  append_literal(out, s, /*replace=*/true);
+}
+
+bool append_string_if_valid(std::string& out, std::string_view s) {
+  return append_literal(out, s, /*replace=*/false);
 }
 
 scan_result scan(std::string_view text, const scan_options& options) noexcept {

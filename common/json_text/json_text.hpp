@@ -34,6 +34,9 @@ std::size_t escaped_size(std::string_view s) noexcept;
 char* write_escaped(char* out, std::string_view s, std::size_t size) noexcept;
 // Appends s as a JSON string literal with its quotes.
 void append_string(std::string& out, std::string_view s);
+// The same for well-formed UTF-8 only: when s has an ill-formed byte, returns false and leaves out as it was
+// (for callers that replace ill-formed text their own way). Both are one pass over s.
+bool append_string_if_valid(std::string& out, std::string_view s);
 
 // ---- scanning
 

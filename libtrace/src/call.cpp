@@ -26,12 +26,7 @@ call::call(std::shared_ptr<client::impl> c, std::string session_id, int64_t turn
       started_at_(std::chrono::system_clock::now()),
       started_steady_(steady::now()),
       uncaught_at_start_(std::uncaught_exceptions()) {
-  record r;
-  r.id = id_;
-  r.session_id = session_id_;
-  r.turn_number = turn_number_;
-  r.request_json = request_json_;
-  r.status = status::pending;
+  record r = basic_record(id_, session_id_, turn_number_, status::pending, request_json_, {}, {}, {});
   r.model = model_;
   r.started_at = started_at_;
   trace_via(impl_, r);
@@ -97,15 +92,8 @@ void call::fail(std::string_view error_message, std::string_view response_json) 
 void call::send_final(llmtrace::status st, std::string_view response_json, std::string_view error_message,
                       std::string_view metadata_json) noexcept {
   done_ = true;
-  record r;
-  r.id = id_;
-  r.session_id = session_id_;
-  r.turn_number = turn_number_;
-  r.request_json = request_json_;
-  r.response_json = response_json;
-  r.status = st;
-  r.error_message = error_message;
-  r.metadata_json = metadata_json;
+  record r = basic_record(id_, session_id_, turn_number_, st, request_json_, response_json, error_message,
+                          metadata_json);
   r.model = model_;
   r.started_at = started_at_;
   r.ended_at = std::chrono::system_clock::now();

@@ -144,15 +144,8 @@ trace_result client::trace(const record& r) noexcept {
 trace_result client::trace(std::string_view session_id, int64_t turn_number, std::string_view request_json,
                            std::string_view response_json, llmtrace::status st,
                            std::string_view error_message, std::string_view metadata_json) noexcept {
-  record r;
-  r.session_id = session_id;
-  r.turn_number = turn_number;
-  r.request_json = request_json;
-  r.response_json = response_json;
-  r.status = st;
-  r.error_message = error_message;
-  r.metadata_json = metadata_json;
-  return trace(r);
+  return trace(basic_record({}, session_id, turn_number, st, request_json, response_json, error_message,
+                            metadata_json));
 }
 
 trace_result client::trace_json(std::string_view record_json) noexcept {

@@ -97,4 +97,21 @@ inline constexpr std::size_t kItemOverhead = 64;
 // Deepest record the collector accepts inside {"traces":[...]} (its limit is 64 for the whole body).
 inline constexpr std::size_t kMaxRecordDepth = 62;
 
+// The fields every record the SDK builds itself carries (client::trace, a call's pending and final record, a
+// span); each caller adds what only it has (model, tree, times).
+inline record basic_record(std::string_view id, std::string_view session_id, int64_t turn_number,
+                           llmtrace::status st, std::string_view request_json, std::string_view response_json,
+                           std::string_view error_message, std::string_view metadata_json) noexcept {
+  record r;
+  r.id = id;
+  r.session_id = session_id;
+  r.turn_number = turn_number;
+  r.request_json = request_json;
+  r.response_json = response_json;
+  r.status = st;
+  r.error_message = error_message;
+  r.metadata_json = metadata_json;
+  return r;
+}
+
 }  // namespace llmtrace

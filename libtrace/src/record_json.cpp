@@ -89,6 +89,17 @@ char* write_raw(char* o, std::string_view s) noexcept {
   return o + s.size();
 }
 
+// `key` (,"name":" with its opening quote) then v escaped (len = its escaped size) and the closing quote;
+// nothing when len is 0 (an empty field is omitted).
+template <std::size_t N>
+char* write_string_member(char* o, const char (&key)[N], std::string_view v, std::size_t len) noexcept {
+  if (!len) return o;
+  o = write_lit(o, key);
+  o = json_text::write_escaped(o, v, len);
+  *o++ = '"';
+  return o;
+}
+
 }  // namespace
 
 namespace {
@@ -164,11 +175,7 @@ payload make_record(const record& r, std::string_view id, bool id_is_safe) {
   o = write_lit(o, "{\"id\":\"");
   o = json_text::write_escaped(o, id, id_len);
   *o++ = '"';
-  if (sess_len) {
-    o = write_lit(o, ",\"session_id\":\"");
-    o = json_text::write_escaped(o, r.session_id, sess_len);
-    *o++ = '"';
-  }
+  o = write_string_member(o, ",\"session_id\":\"", r.session_id, sess_len);
   if (r.turn_number > 0) {
     o = write_lit(o, ",\"turn_number\":");
     char tmp[24];
@@ -196,35 +203,15 @@ payload make_record(const record& r, std::string_view id, bool id_is_safe) {
       o = write_lit(o, ",\"status\":\"error\"");
       break;
   }
-  if (err_len) {
-    o = write_lit(o, ",\"error_message\":\"");
-    o = json_text::write_escaped(o, r.error_message, err_len);
-    *o++ = '"';
-  }
+  o = write_string_member(o, ",\"error_message\":\"", r.error_message, err_len);
   if (!r.metadata_json.empty()) {
     o = write_lit(o, ",\"metadata\":");
     o = write_raw(o, r.metadata_json);
   }
-  if (model_len) {
-    o = write_lit(o, ",\"model\":\"");
-    o = json_text::write_escaped(o, r.model, model_len);
-    *o++ = '"';
-  }
-  if (parent_len) {
-    o = write_lit(o, ",\"parent_id\":\"");
-    o = json_text::write_escaped(o, r.parent_id, parent_len);
-    *o++ = '"';
-  }
-  if (trace_len) {
-    o = write_lit(o, ",\"trace_id\":\"");
-    o = json_text::write_escaped(o, r.trace_id, trace_len);
-    *o++ = '"';
-  }
-  if (name_len) {
-    o = write_lit(o, ",\"name\":\"");
-    o = json_text::write_escaped(o, r.name, name_len);
-    *o++ = '"';
-  }
+  o = write_string_member(o, ",\"model\":\"", r.model, model_len);
+  o = write_string_member(o, ",\"parent_id\":\"", r.parent_id, parent_len);
+  o = write_string_member(o, ",\"trace_id\":\"", r.trace_id, trace_len);
+  o = write_string_member(o, ",\"name\":\"", r.name, name_len);
   if (with_kind) {
     o = write_lit(o, ",\"kind\":\"");
     o = write_raw(o, kind_text);

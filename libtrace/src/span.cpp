@@ -102,15 +102,8 @@ trace_result span::send(llmtrace::status st, std::string_view error_message, std
                         std::string_view response_json, std::string_view metadata_json) noexcept {
   if (!impl_) return trace_result::stopped;
   if (done_.exchange(true, std::memory_order_acq_rel)) return trace_result::ok;  // already sent once
-  record r;
-  r.id = id_;
-  r.session_id = session_id_;
-  r.turn_number = turn_number_;
-  r.request_json = request_json;
-  r.response_json = response_json;
-  r.status = st;
-  r.error_message = error_message;
-  r.metadata_json = metadata_json;
+  record r = basic_record(id_, session_id_, turn_number_, st, request_json, response_json, error_message,
+                          metadata_json);
   r.parent_id = parent_id_;
   r.trace_id = trace_id_;
   r.name = name_;

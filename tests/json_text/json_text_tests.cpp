@@ -124,6 +124,32 @@ TEST_CASE("json_text: escaping gives valid JSON that decodes to the input, bad U
   }
 }
 
+TEST_CASE("json_text: escaping matches nlohmann's dump byte for byte on well-formed text") {
+  // Plain runs of every length around the 16- and 8-byte steps, with escapes and multi-byte characters
+  // between them: write_escaped copies the runs in one go, so each boundary is exercised.
+  const std::string pieces[] = {"\n", "\"", "\\", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xf0\x9f\x98\x80"};
+  for (std::size_t run = 0; run < 34; ++run) {
+    for (const auto& piece : pieces) {
+      const std::string s = std::string(run, 'a') + piece + std::string(run / 2, 'b') + piece;
+      std::string out = "x";
+      CHECK(jt::append_string_if_valid(out, s));
+      CHECK(out == "x" + nlohmann::json(s).dump());
+      std::string plain;
+      jt::append_string(plain, s);
+      CHECK(out == "x" + plain);
+    }
+  }
+}
+
+TEST_CASE("json_text: append_string_if_valid refuses ill-formed UTF-8 and leaves the output as it was") {
+  for (const std::string s : {std::string("a\xff"), std::string(20, 'q') + "\xc3",
+                              std::string("\xed\xa0\x80"), std::string("ok \xe2\x82")}) {
+    std::string out = "kept";
+    CHECK_FALSE(jt::append_string_if_valid(out, s));
+    CHECK(out == "kept");
+  }
+}
+
 TEST_CASE("json_text: UTF-8 check and cut at a code-point boundary") {
   CHECK(jt::utf8_valid("h\xc3\xa9llo \xf0\x9f\x98\x80"));
   CHECK_FALSE(jt::utf8_valid("\xc3"));

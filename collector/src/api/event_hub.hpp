@@ -18,15 +18,8 @@
 #include <variant>
 #include <vector>
 
+#include "http/server_fwd.hpp"
 #include "model/record.hpp"
-
-namespace httplib {
-class Server;
-}
-
-namespace llmtrace {
-struct config;
-}
 
 namespace llmtrace::api {
 

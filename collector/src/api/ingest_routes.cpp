@@ -115,59 +115,61 @@ std::string batch_reply_text(const std::vector<ingest::item_result>& results) {
   return out;
 }
 
+// Mounts an ingest route: auth, then admission, then the body as one JSON object (rejections counted), then
+// handle(res, text, body) with the admission held until it returns.
+template <typename Handle>
+void post_ingest(httplib::Server& server, const char* path, const api_deps& deps, std::string_view not_object,
+                 Handle handle) {
+  server.Post(path, [&deps, not_object, handle](const httplib::Request& req, httplib::Response& res,
+                                                const httplib::ContentReader& reader) {
+    if (!http::require_auth(req, res, deps.cfg)) return;
+    inflight_guard guard(deps.ingest.inflight(), deps.cfg.max_ingest_inflight);
+    if (!admit_ingest(res, guard, deps.ingest)) return;
+    json body;
+    std::string text;
+    if (!http::read_json_object(req, res, reader, ingest_body(deps, not_object), text, body)) return;
+    handle(res, text, body);
+  });
+}
+
 }  // namespace
 
 void mount_ingest(httplib::Server& server, const api_deps& deps) {
-  server.Post("/api/trace", [&deps](const httplib::Request& req, httplib::Response& res,
-                                    const httplib::ContentReader& reader) {
-    if (!http::require_auth(req, res, deps.cfg)) return;
-    inflight_guard guard(deps.ingest.inflight(), deps.cfg.max_ingest_inflight);
-    if (!admit_ingest(res, guard, deps.ingest)) return;
-    json body;
-    std::string text;
-    if (!http::read_json_object(req, res, reader,
-                                ingest_body(deps, "the body must be a JSON object (one trace)"), text, body))
-      return;
-    const auto spans = ingest::scan_trace_spans(text);
-    http::with_store(res, [&] {
-      auto r = deps.ingest.ingest_one(body, spans ? &*spans : nullptr);
-      if (!r.result) return http::write_error(res, 400, r.error.code, r.error.message, r.error.field);
-      json out = http::to_json(r.result->record);
-      out["outcome"] = outcome_name(r.result->outcome);
-      http::write_json(res, r.result->outcome == storage::write_outcome::created ? 201 : 200, out);
-    });
-  });
+  post_ingest(server, "/api/trace", deps, "the body must be a JSON object (one trace)",
+              [&deps](httplib::Response& res, const std::string& text, const json& body) {
+                const auto spans = ingest::scan_trace_spans(text);
+                http::with_store(res, [&] {
+                  auto r = deps.ingest.ingest_one(body, spans ? &*spans : nullptr);
+                  if (!r.result)
+                    return http::write_error(res, 400, r.error.code, r.error.message, r.error.field);
+                  json out = http::to_json(r.result->record);
+                  out["outcome"] = outcome_name(r.result->outcome);
+                  http::write_json(res, r.result->outcome == storage::write_outcome::created ? 201 : 200,
+                                   out);
+                });
+              });
 
-  server.Post("/api/traces", [&deps](const httplib::Request& req, httplib::Response& res,
-                                     const httplib::ContentReader& reader) {
-    if (!http::require_auth(req, res, deps.cfg)) return;
-    inflight_guard guard(deps.ingest.inflight(), deps.cfg.max_ingest_inflight);
-    if (!admit_ingest(res, guard, deps.ingest)) return;
-    json body;
-    std::string text;
-    if (!http::read_json_object(req, res, reader,
-                                ingest_body(deps, "the body must be a JSON object {\"traces\":[...]}"), text,
-                                body))
-      return;
-    auto it = body.find("traces");
-    if (it == body.end() || !it->is_array()) {
-      deps.ingest.count_rejected("invalid_body");
-      return http::write_error(res, 400, "invalid_field", "traces must be an array of trace objects",
-                               "traces");
-    }
-    if (it->size() > max_batch_items) {
-      deps.ingest.count_rejected("too_many_traces");
-      return http::write_error(res, 413, "too_many_traces",
-                               "a batch holds at most " + std::to_string(max_batch_items) + " traces",
-                               "traces");
-    }
-    const auto spans = ingest::scan_batch_spans(text);
-    http::with_store(res, [&] {
-      auto results = deps.ingest.ingest_batch(*it, spans ? &*spans : nullptr);
-      res.status = 200;
-      res.set_content(batch_reply_text(results), "application/json");
-    });
-  });
+  post_ingest(server, "/api/traces", deps, "the body must be a JSON object {\"traces\":[...]}",
+              [&deps](httplib::Response& res, const std::string& text, const json& body) {
+                auto it = body.find("traces");
+                if (it == body.end() || !it->is_array()) {
+                  deps.ingest.count_rejected("invalid_body");
+                  return http::write_error(res, 400, "invalid_field",
+                                           "traces must be an array of trace objects", "traces");
+                }
+                if (it->size() > max_batch_items) {
+                  deps.ingest.count_rejected("too_many_traces");
+                  return http::write_error(
+                      res, 413, "too_many_traces",
+                      "a batch holds at most " + std::to_string(max_batch_items) + " traces", "traces");
+                }
+                const auto spans = ingest::scan_batch_spans(text);
+                http::with_store(res, [&] {
+                  auto results = deps.ingest.ingest_batch(*it, spans ? &*spans : nullptr);
+                  res.status = 200;
+                  res.set_content(batch_reply_text(results), "application/json");
+                });
+              });
 }
 
 }  // namespace llmtrace::api

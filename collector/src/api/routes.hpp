@@ -3,13 +3,8 @@
 // Mounted once by the composition root. Lifetime: everything in api_deps outlives the server.
 #pragma once
 
-namespace httplib {
-class Server;
-}
+#include "http/server_fwd.hpp"
 
-namespace llmtrace {
-struct config;
-}
 namespace llmtrace::storage {
 class store_reader;
 class store_writer;

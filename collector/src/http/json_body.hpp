@@ -11,13 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/body.hpp"  // read_body, and the httplib declarations
 #include "http/errors.hpp"
-
-namespace httplib {
-struct Request;
-struct Response;
-class ContentReader;
-}  // namespace httplib
 
 namespace llmtrace::http {
 

@@ -197,7 +197,7 @@ void append_stored_json(std::string& out, std::string_view text, bool as_object)
     out += as_object ? "{}" : "null";
     return;
   }
-  const scanned_json s = scan_json(text);
+  const json_text::scan_result s = json_text::scan(text);
   if (!s.ok) {
     // Not what ingest stores (or nested past the scanner's depth): exactly the DOM path's answer.
     json j = stored_json(std::string(text));
@@ -212,7 +212,7 @@ void append_stored_json(std::string& out, std::string_view text, bool as_object)
     return;
   }
   if (s.inner_space)
-    append_minified(out, s.value);
+    json_text::append_minified(out, s.value);
   else
     out.append(s.value);
 }

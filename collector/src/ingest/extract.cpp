@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "json_text/json_text.hpp"
+
 namespace llmtrace::ingest {
 namespace {
 
@@ -64,12 +66,8 @@ class text_sink {
     if (s.empty() || full()) return;
     if (!out_.empty()) out_ += '\n';
     out_ += s;
-    if (out_.size() > max_) {
-      std::size_t n = max_;
-      // Back up to a UTF-8 lead byte so the cut never splits a character.
-      while (n > 0 && (static_cast<unsigned char>(out_[n]) & 0xC0) == 0x80) --n;
-      out_.resize(n);
-    }
+    // The cut never splits a character.
+    if (out_.size() > max_) out_.resize(json_text::utf8_prefix(out_, max_).size());
   }
   bool full() const { return out_.size() >= max_; }
   std::string take() { return std::move(out_); }

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "json_text/json_text.hpp"
+
 namespace llmtrace::ingest {
 namespace {
 
@@ -220,33 +222,9 @@ class fast_parser {
 
   // One UTF-8 sequence at p_ (lead byte >= 0x80), checked against RFC 3629's table as nlohmann does.
   bool utf8_sequence() {
-    const auto b = [&](std::ptrdiff_t k) { return static_cast<unsigned char>(p_[k]); };
-    const auto in = [](unsigned char c, unsigned char lo, unsigned char hi) { return c >= lo && c <= hi; };
-    const unsigned char c0 = b(0);
-    std::ptrdiff_t n = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (in(c0, 0xC2, 0xDF))
-      n = 2;
-    else if (c0 == 0xE0)
-      n = 3, lo = 0xA0;
-    else if (in(c0, 0xE1, 0xEC) || in(c0, 0xEE, 0xEF))
-      n = 3;
-    else if (c0 == 0xED)
-      n = 3, hi = 0x9F;
-    else if (c0 == 0xF0)
-      n = 4, lo = 0x90;
-    else if (in(c0, 0xF1, 0xF3))
-      n = 4;
-    else if (c0 == 0xF4)
-      n = 4, hi = 0x8F;
-    else
-      return false;
-    if (end_ - p_ < n) return false;
-    if (!in(b(1), lo, hi)) return false;
-    for (std::ptrdiff_t k = 2; k < n; ++k)
-      if (!in(b(k), 0x80, 0xBF)) return false;
+    const std::size_t n = json_text::utf8_sequence(p_, static_cast<std::size_t>(end_ - p_));
     p_ += n;
-    return true;
+    return n != 0;
   }
 
   // True when none of the 8 bytes is a quote, a backslash, a control character or non-ASCII (the classic

@@ -3,13 +3,7 @@
 // Mounted once by the composition root before listen(). Lifetime: proxy and cfg outlive the server.
 #pragma once
 
-namespace httplib {
-class Server;
-}
-
-namespace llmtrace {
-struct config;
-}
+#include "http/server_fwd.hpp"
 
 namespace llmtrace::proxy {
 

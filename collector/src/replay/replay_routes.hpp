@@ -3,13 +3,7 @@
 // composition root before listen(). Lifetime: replays and cfg outlive the server.
 #pragma once
 
-namespace httplib {
-class Server;
-}
-
-namespace llmtrace {
-struct config;
-}
+#include "http/server_fwd.hpp"
 
 namespace llmtrace::replay {
 

@@ -7,13 +7,7 @@
 #include <chrono>
 #include <memory>
 
-namespace httplib {
-class Server;
-}
-
-namespace llmtrace {
-struct config;
-}
+#include "http/server_fwd.hpp"
 
 namespace llmtrace::server {
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "ingest/json_parse.hpp"
+#include "json_text/json_text.hpp"
 
 namespace llmtrace::upstream {
 namespace {
@@ -17,14 +18,6 @@ std::string string_field(const json& j, const char* key) {
   if (!j.is_object()) return {};
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// Cut at a UTF-8 character boundary so the stored text stays valid.
-std::string cut_utf8(std::string_view s, std::size_t max) {
-  if (s.size() <= max) return std::string(s);
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n));
 }
 
 }  // namespace
@@ -76,7 +69,7 @@ std::string error_message_for(const call_result& r, std::string_view stream_erro
     detail = string_field(err, "message");
     if (detail.empty() && err.is_string()) detail = err.get<std::string>();
   }
-  if (detail.empty()) detail = cut_utf8(r.body, 300);
+  if (detail.empty()) detail = std::string(json_text::utf8_prefix(r.body, 300));  // valid UTF-8 stays valid
   if (detail.empty()) detail = "no body";
   return "upstream " + std::to_string(r.status) + ": " + detail;
 }
@@ -85,7 +78,8 @@ std::string body_as_json_text(std::string_view body, std::size_t max_bytes) {
   if (body.empty()) return "null";
   auto parsed = ingest::parse_json_limited(body);
   if (parsed.ok) return std::string(body);
-  return json(cut_utf8(body, max_bytes)).dump(-1, ' ', false, json::error_handler_t::replace);
+  return json(std::string(json_text::utf8_prefix(body, max_bytes)))
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string redact(std::string text, const std::vector<std::string>& secrets) {
