@@ -131,7 +131,7 @@ TEST_CASE("merge: retrying a batch with the same ids never duplicates") {
       CHECK(second[i].outcome == write_outcome::updated);
       CHECK(second[i].record.turn_number == first[i].record.turn_number);
     }
-    CHECK(s.store->list_records("s", {.page = 1, .size = 100}).total == 20);
+    CHECK(s.store->list_records("s", {1, 100, {}}).total == 20);
     CHECK(s.store->stats().records == 20);
     CHECK(s.store->get_session("s")->turn_count == 20);
   });
@@ -154,7 +154,7 @@ TEST_CASE("merge: latency derives from started/ended unless given") {
     backwards.ended_at_ms = 100;
     CHECK(!s.write(backwards).record.latency_ms.has_value());
     // A final report with no timestamps keeps the latency the record has.
-    b.id = s.store->list_records("s", {.page = 1, .size = 10}).items[1].id;
+    b.id = s.store->list_records("s", {1, 10, {}}).items[1].id;
     model::record_write done;
     done.id = b.id;
     CHECK(s.write(done).record.latency_ms == doctest::Approx(12.5));

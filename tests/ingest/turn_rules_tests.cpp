@@ -96,7 +96,7 @@ TEST_CASE("turn: a replay or child without session or turn joins its original's 
     CHECK(o.record.turn_number == 1);
 
     std::vector<std::string> ids;
-    for (const auto& rec : s.store->list_records("s", {.page = 1, .size = 50}).items) ids.push_back(rec.id);
+    for (const auto& rec : s.store->list_records("s", {1, 50, {}}).items) ids.push_back(rec.id);
     REQUIRE(ids.size() == 6);
     CHECK(ids[1] == original.id);
     CHECK(ids[2] == r.record.id);

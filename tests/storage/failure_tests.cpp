@@ -106,7 +106,7 @@ TEST_CASE("durability: a committed batch survives the process dying right after 
   REQUIRE(WEXITSTATUS(status) == 0);
   CHECK(std::filesystem::exists(dir.db() + "-wal"));
   auto s = open_file(dir);
-  CHECK(s->list_records("crash", {.page = 1, .size = 100}).total == 25);
+  CHECK(s->list_records("crash", {1, 100, {}}).total == 25);
   CHECK(s->get_record("c-24").has_value());
   SQLite::Database db(dir.db(), SQLite::OPEN_READONLY);
   SQLite::Statement q(db, "PRAGMA integrity_check");

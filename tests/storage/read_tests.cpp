@@ -34,14 +34,14 @@ TEST_CASE("read: records come in turn order with replays and children grouped un
   auto c4 = write_one(*s, early_child).record;
   auto p4 = write_one(*s, w_in("s", 4)).record;
 
-  auto page = s->list_records("s", {.page = 1, .size = 50});
+  auto page = s->list_records("s", {1, 50, {}});
   std::vector<std::string> ids;
   for (const auto& r : page.items) ids.push_back(r.id);
   CHECK(ids == std::vector<std::string>{t1.id, r1.id, t2.id, c2.id, t3.id, p4.id, c4.id});
   CHECK(page.total == 7);
   CHECK(s->get_session("s")->turn_count == 4);
 
-  auto p2 = s->list_records("s", {.page = 2, .size = 3});
+  auto p2 = s->list_records("s", {2, 3, {}});
   REQUIRE(p2.items.size() == 3);
   CHECK(p2.items[0].id == c2.id);
   CHECK(p2.page == 2);
@@ -72,7 +72,7 @@ TEST_CASE("read: sessions list newest activity first with totals") {
   a2.usage.completion_tokens = 6;
   write_one(*s, a2);
 
-  auto page = s->list_sessions({.page = 1, .size = 2});
+  auto page = s->list_sessions({1, 2, {}});
   CHECK(page.total == 3);
   REQUIRE(page.items.size() == 2);
   CHECK(page.items[0].id == "a");
@@ -83,7 +83,7 @@ TEST_CASE("read: sessions list newest activity first with totals") {
   CHECK(page.items[0].error_count == 1);
   CHECK(page.items[0].total_tokens == 10);
   CHECK(page.items[1].id == "c");
-  auto page2 = s->list_sessions({.page = 2, .size = 2});
+  auto page2 = s->list_sessions({2, 2, {}});
   REQUIRE(page2.items.size() == 1);
   CHECK(page2.items[0].id == "b");
   CHECK(page2.items[0].total_tokens == 30);
@@ -154,7 +154,7 @@ TEST_CASE("concurrency: readers see consistent snapshots while a writer commits"
       int64_t last_total = 0;
       // At least one read, then keep reading until the writer finishes.
       do {
-        auto page = s->list_records("c", {.page = 1, .size = 10000});
+        auto page = s->list_records("c", {1, 10000, {}});
         if (static_cast<int64_t>(page.items.size()) != page.total || page.total % 10 != 0 ||
             page.total < last_total) {
           ++inconsistent;
@@ -171,7 +171,7 @@ TEST_CASE("concurrency: readers see consistent snapshots while a writer commits"
   for (auto& r : readers) r.join();
   CHECK(inconsistent == 0);
   CHECK(reads >= 3);
-  CHECK(s->list_records("c", {.page = 1, .size = 1000}).total == 600);
+  CHECK(s->list_records("c", {1, 1000, {}}).total == 600);
 }
 
 TEST_CASE("delete: a session takes its records and their search rows with it") {
