@@ -143,7 +143,7 @@ TEST_CASE("json_text: escaping matches nlohmann's dump byte for byte on well-for
 
 TEST_CASE("json_text: append_string_if_valid refuses ill-formed UTF-8 and leaves the output as it was") {
   for (const std::string& s : {std::string("a\xff"), std::string(20, 'q') + "\xc3",
-                              std::string("\xed\xa0\x80"), std::string("ok \xe2\x82")}) {
+                               std::string("\xed\xa0\x80"), std::string("ok \xe2\x82")}) {
     std::string out = "kept";
     CHECK_FALSE(jt::append_string_if_valid(out, s));
     CHECK(out == "kept");
