@@ -48,6 +48,8 @@ class failing_store : public storage::store {
   void for_each_record(const std::string&, const std::function<bool(const model::record&)>&) override {
     fail();
   }
+  std::vector<std::string> oldest_sessions(int64_t, int) override { fail(); }
+  int64_t used_bytes() override { fail(); }
 
  private:
   [[noreturn]] static void fail() { throw Error("simulated store failure"); }

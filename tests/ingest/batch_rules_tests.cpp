@@ -81,6 +81,10 @@ class faulty_store final : public storage::store {
   void for_each_record(const std::string& sid, const std::function<bool(const model::record&)>& fn) override {
     inner_.for_each_record(sid, fn);
   }
+  std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) override {
+    return inner_.oldest_sessions(older_than_ms, limit);
+  }
+  int64_t used_bytes() override { return inner_.used_bytes(); }
 
  private:
   storage::store& inner_;

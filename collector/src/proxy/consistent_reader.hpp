@@ -27,6 +27,11 @@ class consistent_reader final : public storage::store_reader {
   storage::store_stats stats() override;
   void for_each_record(const std::string& session_id,
                        const std::function<bool(const model::record&)>& fn) override;
+  // Retention's reads: passed through (no settle; they need not see the recorder's queue).
+  std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) override {
+    return inner_.oldest_sessions(older_than_ms, limit);
+  }
+  int64_t used_bytes() override { return inner_.used_bytes(); }
 
  private:
   void settle();
