@@ -91,6 +91,10 @@ class faulty_store final : public storage::store {
   std::vector<storage::timeseries_row> timeseries(const storage::timeseries_query& q) override {
     return inner_.timeseries(q);
   }
+  std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) override {
+    return inner_.oldest_sessions(older_than_ms, limit);
+  }
+  int64_t used_bytes() override { return inner_.used_bytes(); }
 
  private:
   storage::store& inner_;

@@ -30,6 +30,11 @@ class consistent_reader final : public storage::store_reader {
   std::vector<model::score> list_scores(model::score_target target,
                                         const std::vector<std::string>& target_ids) override;
   std::vector<storage::timeseries_row> timeseries(const storage::timeseries_query& q) override;
+  // Retention's reads: passed through (no settle; they need not see the recorder's queue).
+  std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) override {
+    return inner_.oldest_sessions(older_than_ms, limit);
+  }
+  int64_t used_bytes() override { return inner_.used_bytes(); }
 
  private:
   void settle();

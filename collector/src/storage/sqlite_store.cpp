@@ -308,6 +308,29 @@ class sqlite_store final : public store {
     });
   }
 
+  std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) override {
+    return pool_.with_reader([&](connection& c) {
+      static const std::string k_sql =
+          "SELECT id FROM sessions WHERE updated_at < ?1 ORDER BY updated_at, id LIMIT ?2";
+      stmt_use s(c, k_sql);
+      s->bind(1, older_than_ms);
+      s->bind(2, limit);
+      std::vector<std::string> out;
+      while (s->executeStep()) out.push_back(s->getColumn(0).getString());
+      return out;
+    });
+  }
+
+  int64_t used_bytes() override {
+    return pool_.with_reader([&](connection& c) {
+      static const std::string k_sql =
+          "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), "
+          "pragma_freelist_count(), pragma_page_size()";
+      stmt_use s(c, k_sql);
+      return s->executeStep() ? s->getColumn(0).getInt64() : int64_t{0};
+    });
+  }
+
  private:
   sqlite::pool pool_;
 };

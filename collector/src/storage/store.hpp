@@ -127,6 +127,14 @@ class store_reader {
                                                 const std::vector<std::string>& target_ids) = 0;
   // Buckets in time order (and by model name within a bucket); buckets without records are left out.
   virtual std::vector<timeseries_row> timeseries(const timeseries_query& q) = 0;
+  // Retention (server/retention): ids of at most `limit` sessions whose last activity (updated_at) is
+  // strictly before older_than_ms, oldest activity first (ties by id). INT64_MAX: the oldest sessions of all.
+  // A plain read (no transaction held after it returns); the caller deletes each with delete_session.
+  virtual std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) = 0;
+  // Bytes the stored data occupies now, the figure --max-db-mb bounds. Unlike stats().db_size_bytes it drops
+  // when data is deleted (SQLite: (page_count - freelist_count) * page_size; PostgreSQL: the size of the
+  // store's tables and indexes). Cheap: no table scan.
+  virtual int64_t used_bytes() = 0;
 };
 
 class store : public store_writer, public store_reader {
