@@ -48,6 +48,11 @@ class failing_store : public storage::store {
   void for_each_record(const std::string&, const std::function<bool(const model::record&)>&) override {
     fail();
   }
+  std::optional<model::score> add_score(const model::score&) override { fail(); }
+  std::vector<model::score> list_scores(model::score_target, const std::vector<std::string>&) override {
+    fail();
+  }
+  std::vector<storage::timeseries_row> timeseries(const storage::timeseries_query&) override { fail(); }
 
  private:
   [[noreturn]] static void fail() { throw Error("simulated store failure"); }

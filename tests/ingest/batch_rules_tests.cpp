@@ -39,6 +39,9 @@ class failing_tx final : public storage::write_tx {
     return inner_.find_pending_top_level(sid, turn);
   }
   int64_t max_top_level_turn(const std::string& sid) override { return inner_.max_top_level_turn(sid); }
+  std::vector<storage::found_record> find_trace_records(const std::string& trace_id) override {
+    return inner_.find_trace_records(trace_id);
+  }
   void insert_record(const model::record& r, const std::string& text) override {
     if (--left_ == 0) throw storage::store_unavailable("injected failure");
     inner_.insert_record(r, text);
@@ -80,6 +83,13 @@ class faulty_store final : public storage::store {
   storage::store_stats stats() override { return inner_.stats(); }
   void for_each_record(const std::string& sid, const std::function<bool(const model::record&)>& fn) override {
     inner_.for_each_record(sid, fn);
+  }
+  std::optional<model::score> add_score(const model::score& sc) override { return inner_.add_score(sc); }
+  std::vector<model::score> list_scores(model::score_target t, const std::vector<std::string>& ids) override {
+    return inner_.list_scores(t, ids);
+  }
+  std::vector<storage::timeseries_row> timeseries(const storage::timeseries_query& q) override {
+    return inner_.timeseries(q);
   }
 
  private:

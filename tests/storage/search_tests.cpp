@@ -103,7 +103,7 @@ TEST_CASE("search: filters by status, model and session, with and without text")
   q = {};
   q.model = "gpt-4o";
   CHECK(s->search(q).total == 3);
-  q.paging = {2, 2};
+  q.paging = {2, 2, {}};
   r = s->search(q);
   CHECK(r.total == 3);
   CHECK(r.items.size() == 1);

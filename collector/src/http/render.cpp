@@ -167,7 +167,11 @@ json to_json(const model::record& r) {
           {"model", opt_string(r.model)},
           {"usage", to_json(r.usage)},
           {"replay_of", opt_string(r.replay_of)},
-          {"parent_id", opt_string(r.parent_id)}};
+          {"parent_id", opt_string(r.parent_id)},
+          {"trace_id", opt_string(r.trace_id)},
+          {"name", opt_string(r.name)},
+          {"kind", model::to_string(r.kind)},
+          {"cost_usd", r.cost_usd ? json(*r.cost_usd) : json(nullptr)}};
 }
 
 json to_json(const model::session& s) {
@@ -178,7 +182,8 @@ json to_json(const model::session& s) {
           {"record_count", s.record_count},
           {"turn_count", s.turn_count},
           {"error_count", s.error_count},
-          {"total_tokens", s.total_tokens}};
+          {"total_tokens", s.total_tokens},
+          {"cost_usd", s.cost_usd}};
 }
 
 json to_json(const storage::store_stats& s) {
@@ -189,6 +194,7 @@ json to_json(const storage::store_stats& s) {
           {"prompt_tokens", s.prompt_tokens},
           {"completion_tokens", s.completion_tokens},
           {"total_tokens", s.total_tokens},
+          {"cost_usd", s.cost_usd},
           {"db_size_bytes", s.db_size_bytes},
           {"search_index_lag", s.search_index_lag}};
 }
@@ -226,7 +232,12 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
     append_json_string(out, change);
     out += ',';
   }
-  put(out, "\"created_at\":");
+  put(out, "\"cost_usd\":");
+  if (r.cost_usd)
+    append_double(out, *r.cost_usd);
+  else
+    put(out, "null");
+  put(out, ",\"created_at\":");
   append_time(out, r.created_at_ms);
   put(out, ",\"ended_at\":");
   append_opt_time(out, r.ended_at_ms);
@@ -234,7 +245,9 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
   append_json_string(out, r.error_message);
   put(out, ",\"id\":");
   append_json_string(out, r.id);
-  put(out, ",\"latency_ms\":");
+  put(out, ",\"kind\":\"");
+  out += model::to_string(r.kind);
+  put(out, "\",\"latency_ms\":");
   if (r.latency_ms)
     append_double(out, *r.latency_ms);
   else
@@ -243,6 +256,8 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
   append_stored_json(out, r.metadata_json, true);
   put(out, ",\"model\":");
   append_opt_string(out, r.model);
+  put(out, ",\"name\":");
+  append_opt_string(out, r.name);
   put(out, ",\"parent_id\":");
   append_opt_string(out, r.parent_id);
   put(out, ",\"replay_of\":");
@@ -257,7 +272,9 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
   append_opt_time(out, r.started_at_ms);
   put(out, ",\"status\":\"");
   out += model::to_string(r.status);
-  put(out, "\",\"turn_number\":");
+  put(out, "\",\"trace_id\":");
+  append_opt_string(out, r.trace_id);
+  put(out, ",\"turn_number\":");
   append_int(out, r.turn_number);
   put(out, ",\"updated_at\":");
   append_time(out, r.updated_at_ms);
@@ -267,7 +284,9 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
 }
 
 void append_json(std::string& out, const model::session& s) {
-  put(out, "{\"created_at\":");
+  put(out, "{\"cost_usd\":");
+  append_double(out, s.cost_usd);
+  put(out, ",\"created_at\":");
   append_time(out, s.created_at_ms);
   put(out, ",\"error_count\":");
   append_int(out, s.error_count);

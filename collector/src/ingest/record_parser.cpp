@@ -115,7 +115,8 @@ const std::string_view ignored_fields[] = {"created_at", "updated_at", "change"}
 const std::string_view known_fields[] = {"id",       "session_id", "session_name", "turn_number",
                                          "request",  "response",   "status",       "error_message",
                                          "metadata", "started_at", "ended_at",     "latency_ms",
-                                         "model",    "usage",      "replay_of",    "parent_id"};
+                                         "model",    "usage",      "replay_of",    "parent_id",
+                                         "trace_id", "name",       "kind",         "cost_usd"};
 
 bool is_one_of(std::string_view k, std::span<const std::string_view> set) {
   for (auto s : set)
@@ -148,6 +149,27 @@ bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, fi
   if (!get_id(at("session_id"), "session_id", max_session_id_length, w.session_id, err)) return false;
   if (!get_id(at("replay_of"), "replay_of", max_id_length, w.replay_of, err)) return false;
   if (!get_id(at("parent_id"), "parent_id", max_id_length, w.parent_id, err)) return false;
+  if (!get_id(at("trace_id"), "trace_id", max_id_length, w.trace_id, err)) return false;
+
+  if (const json& n = at("name"); !n.is_null()) {
+    if (!n.is_string() || n.get_ref<const std::string&>().size() > max_name_length)
+      return fail(err, "name", "name must be a string of at most 1024 bytes");
+    if (!n.get_ref<const std::string&>().empty()) w.name = n.get<std::string>();
+  }
+
+  if (const json& k = at("kind"); !k.is_null()) {
+    std::optional<model::record_kind> kind;
+    if (k.is_string()) kind = model::parse_kind(k.get_ref<const std::string&>());
+    if (!kind)
+      return fail(err, "kind", "kind must be one of llm, agent, tool, retrieval, embedding, chain, other");
+    w.kind = kind;
+  }
+
+  if (const json& c = at("cost_usd"); !c.is_null()) {
+    if (!c.is_number() || !std::isfinite(c.get<double>()) || c.get<double>() < 0)
+      return fail(err, "cost_usd", "cost_usd must be a number >= 0");
+    w.cost_usd = c.get<double>();
+  }
 
   if (const json& n = at("session_name"); !n.is_null()) {
     if (!n.is_string() || n.get_ref<const std::string&>().empty() ||

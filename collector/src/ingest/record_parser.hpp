@@ -22,6 +22,7 @@ struct field_error {
 inline constexpr std::size_t max_id_length = 128;
 inline constexpr std::size_t max_session_id_length = 256;
 inline constexpr std::size_t max_session_name_length = 200;
+inline constexpr std::size_t max_name_length = 1024;
 
 // Fills `out` from `trace`. Returns false with `err` set when the trace is invalid.
 bool parse_trace(const nlohmann::json& trace, int64_t now_ms, storage::record_write& out, field_error& err);

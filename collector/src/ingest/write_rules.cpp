@@ -53,6 +53,10 @@ void merge_into(model::record& r, const record_write& w) {
   if (w.usage.total_tokens) r.usage.total_tokens = w.usage.total_tokens;
   if (w.replay_of) r.replay_of = *w.replay_of;
   if (w.parent_id) r.parent_id = *w.parent_id;
+  if (w.trace_id) r.trace_id = *w.trace_id;
+  if (w.name) r.name = *w.name;
+  if (w.kind) r.kind = *w.kind;
+  if (w.cost_usd) r.cost_usd = w.cost_usd;
   fill_latency(r, w);
 }
 
@@ -81,6 +85,10 @@ write_result update(write_tx& tx, found_record old, const record_write& w, int64
   }
   model::record r = old.record;
   merge_into(r, w);
+  // The seed's flow (`pending`, then the final report, no timestamps): the time between the two arrivals.
+  if (!r.latency_ms && old.record.status == model::record_status::pending &&
+      w.status != model::record_status::pending && at >= old.record.created_at_ms)
+    r.latency_ms = static_cast<double>(at - old.record.created_at_ms);
   // A record stays in its session; an explicit different turn moves it within the session.
   if (w.turn_number > 0) r.turn_number = w.turn_number;
   r.updated_at_ms = at;

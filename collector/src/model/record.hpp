@@ -15,6 +15,13 @@ std::string_view to_string(record_status s) noexcept;
 // "pending" | "success" | "error"; nullopt for anything else.
 std::optional<record_status> parse_status(std::string_view s) noexcept;
 
+// What a record stands for in a turn's tree (SPEC "Data model"); llm unless told otherwise.
+enum class record_kind { llm, agent, tool, retrieval, embedding, chain, other };
+
+std::string_view to_string(record_kind k) noexcept;
+// One of the names above; nullopt for anything else.
+std::optional<record_kind> parse_kind(std::string_view s) noexcept;
+
 struct token_usage {
   std::optional<int64_t> prompt_tokens;
   std::optional<int64_t> completion_tokens;
@@ -40,6 +47,24 @@ struct record {
   token_usage usage;
   std::string replay_of;  // record id, empty: not a replay
   std::string parent_id;  // record id, empty: top level
+  std::string trace_id;   // the trace (OTLP / SDK spans) the record belongs to; empty: none
+  std::string name;       // span name; empty: none
+  record_kind kind = record_kind::llm;
+  std::optional<double> cost_usd;  // sent by the client, else priced from model + usage; none: unknown
+};
+
+// Feedback or an evaluation attached to a record or a session (SPEC "Query and control API", scores).
+enum class score_target { record, session };
+
+struct score {
+  std::string id;  // time-ordered, made by the server
+  score_target target = score_target::record;
+  std::string target_id;   // the record's or the session's id
+  std::string session_id;  // the session it belongs to (the target itself for a session score)
+  std::string name;
+  std::string value_json;  // a JSON number, true/false or string
+  std::string comment;     // empty: none
+  int64_t created_at_ms = 0;
 };
 
 struct session {
@@ -52,6 +77,7 @@ struct session {
   int64_t turn_count = 0;
   int64_t error_count = 0;
   int64_t total_tokens = 0;
+  double cost_usd = 0;  // sum over the records whose cost is known
 };
 
 }  // namespace llmtrace::model

@@ -30,8 +30,12 @@ struct record_write {
   token_usage usage;
   std::optional<std::string> replay_of;
   std::optional<std::string> parent_id;
-  std::string search_text;     // message text to index for full-text search (ingest extracts it)
-  int64_t received_at_ms = 0;  // 0: now
+  std::optional<std::string> trace_id;
+  std::optional<std::string> name;
+  std::optional<record_kind> kind;
+  std::optional<double> cost_usd;  // as sent by the client; none: priced at ingest when the model is known
+  std::string search_text;         // message text to index for full-text search (ingest extracts it)
+  int64_t received_at_ms = 0;      // 0: now
 };
 
 enum class write_outcome {

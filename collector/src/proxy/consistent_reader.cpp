@@ -49,4 +49,15 @@ void consistent_reader::for_each_record(const std::string& session_id,
   inner_.for_each_record(session_id, fn);
 }
 
+std::vector<model::score> consistent_reader::list_scores(model::score_target target,
+                                                         const std::vector<std::string>& target_ids) {
+  settle();
+  return inner_.list_scores(target, target_ids);
+}
+
+std::vector<storage::timeseries_row> consistent_reader::timeseries(const storage::timeseries_query& q) {
+  settle();
+  return inner_.timeseries(q);
+}
+
 }  // namespace llmtrace::proxy

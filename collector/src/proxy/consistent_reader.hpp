@@ -27,6 +27,9 @@ class consistent_reader final : public storage::store_reader {
   storage::store_stats stats() override;
   void for_each_record(const std::string& session_id,
                        const std::function<bool(const model::record&)>& fn) override;
+  std::vector<model::score> list_scores(model::score_target target,
+                                        const std::vector<std::string>& target_ids) override;
+  std::vector<storage::timeseries_row> timeseries(const storage::timeseries_query& q) override;
 
  private:
   void settle();

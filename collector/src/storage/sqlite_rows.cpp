@@ -7,13 +7,13 @@ namespace llmtrace::storage::sqlite {
 const std::string k_record_cols =
     "rid, id, session_id, turn_number, request, response, status, error_message, metadata, created_at, "
     "updated_at, started_at, ended_at, latency_ms, model, prompt_tokens, completion_tokens, total_tokens, "
-    "replay_of, parent_id";
+    "replay_of, parent_id, trace_id, name, kind, cost_usd";
 const std::string k_record_cols_r =
     "r.rid, r.id, r.session_id, r.turn_number, r.request, r.response, r.status, r.error_message, r.metadata, "
     "r.created_at, r.updated_at, r.started_at, r.ended_at, r.latency_ms, r.model, r.prompt_tokens, "
-    "r.completion_tokens, r.total_tokens, r.replay_of, r.parent_id";
+    "r.completion_tokens, r.total_tokens, r.replay_of, r.parent_id, r.trace_id, r.name, r.kind, r.cost_usd";
 const std::string k_session_cols =
-    "id, name, created_at, updated_at, record_count, turn_count, error_count, total_tokens";
+    "id, name, created_at, updated_at, record_count, turn_count, error_count, total_tokens, cost_usd";
 
 namespace {
 
@@ -68,6 +68,10 @@ found_record read_record(const SQLite::Statement& s) {
   r.usage.total_tokens = opt_int(s, 17);
   r.replay_of = text_or_empty(s, 18);
   r.parent_id = text_or_empty(s, 19);
+  r.trace_id = text_or_empty(s, 20);
+  r.name = text_or_empty(s, 21);
+  r.kind = model::parse_kind(s.getColumn(22).getString()).value_or(model::record_kind::other);
+  if (!s.isColumnNull(23)) r.cost_usd = s.getColumn(23).getDouble();
   return out;
 }
 
@@ -81,6 +85,7 @@ model::session read_session(const SQLite::Statement& s) {
   out.turn_count = s.getColumn(5).getInt64();
   out.error_count = s.getColumn(6).getInt64();
   out.total_tokens = s.getColumn(7).getInt64();
+  out.cost_usd = s.getColumn(8).getDouble();
   return out;
 }
 
@@ -110,6 +115,14 @@ void bind_record(SQLite::Statement& s, const model::record& r, int first) {
   bind_opt(s, i++, r.usage.total_tokens);
   bind_text_or_null(s, i++, r.replay_of);
   bind_text_or_null(s, i++, r.parent_id);
+  bind_text_or_null(s, i++, r.trace_id);
+  bind_text_or_null(s, i++, r.name);
+  s.bind(i++, std::string(model::to_string(r.kind)));
+  if (r.cost_usd) {
+    s.bind(i++, *r.cost_usd);
+  } else {
+    s.bind(i++);
+  }
 }
 
 }  // namespace llmtrace::storage::sqlite

@@ -13,18 +13,19 @@
 
 namespace llmtrace::storage::sqlite {
 
-// rid, id, session_id, turn_number, request, ... parent_id: the order read_record expects.
+// rid, id, session_id, turn_number, request, ... parent_id, trace_id, name, kind, cost_usd: the order
+// read_record expects.
 extern const std::string k_record_cols;
 // The same list qualified with the table alias r, for joins.
 extern const std::string k_record_cols_r;
-// id, name, created_at, updated_at, record_count, turn_count, error_count, total_tokens.
+// id, name, created_at, updated_at, record_count, turn_count, error_count, total_tokens, cost_usd.
 extern const std::string k_session_cols;
 
 // A record row selected with k_record_cols; row = rid.
 found_record read_record(const SQLite::Statement& s);
 model::session read_session(const SQLite::Statement& s);
 
-// Binds id, session_id, turn_number, nested, request, ... parent_id (k_record_cols without rid, with the
+// Binds id, session_id, turn_number, nested, request, ... cost_usd (k_record_cols without rid, with the
 // derived `nested` after turn_number) to parameters first, first + 1, ... The strings are bound without a
 // copy: r must outlive the statement's execution.
 void bind_record(SQLite::Statement& s, const model::record& r, int first);

@@ -1,8 +1,9 @@
-// Schema v1. Records live in a rowid table (rid) whose time-ordered UUIDv7 `id` is UNIQUE, so both the
-// table and the id index grow at the end. Every secondary index carries rid implicitly, which gives
-// "creation order" for free (ORDER BY rid) without indexing created_at. Sessions keep derived counters that
-// the write transaction maintains, so the sessions page never aggregates over records. The FTS5 table holds
-// only message text (search_text), keyed by rid; triggers remove its rows with the record.
+// Schema v1 (v2 below adds span, cost and score columns). Records live in a rowid table (rid) whose
+// time-ordered UUIDv7 `id` is UNIQUE, so both the table and the id index grow at the end. Every secondary
+// index carries rid implicitly, which gives "creation order" for free (ORDER BY rid) without indexing
+// created_at. Sessions keep derived counters that the write transaction maintains, so the sessions page never
+// aggregates over records. The FTS5 table holds only message text (search_text), keyed by rid; triggers
+// remove its rows with the record.
 #include "storage/sqlite_schema.hpp"
 
 #include <SQLiteCpp/Statement.h>
@@ -71,8 +72,40 @@ END;
 )sql");
 }
 
-// Issue 14: the full-text index off the write path. The write transaction queues (rid, search text) here and
-// sqlite_fts_indexer moves the rows into records_fts after the commit. AUTOINCREMENT keeps seq increasing
+// v2: spans (trace_id, name, kind), cost (per record, summed per session) and scores.
+void migrate_v2(SQLite::Database& db) {
+  db.exec(R"sql(
+ALTER TABLE records ADD COLUMN trace_id TEXT;
+ALTER TABLE records ADD COLUMN name TEXT;
+ALTER TABLE records ADD COLUMN kind TEXT NOT NULL DEFAULT 'llm';
+ALTER TABLE records ADD COLUMN cost_usd REAL;
+CREATE INDEX records_by_trace ON records (trace_id) WHERE trace_id IS NOT NULL;
+ALTER TABLE sessions ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+
+CREATE TABLE scores (
+  rid        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  target     TEXT NOT NULL,          -- 'record' | 'session'
+  target_id  TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  value      TEXT NOT NULL,          -- JSON text: a number, true/false or a string
+  comment    TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX scores_by_target ON scores (target_id);
+CREATE INDEX scores_by_session ON scores (session_id);
+CREATE TRIGGER scores_record_delete AFTER DELETE ON records BEGIN
+  DELETE FROM scores WHERE target = 'record' AND target_id = old.id;
+END;
+CREATE TRIGGER scores_session_delete AFTER DELETE ON sessions BEGIN
+  DELETE FROM scores WHERE session_id = old.id;
+END;
+)sql");
+}
+
+// v3 (issue 14): the full-text index off the write path. The write transaction queues (rid, search text) here
+// and sqlite_fts_indexer moves the rows into records_fts after the commit. AUTOINCREMENT keeps seq increasing
 // when the queue empties (the indexer compares seqs across batches); deleting a record drops its queued text,
 // so a reused rid can never be indexed with a deleted record's words.
 void migrate_fts_queue(SQLite::Database& db) {
@@ -92,7 +125,7 @@ END;
 
 using migration = void (*)(SQLite::Database&);
 // Append v2, v3... here; never edit a released step.
-constexpr migration k_migrations[] = {migrate_v1, migrate_fts_queue};
+constexpr migration k_migrations[] = {migrate_v1, migrate_v2, migrate_fts_queue};
 
 int user_version(SQLite::Database& db) {
   SQLite::Statement q(db, "PRAGMA user_version");

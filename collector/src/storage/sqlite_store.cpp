@@ -11,12 +11,15 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "storage/sqlite_fts_indexer.hpp"
 #include "storage/sqlite_pool.hpp"
 #include "storage/sqlite_rows.hpp"
 #include "storage/sqlite_search.hpp"
 #include "storage/sqlite_write_tx.hpp"
 #include "storage/store.hpp"
+#include "storage/timeseries_fold.hpp"
 
 namespace llmtrace::storage {
 namespace {
@@ -97,6 +100,36 @@ class sqlite_store final : public store {
       wtx.finish();
       tx.commit();
       return true;
+    });
+  }
+
+  std::optional<model::score> add_score(const model::score& in) override {
+    return pool_.with_writer([&](connection& c) -> std::optional<model::score> {
+      SQLite::Transaction tx(c.db(), SQLite::TransactionBehavior::IMMEDIATE);
+      model::score sc = in;
+      {
+        static const std::string k_record = "SELECT session_id FROM records WHERE id = ?1";
+        static const std::string k_session = "SELECT id FROM sessions WHERE id = ?1";
+        stmt_use q(c, sc.target == model::score_target::record ? k_record : k_session);
+        q->bindNoCopy(1, sc.target_id);
+        if (!q->executeStep()) return std::nullopt;
+        sc.session_id = q->getColumn(0).getString();
+      }
+      static const std::string k_sql =
+          "INSERT INTO scores (id, target, target_id, session_id, name, value, comment, created_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+      stmt_use s(c, k_sql);
+      s->bindNoCopy(1, sc.id);
+      s->bind(2, sc.target == model::score_target::record ? "record" : "session");
+      s->bindNoCopy(3, sc.target_id);
+      s->bindNoCopy(4, sc.session_id);
+      s->bindNoCopy(5, sc.name);
+      s->bindNoCopy(6, sc.value_json);
+      s->bindNoCopy(7, sc.comment);
+      s->bind(8, sc.created_at_ms);
+      s->exec();
+      tx.commit();
+      return sc;
     });
   }
 
@@ -189,7 +222,8 @@ class sqlite_store final : public store {
     const bool has_text = q.text.find_first_not_of(" \t\r\n") != std::string::npos;
     const int64_t committed = indexer_.queued();  // every record committed before this search
     if (has_text) indexer_.wait_indexed(committed, k_search_index_wait);
-    const int64_t indexed = indexer_.indexed();  // read before the snapshot opens: the lag is never understated
+    const int64_t indexed =
+        indexer_.indexed();  // read before the snapshot opens: the lag is never understated
     auto out = pool_.with_reader([&](connection& c) { return sqlite::search(c, q); });
     if (has_text) out.index_lag = std::max<int64_t>(0, committed - indexed);
     return out;
@@ -202,7 +236,8 @@ class sqlite_store final : public store {
         static const std::string k_sql =
             "SELECT COUNT(*), COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
             "COALESCE(SUM(pending_count), 0), COALESCE(SUM(prompt_tokens), 0), "
-            "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(total_tokens), 0) FROM sessions";
+            "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(total_tokens), 0), "
+            "COALESCE(SUM(cost_usd), 0.0) FROM sessions";
         stmt_use s(c, k_sql);
         s->executeStep();
         out.sessions = s->getColumn(0).getInt64();
@@ -212,6 +247,7 @@ class sqlite_store final : public store {
         out.prompt_tokens = s->getColumn(4).getInt64();
         out.completion_tokens = s->getColumn(5).getInt64();
         out.total_tokens = s->getColumn(6).getInt64();
+        out.cost_usd = s->getColumn(7).getDouble();
       }
       static const std::string k_sql =
           "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
@@ -234,6 +270,68 @@ class sqlite_store final : public store {
         if (!fn(sqlite::read_record(*s).record)) break;
       }
       return 0;
+    });
+  }
+
+  std::vector<model::score> list_scores(model::score_target target,
+                                        const std::vector<std::string>& target_ids) override {
+    std::vector<model::score> out;
+    if (target_ids.empty()) return out;
+    return pool_.with_reader([&](connection& c) {
+      // One statement per distinct list length would thrash the cache: bind the ids as a JSON array instead.
+      static const std::string k_sql =
+          "SELECT id, target, target_id, session_id, name, value, comment, created_at FROM scores "
+          "WHERE target = ?1 AND target_id IN (SELECT value FROM json_each(?2)) ORDER BY rid";
+      std::string ids = "[";
+      for (std::size_t i = 0; i < target_ids.size(); ++i) {
+        if (i) ids += ',';
+        ids += nlohmann::json(target_ids[i]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      ids += ']';
+      stmt_use s(c, k_sql);
+      s->bind(1, target == model::score_target::record ? "record" : "session");
+      s->bindNoCopy(2, ids);
+      while (s->executeStep()) {
+        model::score sc;
+        sc.id = s->getColumn(0).getString();
+        sc.target = s->getColumn(1).getString() == "session" ? model::score_target::session
+                                                             : model::score_target::record;
+        sc.target_id = s->getColumn(2).getString();
+        sc.session_id = s->getColumn(3).getString();
+        sc.name = s->getColumn(4).getString();
+        sc.value_json = s->getColumn(5).getString();
+        sc.comment = s->getColumn(6).getString();
+        sc.created_at_ms = s->getColumn(7).getInt64();
+        out.push_back(std::move(sc));
+      }
+      return out;
+    });
+  }
+
+  std::vector<timeseries_row> timeseries(const timeseries_query& q) override {
+    return pool_.with_reader([&](connection& c) {
+      // A scan of the records in range, folded in memory (percentiles need the latencies themselves).
+      static const std::string k_sql =
+          "SELECT created_at, model, status, latency_ms, prompt_tokens, completion_tokens, total_tokens, "
+          "cost_usd FROM records WHERE created_at >= ?1 AND created_at < ?2";
+      stmt_use s(c, k_sql);
+      s->bind(1, q.from_ms);
+      s->bind(2, q.to_ms);
+      timeseries_fold fold(q);
+      while (s->executeStep()) {
+        timeseries_fold::item it;
+        it.created_at_ms = s->getColumn(0).getInt64();
+        if (q.by_model && !s->isColumnNull(1)) it.model = s->getColumn(1).getString();
+        it.error = s->getColumn(2).getString() == "error";
+        if (!s->isColumnNull(3)) it.latency_ms = s->getColumn(3).getDouble();
+        it.prompt_tokens = s->getColumn(4).getInt64();
+        it.completion_tokens = s->getColumn(5).getInt64();
+        it.total_tokens =
+            s->isColumnNull(6) ? it.prompt_tokens + it.completion_tokens : s->getColumn(6).getInt64();
+        it.cost_usd = s->getColumn(7).getDouble();
+        fold.add(std::move(it));
+      }
+      return fold.rows();
     });
   }
 

@@ -60,6 +60,16 @@ int64_t sqlite_write_tx::max_top_level_turn(const std::string& session_id) {
   return s->executeStep() ? s->getColumn(0).getInt64() : 0;
 }
 
+std::vector<found_record> sqlite_write_tx::find_trace_records(const std::string& trace_id) {
+  static const std::string k_sql =
+      "SELECT " + k_record_cols + " FROM records WHERE trace_id = ?1 ORDER BY rid";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, trace_id);
+  std::vector<found_record> out;
+  while (s->executeStep()) out.push_back(read_record(*s));
+  return out;
+}
+
 bool sqlite_write_tx::turn_present(const std::string& session_id, int64_t turn) {
   static const std::string k_sql = "SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 1";
   stmt_use s(c_, k_sql);
@@ -76,8 +86,9 @@ void sqlite_write_tx::insert_record(const model::record& r, const std::string& s
     static const std::string k_sql =
         "INSERT INTO records (rid, id, session_id, turn_number, nested, request, response, status, "
         "error_message, metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, "
-        "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id) VALUES (NULL, ?1, ?2, ?3, "
-        "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+        "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id, trace_id, name, kind, "
+        "cost_usd) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+        "?18, ?19, ?20, ?21, ?22, ?23, ?24)";
     stmt_use s(c_, k_sql);
     bind_record(*s, r, 1);
     s->exec();
@@ -96,10 +107,10 @@ void sqlite_write_tx::update_record(const found_record& before, const model::rec
         "response = ?6, status = ?7, error_message = ?8, metadata = ?9, created_at = ?10, "
         "updated_at = ?11, started_at = ?12, ended_at = ?13, latency_ms = ?14, model = ?15, "
         "prompt_tokens = ?16, completion_tokens = ?17, total_tokens = ?18, replay_of = ?19, "
-        "parent_id = ?20 WHERE rid = ?21";
+        "parent_id = ?20, trace_id = ?21, name = ?22, kind = ?23, cost_usd = ?24 WHERE rid = ?25";
     stmt_use s(c_, k_sql);
     bind_record(*s, after, 1);
-    s->bind(21, before.row);
+    s->bind(25, before.row);
     s->exec();
   }
   if (!search_text.empty()) set_search_text(before.row, search_text, true);
@@ -154,6 +165,7 @@ void sqlite_write_tx::add(session_delta& d, const model::record& r, int sign) {
   d.completion += sign * completion;
   // A report with only the parts still counts towards the session's total.
   d.total += sign * r.usage.total_tokens.value_or(prompt + completion);
+  d.cost += sign * r.cost_usd.value_or(0.0);
 }
 
 void sqlite_write_tx::finish() {
@@ -162,7 +174,8 @@ void sqlite_write_tx::finish() {
         "UPDATE sessions SET record_count = record_count + ?2, turn_count = turn_count + ?3, "
         "error_count = error_count + ?4, pending_count = pending_count + ?5, "
         "prompt_tokens = prompt_tokens + ?6, completion_tokens = completion_tokens + ?7, "
-        "total_tokens = total_tokens + ?8, updated_at = MAX(updated_at, ?9) WHERE id = ?1";
+        "total_tokens = total_tokens + ?8, updated_at = MAX(updated_at, ?9), "
+        "cost_usd = MAX(cost_usd + ?10, 0) WHERE id = ?1";
     stmt_use s(c_, k_sql);
     s->bindNoCopy(1, id);
     s->bind(2, d.records);
@@ -173,6 +186,7 @@ void sqlite_write_tx::finish() {
     s->bind(7, d.completion);
     s->bind(8, d.total);
     s->bind(9, d.touched_at);
+    s->bind(10, d.cost);
     s->exec();
   }
   deltas_.clear();

@@ -25,6 +25,7 @@ class sqlite_write_tx final : public write_tx {
   std::optional<found_record> find_record(const std::string& id) override;
   std::optional<found_record> find_pending_top_level(const std::string& session_id, int64_t turn) override;
   int64_t max_top_level_turn(const std::string& session_id) override;
+  std::vector<found_record> find_trace_records(const std::string& trace_id) override;
   void insert_record(const model::record& r, const std::string& search_text) override;
   void update_record(const found_record& before, const model::record& after,
                      const std::string& search_text) override;
@@ -43,6 +44,7 @@ class sqlite_write_tx final : public write_tx {
     int64_t records = 0, errors = 0, pending = 0, prompt = 0, completion = 0, total = 0;
     int64_t turns = 0;
     int64_t touched_at = 0;
+    double cost = 0;
   };
   static void add(session_delta& d, const model::record& r, int sign);
   bool turn_present(const std::string& session_id, int64_t turn);

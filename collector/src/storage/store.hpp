@@ -70,10 +70,32 @@ struct store_stats {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t total_tokens = 0;
+  double cost_usd = 0;  // sum over the records whose cost is known
   int64_t db_size_bytes = 0;
   // Records committed but not yet in the full-text index (SQLite: fts_indexer::lag; 0 for a store that
   // indexes in the write transaction).
   int64_t search_index_lag = 0;
+};
+
+// GET /api/stats/timeseries: records by creation time in [from_ms, to_ms), in buckets of bucket_ms.
+struct timeseries_query {
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  int64_t bucket_ms = 60000;  // > 0; the caller bounds the number of buckets
+  bool by_model = false;      // one row per (bucket, model) instead of per bucket
+};
+
+struct timeseries_row {
+  int64_t bucket_start_ms = 0;
+  std::string model;  // by_model only; empty: unknown model
+  int64_t calls = 0;
+  int64_t errors = 0;
+  std::optional<double> latency_p50_ms;  // none: no record of the bucket has a latency
+  std::optional<double> latency_p95_ms;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens = 0;
+  double cost_usd = 0;
 };
 
 class store_writer {
@@ -88,6 +110,9 @@ class store_writer {
   virtual bool rename_session(const std::string& id, const std::string& name, int64_t now_ms) = 0;
   virtual bool delete_session(const std::string& id) = 0;  // and its records
   virtual bool delete_record(const std::string& id) = 0;
+  // Stores a score on an existing record or session (score.target / target_id); the store fills
+  // score.session_id. nullopt: no such target. The score's id and created_at are the caller's.
+  virtual std::optional<model::score> add_score(const model::score& s) = 0;
 };
 
 class store_reader {
@@ -103,6 +128,11 @@ class store_reader {
   // Every record of a session in turn order, for export; stops when fn returns false.
   virtual void for_each_record(const std::string& session_id,
                                const std::function<bool(const model::record&)>& fn) = 0;
+  // The scores of these records or sessions, oldest first (several targets at once for a page of records).
+  virtual std::vector<model::score> list_scores(model::score_target target,
+                                                const std::vector<std::string>& target_ids) = 0;
+  // Buckets in time order (and by model name within a bucket); buckets without records are left out.
+  virtual std::vector<timeseries_row> timeseries(const timeseries_query& q) = 0;
 };
 
 class store : public store_writer, public store_reader {

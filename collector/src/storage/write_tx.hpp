@@ -48,6 +48,9 @@ class write_tx {
   // The highest turn of a top-level record in the session; 0 when it has none. Replays and children share
   // their original's turn, so they never count.
   virtual int64_t max_top_level_turn(const std::string& session_id) = 0;
+  // Every record of a trace (records.trace_id), in creation order; empty when none. The rules use it to keep
+  // a trace in one session and turn, whichever of its spans arrives first.
+  virtual std::vector<found_record> find_trace_records(const std::string& trace_id) = 0;
 
   // Stores a new record (its session exists) and indexes search_text (empty: nothing to index).
   virtual void insert_record(const model::record& r, const std::string& search_text) = 0;
