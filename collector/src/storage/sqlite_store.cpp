@@ -32,8 +32,10 @@ class sqlite_store final : public store {
   explicit sqlite_store(const sqlite_options& options) : pool_(options), indexer_(pool_) {}
 
   // How long a text search waits for the index to take in what was committed before it; past this it
-  // answers from the index as it is and reports the rows it could not see (page::index_lag).
-  static constexpr std::chrono::milliseconds k_search_index_wait{250};
+  // answers from the index as it is and reports the rows it could not see (page::index_lag). Normally the
+  // worker is done within milliseconds of a commit and nothing waits; the bound matches the "at most 1 s
+  // behind" promise, so a search right after a write finds it even on a machine too busy to run the worker.
+  static constexpr std::chrono::milliseconds k_search_index_wait{1000};
 
   // --- writer ----------------------------------------------------------------------------------------------
 
