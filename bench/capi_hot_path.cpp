@@ -3,7 +3,8 @@
 // the same run. Rounds alternate between the two; each round uses a fresh client / queue; the collector is
 // down (a closed loopback port, no retries), so the library's flusher only validates and drops. Reports
 // per-call p50 and p99 (median over rounds) and the p50 ratio (target <= 1.5x). Usage: llmtrace_bench_capi
-// [rounds=5] [calls_per_round=20000]
+// [rounds=5] [calls_per_round=20000] [--out ROWS] (--out appends row-7 table lines, as scripts/bench.sh runs
+// it)
 #include <time.h>
 
 #include <algorithm>
@@ -106,8 +107,9 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
-  const int calls = argc > 2 ? std::max(100, std::atoi(argv[2])) : 20000;
+  const int rounds = argc > 1 && argv[1][0] != '-' ? std::max(1, std::atoi(argv[1])) : 5;
+  const int calls = argc > 2 && argv[2][0] != '-' ? std::max(100, std::atoi(argv[2])) : 20000;
+  lb::result_sink out(lb::arg_value(argc, argv, "--out"));
   const std::string text = make_record_text();
   std::vector<double> c50, c99, q50, q99;
   int failures = 0;
@@ -133,5 +135,11 @@ int main(int argc, char** argv) {
               median(q99));
   std::printf("ratio p50: %.2fx (target <= 1.5x)\n", qm > 0 ? cm / qm : 0.0);
   if (failures) std::printf("calls not LT_OK: %d (queue full?)\n", failures);
+  const double c99m = median(c99), q99m = median(q99);
+  const std::string what = "lt_trace_json from C, 2 KB record, collector down, 1 thread";
+  out.add({"7 C API", what + " p50", lb::fmt_ns(cm), "enqueue " + lb::fmt_ns(qm),
+           lb::fmt_ratio(qm > 0 ? cm / qm : 0), "<= 1.5x enqueue", cm <= 1.5 * qm ? "yes" : "no"});
+  out.add({"7 C API", what + " p99", lb::fmt_ns(c99m), "enqueue " + lb::fmt_ns(q99m),
+           lb::fmt_ratio(q99m > 0 ? c99m / q99m : 0), "(informative)", "-"});
   return 0;
 }

@@ -31,7 +31,8 @@ fi
 
 BIN="$RUN_BUILD/bench"
 COLLECTOR="$RUN_BUILD/collector/llmtrace-collector"
-for f in "$BIN/llmtrace_bench_hot_path" "$BIN/llmtrace_bench_gen_db" "$BIN/llmtrace_bench_load" "$COLLECTOR"; do
+for f in "$BIN/llmtrace_bench_hot_path" "$BIN/llmtrace_bench_gen_db" "$BIN/llmtrace_bench_load" "$BIN/llmtrace_bench_capi" \
+  "$COLLECTOR"; do
   [[ -x "$f" ]] || { echo "bench: missing $f (is libbenchmark-dev installed?)" >&2; exit 1; }
 done
 
@@ -73,6 +74,21 @@ step "4 Live latency" 60 "$BIN/llmtrace_bench_load" live --collector "$COLLECTOR
 step "5 Proxy overhead" 90 "$BIN/llmtrace_bench_load" proxy --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "6 Footprint" 60 "$BIN/llmtrace_bench_load" footprint --collector "$COLLECTOR" --work "$WORK" --out "$ROWS" \
   --ui "$UI"
+# Row 7: the bindings' trace() per call against their language's own JSON serialisation of the same record
+# (bench/python_trace.py, bench/node_trace.js), through the Release libllmtrace_c.so.
+LIBC="$RUN_BUILD/libtrace/libllmtrace_c.so"
+step "7 Bindings (Python)" 120 env LLMTRACE_LIB="$LIBC" python3 "$ROOT/bench/python_trace.py" --out "$ROWS"
+if command -v node >/dev/null && [[ ! -d "$ROOT/bindings/node/node_modules/koffi" ]] && command -v npm >/dev/null; then
+  (cd "$ROOT/bindings/node" && npm ci --no-audit --no-fund --loglevel=error) >>"$LOG" 2>&1 || true
+fi
+if command -v node >/dev/null && [[ -d "$ROOT/bindings/node/node_modules/koffi" ]]; then
+  step "7 Bindings (Node)" 120 env LLMTRACE_LIB="$LIBC" node "$ROOT/bench/node_trace.js" --out "$ROWS"
+else
+  echo "bench: node or bindings/node/node_modules (npm ci) missing; Node row skipped" | tee -a "$LOG" >&2
+  FAILED+=("7 Bindings (Node)")
+fi
+# The C API's lt_trace_json against a bare enqueue of the same bytes in the same run.
+step "7 C API lt_trace_json" 120 "$BIN/llmtrace_bench_capi" 7 20000 --out "$ROWS"
 ELAPSED=$(($(date +%s) - START))
 # The databases (~1 GB) are not needed afterwards; the collectors' logs (*.db.log) stay for diagnosis.
 rm -f "$WORK"/*.db "$WORK"/*.db-wal "$WORK"/*.db-shm "$WORK"/*.db.sample

@@ -21,6 +21,7 @@ const TRACE_RESULTS = new Map([
 ]);
 const LT_OPTIONS_VERSION = 1;
 const STATUSES = new Set(['pending', 'success', 'error']);
+const SCRATCH_MAX = 1 << 20; // trace() texts above this get a Buffer of their own, not a kept scratch
 
 let api = null;
 
@@ -234,6 +235,8 @@ class Client {
     this._inflight = 0;
     this._freeWhenIdle = false;
     this.exitTimeoutMs = opts.exitTimeoutMs ?? 2000;
+    this._scratch = Buffer.allocUnsafe(16384); // trace()'s UTF-8 text (see _utf8)
+    this._utf8Len = 0;
     live.add(this);
   }
 
@@ -245,25 +248,50 @@ class Client {
     if (!STATUSES.has(status)) throw new TypeError(`status must be pending, success or error, got ${status}`);
     if (r.kind != null && !KINDS.includes(r.kind)) throw new TypeError(`kind must be one of ${KINDS.join(', ')}`);
     if (!this._h || this._stopped) return false;
-    const parts = [];
-    if (r.id) parts.push('"id":' + JSON.stringify(String(r.id)));
-    if (r.sessionId) parts.push('"session_id":' + JSON.stringify(String(r.sessionId)));
-    if (r.turnNumber) parts.push('"turn_number":' + Math.trunc(Number(r.turnNumber)));
-    parts.push('"request":' + (jsonText(r.request) ?? 'null'));
-    parts.push('"response":' + (jsonText(r.response) ?? 'null'));
-    parts.push('"status":"' + status + '"');
-    if (r.errorMessage) parts.push('"error_message":' + JSON.stringify(String(r.errorMessage)));
-    if (r.metadata != null) parts.push('"metadata":' + jsonText(r.metadata));
-    if (r.model) parts.push('"model":' + JSON.stringify(String(r.model)));
-    if (r.parentId) parts.push('"parent_id":' + JSON.stringify(String(r.parentId)));
-    if (r.traceId) parts.push('"trace_id":' + JSON.stringify(String(r.traceId)));
-    if (r.name) parts.push('"name":' + JSON.stringify(String(r.name)));
-    if (r.kind) parts.push('"kind":"' + r.kind + '"');
-    if (r.latencyMs != null) parts.push('"latency_ms":' + Number(r.latencyMs));
-    if (r.startedAt) parts.push('"started_at":' + JSON.stringify(new Date(r.startedAt).toISOString()));
-    if (r.endedAt) parts.push('"ended_at":' + JSON.stringify(new Date(r.endedAt).toISOString()));
-    const text = Buffer.from('{' + parts.join(',') + '}', 'utf8');
-    return this._a.traceJson(this._h, text, text.length) === LT_OK;
+    // One JSON.stringify of the whole record, not one per member plus a join and a Buffer copy: the binding's
+    // cost stays near the serialisation it replaces (bench/node_trace.js). JSON text given as a string is
+    // spliced in as is. koffi writes the string's UTF-8 straight into the call's memory.
+    const w = { status };
+    let raw = '';
+    if (r.id) w.id = String(r.id);
+    if (r.sessionId) w.session_id = String(r.sessionId);
+    if (r.turnNumber) w.turn_number = Math.trunc(Number(r.turnNumber));
+    for (const [key, v] of [['request', r.request], ['response', r.response], ['metadata', r.metadata]]) {
+      if (typeof v === 'string') raw += ',"' + key + '":' + jsonText(v);
+      else if (v != null) w[key] = v;
+      else if (key !== 'metadata') w[key] = null;
+    }
+    if (r.errorMessage) w.error_message = String(r.errorMessage);
+    if (r.model) w.model = String(r.model);
+    if (r.parentId) w.parent_id = String(r.parentId);
+    if (r.traceId) w.trace_id = String(r.traceId);
+    if (r.name) w.name = String(r.name);
+    if (r.kind) w.kind = r.kind;
+    if (r.latencyMs != null) w.latency_ms = Number(r.latencyMs);
+    if (r.startedAt) w.started_at = new Date(r.startedAt).toISOString();
+    if (r.endedAt) w.ended_at = new Date(r.endedAt).toISOString();
+    let text = JSON.stringify(w);
+    if (raw) text = text.slice(0, -1) + raw + '}'; // w always has "status": the text ends with a member
+    const b = this._utf8(text);
+    return this._a.traceJson(this._h, b, this._utf8Len) === LT_OK;
+  }
+
+  /** A Buffer holding the string's UTF-8 (its length in this._utf8Len): a per-client scratch Buffer (one
+   * pass, no allocation; lt_trace_json copies it before returning, and JS runs one call at a time). Large
+   * texts get a Buffer of their own. */
+  _utf8(text) {
+    let b = this._scratch;
+    if (text.length * 3 > b.length) {
+      const need = Buffer.byteLength(text, 'utf8');
+      if (need > SCRATCH_MAX) {
+        const own = Buffer.from(text, 'utf8');
+        this._utf8Len = own.length;
+        return own;
+      }
+      if (need > b.length) b = this._scratch = Buffer.allocUnsafe(Math.max(need, 2 * b.length));
+    }
+    this._utf8Len = b.write(text, 0, 'utf8');
+    return b;
   }
 
   /** Queues a record given as JSON text in the POST /api/trace shape (an "id" is added unless it has one).

@@ -12,8 +12,12 @@ namespace llmtrace::detail {
 // Buffers are recycled in size classes of kSlotGrain bytes up to kSlotMax; larger ones use malloc/free.
 inline constexpr std::size_t kSlotGrain = 512;
 inline constexpr std::size_t kSlotMax = 16384;
-// Idle bytes the pool keeps at most (beyond this, released buffers are freed).
-inline constexpr std::size_t kPoolMaxIdleBytes = 32u << 20;
+// Idle bytes the pool keeps at most (beyond this, released buffers are freed). As much as the default queue
+// budget (options::queue_limit_bytes): after one burst that filled the queue, the next one is served from
+// recycled buffers. At 32 MB the rest of a 40 MB burst came from malloc, each buffer's pages faulted in on
+// the caller's thread (~1,600 minor faults per 16k-record round; 93% of trace() calls above 5 us with the
+// collector up had one - llmtrace_bench_trace_profile --tail, docs/BENCHMARKS.md).
+inline constexpr std::size_t kPoolMaxIdleBytes = 64u << 20;
 
 // The capacity a request of `n` bytes gets: rounded up to its class, or n itself when above kSlotMax.
 inline constexpr std::size_t slot_capacity(std::size_t n) noexcept {

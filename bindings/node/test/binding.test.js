@@ -53,6 +53,24 @@ test('client: trace, flush and stats against the real collector', async () => {
   assert.equal(c.traceJson('{}'), 'stopped');
 });
 
+test('client: trace() text as sent - JSON strings spliced, non-ASCII, a text larger than the scratch buffer', async () => {
+  const c = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
+  const big = 'é'.repeat(20000); // 40,000 UTF-8 bytes: outgrows the client's first scratch Buffer
+  assert.equal(c.trace({ sessionId: 'node-text', turnNumber: 1, request: '{"raw":true}', response: 'plain words',
+    metadata: '{"k":"v"}', model: 'modèle' }), true);
+  assert.equal(c.trace({ sessionId: 'node-text', turnNumber: 2, request: { text: big }, response: { ok: '✓' } }), true);
+  assert.equal(await c.flush(5000), true);
+  assert.equal(c.stats().invalid, 0);
+  const items = await recordsOf('node-text', 2);
+  assert.deepEqual(items[0].request, { raw: true });
+  assert.equal(items[0].response, 'plain words');
+  assert.deepEqual(items[0].metadata, { k: 'v' });
+  assert.equal(items[0].model, 'modèle');
+  assert.equal(items[1].request.text, big);
+  assert.deepEqual(items[1].response, { ok: '✓' });
+  assert.equal(await c.shutdown(2000), true);
+});
+
 test('client: traceJson results say why; invalid JSON is counted by the flusher, never sent', async () => {
   const c = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
   assert.equal(c.traceJson('[1]'), 'invalid');

@@ -90,7 +90,10 @@ std::string metrics::render(const ingest::ingest_service& ingest, const event_hu
       << "# HELP llmtrace_records Records stored.\n# TYPE llmtrace_records gauge\n"
       << "llmtrace_records " << st.records << "\n"
       << "# HELP llmtrace_db_size_bytes Database size.\n# TYPE llmtrace_db_size_bytes gauge\n"
-      << "llmtrace_db_size_bytes " << st.db_size_bytes << "\n";
+      << "llmtrace_db_size_bytes " << st.db_size_bytes << "\n"
+      << "# HELP llmtrace_search_index_lag Records stored but not yet in the full-text index.\n"
+      << "# TYPE llmtrace_search_index_lag gauge\n"
+      << "llmtrace_search_index_lag " << st.search_index_lag << "\n";
   } catch (const std::exception&) {
     o << "# store statistics unavailable\n";
   }

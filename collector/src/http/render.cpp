@@ -195,7 +195,8 @@ json to_json(const storage::store_stats& s) {
           {"completion_tokens", s.completion_tokens},
           {"total_tokens", s.total_tokens},
           {"cost_usd", s.cost_usd},
-          {"db_size_bytes", s.db_size_bytes}};
+          {"db_size_bytes", s.db_size_bytes},
+          {"search_index_lag", s.search_index_lag}};
 }
 
 void append_stored_json(std::string& out, std::string_view text, bool as_object) {

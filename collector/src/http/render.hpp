@@ -29,7 +29,8 @@ nlohmann::json to_json(const model::session& s);
 nlohmann::json to_json(const model::token_usage& u);
 nlohmann::json to_json(const storage::store_stats& s);
 
-// {"items":[...],"page","size","total"}
+// {"items":[...],"page","size","total"} (+ "index_lag" on a search the full-text index had not caught up
+// with)
 template <class T>
 nlohmann::json to_json(const storage::page<T>& p) {
   nlohmann::json items = nlohmann::json::array();
@@ -64,7 +65,8 @@ inline std::size_t reserve_size(const model::session& s) {
   return 320 + s.name.size();
 }
 
-// {"items":[...],"page","size","total"}
+// {"items":[...],"page","size","total"} (+ "index_lag" on a search the full-text index had not caught up
+// with)
 template <class T>
 std::string render_page(const storage::page<T>& p) {
   std::size_t bytes = 96;
@@ -84,6 +86,10 @@ std::string render_page(const storage::page<T>& p) {
   out += std::to_string(p.size);
   out += ",\"total\":";
   out += std::to_string(p.total);
+  if (p.index_lag > 0) {
+    out += ",\"index_lag\":";
+    out += std::to_string(p.index_lag);
+  }
   out += '}';
   return out;
 }

@@ -104,9 +104,28 @@ END;
 )sql");
 }
 
+// v3 (issue 14): the full-text index off the write path. The write transaction queues (rid, search text) here
+// and sqlite_fts_indexer moves the rows into records_fts after the commit. AUTOINCREMENT keeps seq increasing
+// when the queue empties (the indexer compares seqs across batches); deleting a record drops its queued text,
+// so a reused rid can never be indexed with a deleted record's words.
+void migrate_fts_queue(SQLite::Database& db) {
+  db.exec(R"sql(
+CREATE TABLE fts_pending (
+  seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+  rid   INTEGER NOT NULL,
+  text  TEXT NOT NULL,
+  merge INTEGER NOT NULL DEFAULT 0 -- 1: an update's text, merged with what the record is indexed by
+);
+CREATE INDEX fts_pending_by_rid ON fts_pending (rid);
+CREATE TRIGGER fts_pending_delete AFTER DELETE ON records BEGIN
+  DELETE FROM fts_pending WHERE rid = old.rid;
+END;
+)sql");
+}
+
 using migration = void (*)(SQLite::Database&);
 // Append v2, v3... here; never edit a released step.
-constexpr migration k_migrations[] = {migrate_v1, migrate_v2};
+constexpr migration k_migrations[] = {migrate_v1, migrate_v2, migrate_fts_queue};
 
 int user_version(SQLite::Database& db) {
   SQLite::Statement q(db, "PRAGMA user_version");

@@ -1,14 +1,19 @@
 // The SQLite implementation of storage::store: the facade that puts the pieces together. Writes run on the
 // pool's writer in one IMMEDIATE transaction each (sqlite_write_tx holds the primitives and the session
 // counters); reads run on a pooled reader in one read transaction each (sqlite_pool), search through the
-// planner (sqlite_search). Thread safety: as store.hpp; the pool serialises the writer.
+// planner (sqlite_search). The full-text index trails the commit by a moment (sqlite_fts_indexer): a text
+// search first waits, bounded, for the rows queued before it. Thread safety: as store.hpp; the pool
+// serialises the writer.
 #include <SQLiteCpp/Transaction.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "storage/sqlite_fts_indexer.hpp"
 #include "storage/sqlite_pool.hpp"
 #include "storage/sqlite_rows.hpp"
 #include "storage/sqlite_search.hpp"
@@ -24,7 +29,13 @@ using sqlite::stmt_use;
 
 class sqlite_store final : public store {
  public:
-  explicit sqlite_store(const sqlite_options& options) : pool_(options) {}
+  explicit sqlite_store(const sqlite_options& options) : pool_(options), indexer_(pool_) {}
+
+  // How long a text search waits for the index to take in what was committed before it; past this it
+  // answers from the index as it is and reports the rows it could not see (page::index_lag). Normally the
+  // worker is done within milliseconds of a commit and nothing waits; the bound matches the "at most 1 s
+  // behind" promise, so a search right after a write finds it even on a machine too busy to run the worker.
+  static constexpr std::chrono::milliseconds k_search_index_wait{1000};
 
   // --- writer ----------------------------------------------------------------------------------------------
 
@@ -35,6 +46,16 @@ class sqlite_store final : public store {
       fn(wtx);
       wtx.finish();
       tx.commit();
+      if (wtx.last_pending_seq() == 0) return;
+      indexer_.notify(wtx.last_pending_seq());
+      // Backpressure: if the worker keeps losing the writer to ingest, the writer indexes a batch itself
+      // (after the commit, so the batch it just wrote is already acknowledged as stored).
+      if (indexer_.lag() > sqlite::fts_indexer::k_inline_lag) {
+        try {
+          indexer_.index_batch(c);
+        } catch (...) {  // the records are committed; the worker retries the index
+        }
+      }
     });
   }
 
@@ -200,7 +221,14 @@ class sqlite_store final : public store {
   }
 
   page<model::record> search(const search_query& q) override {
-    return pool_.with_reader([&](connection& c) { return sqlite::search(c, q); });
+    const bool has_text = q.text.find_first_not_of(" \t\r\n") != std::string::npos;
+    const int64_t committed = indexer_.queued();  // every record committed before this search
+    if (has_text) indexer_.wait_indexed(committed, k_search_index_wait);
+    const int64_t indexed =
+        indexer_.indexed();  // read before the snapshot opens: the lag is never understated
+    auto out = pool_.with_reader([&](connection& c) { return sqlite::search(c, q); });
+    if (has_text) out.index_lag = std::max<int64_t>(0, committed - indexed);
+    return out;
   }
 
   store_stats stats() override {
@@ -227,6 +255,7 @@ class sqlite_store final : public store {
           "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
       stmt_use p(c, k_sql);
       if (p->executeStep()) out.db_size_bytes = p->getColumn(0).getInt64();
+      out.search_index_lag = indexer_.lag();
       return out;
     });
   }
@@ -333,6 +362,7 @@ class sqlite_store final : public store {
 
  private:
   sqlite::pool pool_;
+  sqlite::fts_indexer indexer_;  // after pool_: stopped (and drained) before the connections close
 };
 
 }  // namespace

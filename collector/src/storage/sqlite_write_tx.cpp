@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "storage/fts_text.hpp"
 #include "storage/sqlite_rows.hpp"
 
 namespace llmtrace::storage::sqlite {
@@ -144,32 +143,16 @@ void sqlite_write_tx::erase_record(const found_record& r) {
   if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
 }
 
-// Indexes a record's message text. An update may carry only part of the conversation (e.g. just the
-// response), so new text replaces the old only when it contains it; otherwise both are kept.
+// Queues a record's message text for the full-text index (sqlite_fts_indexer moves it into records_fts after
+// the commit). `existing`: an update, whose text is merged with what is indexed already.
 void sqlite_write_tx::set_search_text(int64_t rid, const std::string& text, bool existing) {
-  std::string indexed = fts_index_text(text);
-  if (existing) {
-    std::string old;
-    {
-      static const std::string k_sql = "SELECT text FROM records_fts WHERE rowid = ?1";
-      stmt_use q(c_, k_sql);
-      q->bind(1, rid);
-      if (q->executeStep()) old = q->getColumn(0).getString();
-    }
-    if (!old.empty()) {
-      if (old.find(indexed) != std::string::npos) return;
-      if (indexed.find(old) == std::string::npos) indexed = old + "\n" + indexed;
-      static const std::string k_sql = "DELETE FROM records_fts WHERE rowid = ?1";
-      stmt_use d(c_, k_sql);
-      d->bind(1, rid);
-      d->exec();
-    }
-  }
-  static const std::string k_sql = "INSERT INTO records_fts (rowid, text) VALUES (?1, ?2)";
+  static const std::string k_sql = "INSERT INTO fts_pending (rid, text, merge) VALUES (?1, ?2, ?3)";
   stmt_use s(c_, k_sql);
   s->bind(1, rid);
-  s->bindNoCopy(2, indexed);
+  s->bindNoCopy(2, text);
+  s->bind(3, existing ? 1 : 0);
   s->exec();
+  last_pending_seq_ = c_.db().getLastInsertRowid();
 }
 
 void sqlite_write_tx::add(session_delta& d, const model::record& r, int sign) {

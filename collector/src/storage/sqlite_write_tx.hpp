@@ -1,7 +1,8 @@
 // write_tx on the SQLite writer connection, inside a transaction the store opened (BEGIN IMMEDIATE: the
 // database write lock is held from the start, so nothing else writes and lock_sessions has nothing to do).
 // It also keeps the sessions' derived counters: changes are summed per session in memory and written with
-// one UPDATE per session in finish(), just before COMMIT.
+// one UPDATE per session in finish(), just before COMMIT. Search text is only queued (fts_pending); the
+// store's fts_indexer puts it into the full-text index after the commit.
 // Not thread-safe: lives on the writer's thread for one transaction.
 #pragma once
 
@@ -33,6 +34,9 @@ class sqlite_write_tx final : public write_tx {
   void erase_record(const found_record& r);
   // Writes the summed counter changes. Call once, before COMMIT.
   void finish();
+  // The highest fts_pending.seq this transaction queued (0: none); handed to fts_indexer::notify after
+  // COMMIT.
+  int64_t last_pending_seq() const { return last_pending_seq_; }
 
  private:
   // What records contribute to their session's counters (summed, signed).
@@ -49,6 +53,7 @@ class sqlite_write_tx final : public write_tx {
   connection& c_;
   // Also the sessions this transaction knows exist: a second record in one needs no lookup.
   std::unordered_map<std::string, session_delta> deltas_;
+  int64_t last_pending_seq_ = 0;
 };
 
 }  // namespace llmtrace::storage::sqlite

@@ -45,6 +45,9 @@ struct page {
   int64_t page = 1;
   int64_t size = 20;
   int64_t total = 0;
+  // search only: records committed before the query that the full-text index did not hold yet when it ran
+  // (the index trails ingest by a moment; 0 almost always). Stores that index synchronously leave it 0.
+  int64_t index_lag = 0;
 };
 
 struct search_query {
@@ -69,6 +72,9 @@ struct store_stats {
   int64_t total_tokens = 0;
   double cost_usd = 0;  // sum over the records whose cost is known
   int64_t db_size_bytes = 0;
+  // Records committed but not yet in the full-text index (SQLite: fts_indexer::lag; 0 for a store that
+  // indexes in the write transaction).
+  int64_t search_index_lag = 0;
 };
 
 // GET /api/stats/timeseries: records by creation time in [from_ms, to_ms), in buckets of bucket_ms.
