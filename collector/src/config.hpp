@@ -30,6 +30,9 @@ struct config {
   int max_ingest_inflight = 12;  // concurrent ingest requests before 503 + Retry-After
   std::vector<std::string> allowed_hosts;  // extra Host header values accepted besides loopback and --host
   int heartbeat_ms = 15000;                // SSE keep-alive comment interval
+  int retain_days = 0;                     // retention: delete sessions idle longer (0: keep forever)
+  int64_t max_db_mb = 0;                   // retention: delete oldest sessions while data exceeds (0: off)
+  int retention_interval_ms = 60'000;      // time between retention passes (tests shorten it)
   int read_timeout_s = 10;
   int write_timeout_s = 10;
   std::size_t max_header_count = 100;

@@ -56,6 +56,11 @@ forwarder::forwarder(recorder& records, std::shared_ptr<upstream::upstream_clien
 
 void forwarder::forward(upstream::endpoint target, const httplib::Request& req, const std::string& body,
                         const nlohmann::json& parsed, httplib::Response& res) {
+  // The answer's body and Content-Type come from the upstream: whatever it claims (text/html from a hostile
+  // or compromised upstream), a browser must neither sniff it nor run script from it in the collector's
+  // origin. Only allowlisted upstream headers are copied, so these two are never overridden.
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Content-Security-Policy", "default-src 'none'; sandbox; frame-ancestors 'none'");
   if (auto refused =
           upstream::check_callable(client_.get(), client_problem_, req.local_addr, req.local_port)) {
     http::write_error(res, refused->status, refused->code, refused->message);

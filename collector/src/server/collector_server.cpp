@@ -22,6 +22,7 @@
 #include "replay/replay_routes.hpp"
 #include "replay/replay_service.hpp"
 #include "server/request_policy.hpp"
+#include "server/retention.hpp"
 #include "server/socket_loop.hpp"
 #include "upstream/call_limiter.hpp"
 #include "upstream/recording.hpp"
@@ -69,6 +70,13 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   api_deps_ =
       std::make_unique<api::api_deps>(api::api_deps{cfg_, *reads_, *store_, *ingest_, *events_, *metrics_});
 
+  server::retention_options ro;
+  ro.retain_days = cfg_.retain_days;
+  ro.max_db_mb = cfg_.max_db_mb;
+  ro.interval_ms = cfg_.retention_interval_ms;
+  retention_ = std::make_unique<server::retention>(
+      *store_, ro, [this](const std::string& id) { events_->publish_deleted("session", id); });
+
   http_ = server::make_guarded_server(cfg_);
   server::apply_request_policy(*http_, cfg_);
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
@@ -115,6 +123,7 @@ bool collector_server::run() {
 }
 
 void collector_server::stop() {
+  if (retention_) retention_->stop();
   if (events_) events_->shutdown();
   if (http_) http_->stop();
 }
