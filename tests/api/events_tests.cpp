@@ -144,7 +144,10 @@ TEST_CASE("events: reconnect with Last-Event-ID resumes after that id") {
 }
 
 TEST_CASE("events: streams beyond the cap get 503 and the API still answers") {
-  test_collector tc([](config& c) { c.max_streams = 2; });
+  test_collector tc([](config& c) {
+    c.max_streams = 2;
+    c.max_streams_per_client = 2;  // this test's streams all come from 127.0.0.1
+  });
   sse_reader a(tc, {});
   sse_reader b(tc, {});
   REQUIRE(wait_until([&] { return tc.server().events().open_streams() == 2; }));

@@ -81,7 +81,14 @@ void forwarder::forward(upstream::endpoint target, const httplib::Request& req, 
   }
 
   // Held until the call returns or, for a stream, until the response (and its releaser) is gone.
-  auto slot = std::make_shared<upstream::upstream_slot>(limiter_);
+  // Per-caller share of the slots: a caller is its own upstream key when it sends one, else its peer address
+  // (loopback callers without a key of their own are one user, counted only in the total).
+  std::string caller;
+  if (!forward_authorization.empty())
+    caller = "key:" + upstream::bearer_token(forward_authorization);
+  else if (req.remote_addr != "127.0.0.1" && req.remote_addr != "::1" && !req.remote_addr.empty())
+    caller = "addr:" + req.remote_addr;
+  auto slot = std::make_shared<upstream::upstream_slot>(limiter_, caller);
   if (!slot->admitted()) {
     res.set_header("Retry-After", "1");
     http::write_error(res, 503, "upstream_busy", "too many upstream calls in flight; retry after a second");

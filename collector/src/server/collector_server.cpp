@@ -14,6 +14,7 @@
 #include "api/event_publisher.hpp"
 #include "api/metrics.hpp"
 #include "api/routes.hpp"
+#include "http/body.hpp"
 #include "ingest/ingest_service.hpp"
 #include "proxy/consistent_reader.hpp"
 #include "proxy/forwarder.hpp"
@@ -48,6 +49,7 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
     : cfg_(std::move(cfg)), store_(std::move(store)) {
   api::event_hub::options eo;
   eo.max_streams = cfg_.max_streams;
+  eo.max_streams_per_client = cfg_.max_streams_per_client;
   eo.heartbeat = std::chrono::milliseconds(cfg_.heartbeat_ms);
   events_ = std::make_unique<api::event_hub>(eo);
   metrics_ = std::make_unique<api::metrics>();
@@ -77,6 +79,8 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   retention_ = std::make_unique<server::retention>(
       *store_, ro, [this](const std::string& id) { events_->publish_deleted("session", id); });
 
+  http::set_inflight_body_budget(cfg_.max_inflight_body_bytes ? cfg_.max_inflight_body_bytes
+                                                              : 4 * cfg_.max_body_bytes);
   http_ = server::make_guarded_server(cfg_);
   server::apply_request_policy(*http_, cfg_);
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {

@@ -1,6 +1,8 @@
 #include "server/request_policy.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <string>
 
 #include <httplib.h>
@@ -104,7 +106,16 @@ bool host_allowed(std::string_view host_header, const config& cfg) {
 
 void apply_request_policy(httplib::Server& s, const config& cfg) {
   s.set_pre_routing_handler([&cfg](const httplib::Request& req, httplib::Response& res) {
-    if (auto* conn = http::current_connection()) conn->in_headers = false;
+    if (auto* conn = http::current_connection()) {
+      conn->in_headers = false;
+      // Slow-body guard: the body has a deadline of its own (1 s more per MiB announced), so a client
+      // trickling bytes cannot hold a worker for as long as it likes.
+      uint64_t announced =
+          req.has_header("Content-Length") ? req.get_header_value<uint64_t>("Content-Length") : 0;
+      conn->body_deadline = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(cfg.body_timeout_ms) +
+                            std::chrono::seconds(std::min<uint64_t>(announced, cfg.max_body_bytes) >> 20);
+    }
     std::size_t header_bytes = 0;
     for (const auto& [k, v] : req.headers) header_bytes += k.size() + v.size() + 4;
     if (req.headers.size() > cfg.max_header_count || header_bytes > cfg.max_header_bytes) {
