@@ -130,6 +130,19 @@ TEST_CASE("security: cross-site state-changing requests get 403, with or without
   }
 }
 
+TEST_CASE("security: behind a reverse proxy the UI's public origin (an --allowed-host name) may post") {
+  test_collector tc([](config& c) { c.allowed_hosts = {"trace.example.internal"}; });
+  auto c = tc.client();
+  auto ok = c->Post("/api/trace", {{"Origin", "https://trace.example.internal"}}, trace_body("proxied"),
+                    "application/json");
+  REQUIRE(ok);
+  CHECK(ok->status == 201);
+  auto evil = c->Post("/api/trace", {{"Origin", "https://trace.example.internal.evil.example"}},
+                      trace_body("evil"), "application/json");
+  REQUIRE(evil);
+  CHECK(evil->status == 403);
+}
+
 TEST_CASE("security: JSON bodies require Content-Type application/json (OTLP paths also take protobuf)") {
   test_collector tc;
   auto c = tc.client();

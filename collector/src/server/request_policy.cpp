@@ -35,6 +35,13 @@ bool is_ipv4_literal(std::string_view h) {
   return dots == 3;
 }
 
+// Header text echoed in a message: printable ASCII only (the JSON error must stay valid UTF-8).
+std::string printable(std::string s) {
+  for (auto& c : s)
+    if (c < 0x20 || c > 0x7e) c = '?';
+  return s;
+}
+
 bool is_state_changing(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
@@ -58,14 +65,24 @@ std::string origin_authority(std::string_view origin) {
 
 }  // namespace
 
-bool cross_site(const httplib::Request& req) {
+bool cross_site(const httplib::Request& req, const config& cfg) {
   if (!is_state_changing(req.method)) return false;
   if (lower(req.get_header_value("Sec-Fetch-Site")) == "cross-site") return true;
   if (!req.has_header("Origin")) return false;  // not sent by a browser (SDKs, curl) or a same-origin GET
   std::string host = lower(req.get_header_value("Host"));
   if (host.ends_with(":80")) host.resize(host.size() - 3);
   std::string origin = origin_authority(req.get_header_value("Origin"));
-  return origin.empty() || origin != host;
+  if (origin.empty()) return true;
+  if (origin == host) return false;
+  // Behind a reverse proxy that rewrites Host, the UI's origin is the public name the admin allowed with
+  // --allowed-host (an explicit name; "*" does not vouch for any origin).
+  std::string origin_host = origin;
+  if (auto colon = origin_host.rfind(':');
+      colon != std::string::npos && origin_host.find(']', colon) == std::string::npos)
+    origin_host.resize(colon);
+  for (const auto& a : cfg.allowed_hosts)
+    if (a != "*" && lower(a) == origin_host) return false;
+  return true;
 }
 
 bool content_type_allowed(const httplib::Request& req) {
@@ -138,7 +155,7 @@ void apply_request_policy(httplib::Server& s, const config& cfg) {
     }
     // Browser safety: a page on another origin can send "simple" POSTs (text/plain, no preflight) to a
     // loopback collector; the Host check passes for them. Refused before auth so a key changes nothing.
-    if (cross_site(req)) {
+    if (cross_site(req, cfg)) {
       res.set_header("Connection", "close");
       http::close_after_response();
       http::write_error(res, 403, "cross_site_request",
@@ -176,7 +193,7 @@ void apply_request_policy(httplib::Server& s, const config& cfg) {
               std::string(req.path == "/v1/traces" || req.path == "/v1/logs" || req.path == "/v1/metrics"
                               ? " or 'application/x-protobuf'"
                               : "") +
-              " (got '" + req.get_header_value("Content-Type").substr(0, 100) + "')",
+              " (got '" + printable(req.get_header_value("Content-Type").substr(0, 100)) + "')",
           "Content-Type");
       return httplib::Server::HandlerResponse::Handled;
     }

@@ -21,8 +21,9 @@ namespace llmtrace::server {
 bool host_allowed(std::string_view host_header, const config& cfg);
 
 // True when a browser marks req as cross-site and it changes state (POST/PUT/PATCH/DELETE): Sec-Fetch-Site
-// is cross-site, or Origin is present and is not the origin the Host header names ("null" included).
-bool cross_site(const httplib::Request& req);
+// is cross-site, or Origin is present and is neither the origin the Host header names nor an explicit
+// --allowed-host name ("null" included).
+bool cross_site(const httplib::Request& req, const config& cfg);
 
 // False when a POST/PUT/PATCH body to /api or /v1 is not application/json (parameters ignored);
 // /v1/traces, /v1/logs and /v1/metrics also take application/x-protobuf. Empty bodies pass.
