@@ -81,8 +81,11 @@ TEST_CASE("overload: ingest beyond the admission limit gets 503 with Retry-After
   REQUIRE(sqlite3_open(tc.cfg().db_path.c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
   auto holder = tc.client();
-  httplib::Result held;
-  std::thread t([&] { held = holder->Post("/api/trace", R"({"session_id":"held"})", "application/json"); });
+  int held_status = 0;
+  std::thread t([&] {
+    auto r = holder->Post("/api/trace", R"({"session_id":"held"})", "application/json");
+    held_status = r ? r->status : -1;
+  });
   REQUIRE(wait_until([&] { return tc.server().ingest().inflight().load() == 1; }));
   auto c = tc.client();
   auto r = c->Post("/api/trace", R"({"session_id":"x"})", "application/json");
@@ -95,8 +98,7 @@ TEST_CASE("overload: ingest beyond the admission limit gets 503 with Retry-After
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   sqlite3_close(db);
   t.join();
-  REQUIRE(held);
-  CHECK(held->status == 201);
+  CHECK(held_status == 201);
   REQUIRE(wait_until([&] { return tc.server().ingest().inflight().load() == 0; }));
   CHECK(c->Post("/api/trace", R"({"session_id":"x"})", "application/json")->status == 201);
 }

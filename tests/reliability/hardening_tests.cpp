@@ -272,8 +272,11 @@ TEST_CASE(
 
 // --- 9. per-client caps on event streams -----------------------------------------------------------------
 
-TEST_CASE("security: one client cannot take every event stream; another client still gets one") {
-  test_collector tc([](config& c) { c.max_streams = 4; });  // 2 per client
+TEST_CASE("security: one client cannot take every event stream, another client still gets one") {
+  test_collector tc([](config& c) {
+    c.max_streams = 4;
+    c.max_streams_per_client = 2;  // the default: half of --max-streams
+  });
   const std::string get = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   std::vector<int> fds;
   std::vector<int> statuses;
@@ -297,7 +300,7 @@ TEST_CASE("security: one client cannot take every event stream; another client s
 // --- 3. search work bounds -------------------------------------------------------------------------------
 
 TEST_CASE(
-    "reliability: a search of 500 one-letter words is refused at once; costly searches stop at the budget") {
+    "reliability: a search of 500 one-letter words is refused at once, costly searches stop at the budget") {
   test_collector tc([](config& c) { c.search_budget_ms = 1; });
   auto c = tc.client();
   // 3000 records with distinct words, so a prefix has thousands of terms to merge.

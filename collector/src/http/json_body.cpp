@@ -28,6 +28,31 @@ bool read_json_object(const httplib::Request& req, httplib::Response& res,
   return true;
 }
 
+namespace {
+
+bool nested_deeper_than(std::string_view text, std::size_t max_depth) noexcept {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::size_t estimated_tree_bytes(std::string_view text) noexcept {
   // One pass over the text, no allocation: every value is a 16-byte node; an object member adds its map node
   // and key string (~64 bytes); a string adds its std::string (32 bytes) and its heap text past the small
@@ -73,7 +98,8 @@ std::optional<failure> parse_json_object(std::string_view text, const json_body_
                                          nlohmann::json& out) {
   // A body of tiny values ("request":[0,0,0,...]) becomes a tree 10-30 times its size; refused before any
   // of it is built, so one request's memory stays a small multiple of its body.
-  if (estimated_tree_bytes(text) > max_tree_expansion * text.size() + tree_allowance_bytes) {
+  if (estimated_tree_bytes(text) > max_tree_expansion * text.size() + tree_allowance_bytes &&
+      !nested_deeper_than(text, ingest::default_max_depth)) {  // too deep: the parser says so, cheaply
     if (rules.on_reject) rules.on_reject("too_many_values");
     return failure{413,
                    "too_many_values",
