@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "reliability/crash_loop.hpp"
 #include "reliability/rel_support.hpp"
@@ -270,7 +271,7 @@ int load_main(const std::map<std::string, std::string>& f) {
         auto c = p.client();
         auto status = [](const httplib::Result& r) { return r ? r->status : 0; };
         auto ra = [](const httplib::Result& r) { return r && r->has_header("Retry-After"); };
-        httplib::Result r;
+        std::optional<httplib::Result> r;
         switch (round++ % 10) {
           case 0:
             r = c->Post("/api/trace", {{"Origin", "https://evil.example"}}, trace, "text/plain");
@@ -283,7 +284,7 @@ int load_main(const std::map<std::string, std::string>& f) {
             break;
           case 3:
             r = c->Get("/api/search?q=s*%20l*%20h*%20y*");  // answered or stopped at the budget
-            hostile_seen(status(r), ra(r), false);
+            hostile_seen(status(*r), ra(*r), false);
             continue;
           case 4:
             r = c->Post("/api/trace", R"({"id":"..","session_id":"hostile"})", "application/json");
@@ -322,7 +323,7 @@ int load_main(const std::map<std::string, std::string>& f) {
             continue;
           }
         }
-        hostile_seen(status(r), ra(r), true);
+        if (r) hostile_seen(status(*r), ra(*r), true);
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     });
