@@ -76,4 +76,6 @@ export class Client {
 }
 export function newId(): string;
 export function getDefaultClient(): Client;
+/** How many Clients are tracked for the exit flush (held weakly: collected ones drop out). */
+export function liveClientCount(): number;
 export function wrapOpenAI<T>(openaiClient: T, opts?: { sessionId?: string; tracer?: Client; metadata?: object }): T;

@@ -198,11 +198,26 @@ class Span {
   }
 }
 
-const live = new Set();
-process.on('exit', () => {
-  // Synchronous, bounded: the process is going away.
-  for (const c of live) c.shutdownSync(c.exitTimeoutMs);
+// Clients not shut down yet, held weakly: a Client the program dropped can be collected. At exit the ones
+// still alive are flushed (synchronous, bounded: the process is going away); a collected one is flushed and
+// freed by the registry's callback, asynchronously (the library's own thread waits, never the event loop).
+const live = new Set(); // of WeakRef<Client>
+const clientHandles = new FinalizationRegistry(({ a, h, ref, timeoutMs }) => {
+  live.delete(ref);
+  a.shutdown.async(h, timeoutMs, () => a.free(h));
 });
+process.on('exit', () => {
+  for (const ref of live) {
+    const c = ref.deref();
+    if (c) c.shutdownSync(c.exitTimeoutMs);
+  }
+});
+/** How many Clients are tracked for the exit flush (for tests: collected ones must not stay). */
+function liveClientCount() {
+  let n = 0;
+  for (const ref of live) if (ref.deref()) n++;
+  return n;
+}
 
 class Client {
   /**
@@ -237,7 +252,9 @@ class Client {
     this.exitTimeoutMs = opts.exitTimeoutMs ?? 2000;
     this._scratch = Buffer.allocUnsafe(16384); // trace()'s UTF-8 text (see _utf8)
     this._utf8Len = 0;
-    live.add(this);
+    this._ref = new WeakRef(this);
+    live.add(this._ref);
+    clientHandles.register(this, { a, h: this._h, ref: this._ref, timeoutMs: this.exitTimeoutMs }, this._ref);
   }
 
   /** Queues one record; returns true when queued (traceJson() says why not). Never blocks, never throws for
@@ -376,7 +393,7 @@ class Client {
   async shutdown(timeoutMs = 5000) {
     if (!this._h) return true;
     this._stopped = true;
-    live.delete(this);
+    this._untrack();
     const ok = await this._async(this._a.shutdown, timeoutMs);
     this._freeWhenIdle = true;
     if (this._inflight === 0) this._free();
@@ -392,11 +409,16 @@ class Client {
   shutdownSync(timeoutMs = 5000) {
     if (!this._h) return true;
     this._stopped = true;
-    live.delete(this);
+    this._untrack();
     const rc = this._a.shutdown(this._h, Math.max(0, Math.trunc(timeoutMs)));
     this._freeWhenIdle = true;
     if (this._inflight === 0) this._free();
     return rc === LT_OK || rc === LT_EDISABLED;
+  }
+
+  _untrack() {
+    live.delete(this._ref);
+    clientHandles.unregister(this._ref); // shut down explicitly: the registry must not free the handle too
   }
 
   _free() {
@@ -426,4 +448,4 @@ function getDefaultClient() {
   return defaultClient;
 }
 
-module.exports = { Client, Span, KINDS, newId, loadLibrary, getDefaultClient, ...require('./openai') };
+module.exports = { Client, Span, KINDS, newId, loadLibrary, getDefaultClient, liveClientCount, ...require('./openai') };

@@ -80,6 +80,11 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
     split_hosts(value, c.allowed_hosts);
   } else if (name == "heartbeat-ms") {
     if (!parse_int(value, c.heartbeat_ms, 10, 3600000)) return bad("expected 10..3600000");
+  } else if (name == "retain-days") {
+    if (!parse_int(value, c.retain_days, 0, 36500)) return bad("expected days 0..36500 (0: keep forever)");
+  } else if (name == "max-db-mb") {
+    if (!parse_int<int64_t>(value, c.max_db_mb, 0, int64_t{1} << 30))
+      return bad("expected MiB >= 0 (0: no limit)");
   } else {
     return "unknown option --" + std::string(name) + " (see --help)";
   }
@@ -89,7 +94,7 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
 bool known_flag(std::string_view n) {
   for (auto v : {"host", "port", "db", "api-key", "upstream", "upstream-ca-file", "upstream-ca-dir",
                  "upstream-timeout-ms", "log-level", "max-body-bytes", "threads", "max-streams",
-                 "max-ingest-inflight", "allowed-host", "heartbeat-ms"})
+                 "max-ingest-inflight", "allowed-host", "heartbeat-ms", "retain-days", "max-db-mb"})
     if (n == v) return true;
   return false;
 }
@@ -112,7 +117,11 @@ std::string help_text() {
     << "                           [LLMTRACE_ALLOWED_HOSTS]; loopback names and --host are always "
        "accepted\n\n"
     << "Storage:\n"
-    << "  --db PATH                SQLite database file [LLMTRACE_DB] (default ./llmtrace.db)\n\n"
+    << "  --db PATH                SQLite database file [LLMTRACE_DB] (default ./llmtrace.db)\n"
+    << "  --retain-days N          delete sessions whose last activity is older than N days, in the\n"
+    << "                           background [LLMTRACE_RETAIN_DAYS] (default 0 = keep forever)\n"
+    << "  --max-db-mb N            delete the oldest sessions while the stored data exceeds N MiB\n"
+    << "                           [LLMTRACE_MAX_DB_MB] (default 0 = no limit)\n\n"
     << "Security:\n"
     << "  --api-key KEY            require 'Authorization: Bearer KEY' on /api and /v1 [LLMTRACE_API_KEY]\n\n"
     << "Upstream (replay and the OpenAI-compatible proxy /v1):\n"
@@ -210,6 +219,8 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
       {"LLMTRACE_MAX_INGEST_INFLIGHT", "max-ingest-inflight"},
       {"LLMTRACE_ALLOWED_HOSTS", "allowed-host"},
       {"LLMTRACE_HEARTBEAT_MS", "heartbeat-ms"},
+      {"LLMTRACE_RETAIN_DAYS", "retain-days"},
+      {"LLMTRACE_MAX_DB_MB", "max-db-mb"},
   };
   if (env) {
     for (auto [var, flag] : env_names) {

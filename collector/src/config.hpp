@@ -25,11 +25,18 @@ struct config {
   int upstream_timeout_ms = 600'000;  // per read: a model may think for minutes before its first byte
   std::string log_level = "info";
   std::size_t max_body_bytes = 16u * 1024u * 1024u;
-  int threads = 16;              // HTTP workers for ordinary requests (event streams get their own on top)
-  int max_streams = 16;          // concurrent /api/events streams
-  int max_ingest_inflight = 12;  // concurrent ingest requests before 503 + Retry-After
+  int threads = 16;                // HTTP workers for ordinary requests (event streams get their own on top)
+  int max_streams = 16;            // concurrent /api/events streams
+  int max_streams_per_client = 0;  // streams one peer address may hold (0: half of max_streams)
+  int max_ingest_inflight = 12;    // concurrent ingest requests before 503 + Retry-After
   std::vector<std::string> allowed_hosts;  // extra Host header values accepted besides loopback and --host
   int heartbeat_ms = 15000;                // SSE keep-alive comment interval
+  int retain_days = 0;                     // retention: delete sessions idle longer (0: keep forever)
+  int64_t max_db_mb = 0;                   // retention: delete oldest sessions while data exceeds (0: off)
+  int retention_interval_ms = 60'000;      // time between retention passes (tests shorten it)
+  int search_budget_ms = 2000;             // time one /api/search query may take before 422 search_too_costly
+  int body_timeout_ms = 10'000;            // a body must arrive within this + 1 s per MiB of Content-Length
+  std::size_t max_inflight_body_bytes = 0;  // global body budget (http/body.hpp); 0: 4 x max_body_bytes
   int read_timeout_s = 10;
   int write_timeout_s = 10;
   std::size_t max_header_count = 100;

@@ -1,5 +1,6 @@
 // llmtrace-collector: wiring only. config -> logger -> store -> collector_server (ingest, events, routes)
 // -> listen. SIGINT/SIGTERM: stop accepting, let in-flight requests finish, close the store, exit 0.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -16,6 +17,11 @@
 #include "storage/store.hpp"
 
 int main(int argc, char** argv) {
+  // Request bodies, their trees and replies are up to --max-body-bytes each, allocated on whichever worker
+  // thread serves them. glibc raises its mmap threshold after the first large free, and from then on serves
+  // such blocks from per-thread arenas, which keep the memory after free: RSS then grows by every worker's
+  // largest request. A fixed threshold keeps every block over 1 MiB in its own mapping, returned on free.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   using namespace llmtrace;
   std::vector<std::string> args(argv + 1, argv + argc);
   parse_result parsed = parse_config(args, process_env());

@@ -111,7 +111,9 @@ TEST_CASE("events: a record event arrives after a POST") {
 }
 
 TEST_CASE("events: reconnect with Last-Event-ID resumes after that id") {
-  test_collector tc;
+  // Its streams all come from 127.0.0.1, and a closed one frees its slot within a second: the per-address
+  // cap (half of max_streams by default) must not meet the next reconnect.
+  test_collector tc([](config& c) { c.max_streams_per_client = c.max_streams; });
   auto c = tc.client();
   for (int i = 0; i < 3; ++i)
     REQUIRE(c->Post("/api/trace", R"({"session_id":"resume"})", "application/json")->status == 201);
@@ -144,7 +146,10 @@ TEST_CASE("events: reconnect with Last-Event-ID resumes after that id") {
 }
 
 TEST_CASE("events: streams beyond the cap get 503 and the API still answers") {
-  test_collector tc([](config& c) { c.max_streams = 2; });
+  test_collector tc([](config& c) {
+    c.max_streams = 2;
+    c.max_streams_per_client = 2;  // this test's streams all come from 127.0.0.1
+  });
   sse_reader a(tc, {});
   sse_reader b(tc, {});
   REQUIRE(wait_until([&] { return tc.server().events().open_streams() == 2; }));

@@ -1,7 +1,10 @@
 // Overload and store failure paths: ingest admission limit, store_busy / store_unavailable -> 503.
 #include <doctest/doctest.h>
 
+#include <sqlite3.h>
 #include <nlohmann/json.hpp>
+
+#include <thread>
 
 #include "ingest/ingest_service.hpp"
 #include "support/test_support.hpp"
@@ -12,22 +15,6 @@ using llmtrace::testing::wait_until;
 using json = nlohmann::json;
 
 namespace {
-
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return fd;
-}
-
-void send_all(int fd, const std::string& s) {
-  REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
-}
 
 // A store whose every call fails as the configured exception.
 template <class Error>
@@ -93,12 +80,17 @@ void check_store_failure(const std::string& code, const std::string& retry_after
 
 TEST_CASE("overload: ingest beyond the admission limit gets 503 with Retry-After") {
   test_collector tc([](config& c) { c.max_ingest_inflight = 1; });
-  int fd = connect_loopback(tc.port());
-  REQUIRE(fd >= 0);
-  // Hold the only ingest slot: a chunked body that is not finished yet.
-  send_all(fd,
-           "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-           "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n");
+  // Hold the only ingest slot: a request whose body is in, waiting for the write lock another connection
+  // holds (the slot is taken after the body is read, so an unfinished body would hold nothing).
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(tc.cfg().db_path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto holder = tc.client();
+  int held_status = 0;
+  std::thread t([&] {
+    auto r = holder->Post("/api/trace", R"({"session_id":"held"})", "application/json");
+    held_status = r ? r->status : -1;
+  });
   REQUIRE(wait_until([&] { return tc.server().ingest().inflight().load() == 1; }));
   auto c = tc.client();
   auto r = c->Post("/api/trace", R"({"session_id":"x"})", "application/json");
@@ -108,12 +100,10 @@ TEST_CASE("overload: ingest beyond the admission limit gets 503 with Retry-After
   CHECK(json::parse(r->body)["error"]["code"] == "overloaded");
   CHECK(c->Get("/api/sessions")->status == 200);  // reads are not limited
 
-  send_all(fd, "1\r\n}\r\n0\r\n\r\n");
-  char buf[256] = {};
-  auto n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  REQUIRE(n > 0);
-  CHECK(std::string(buf).rfind("HTTP/1.1 201", 0) == 0);
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  t.join();
+  CHECK(held_status == 201);
   REQUIRE(wait_until([&] { return tc.server().ingest().inflight().load() == 0; }));
   CHECK(c->Post("/api/trace", R"({"session_id":"x"})", "application/json")->status == 201);
 }

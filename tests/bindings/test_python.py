@@ -181,6 +181,25 @@ class ClientTests(unittest.TestCase):
         finally:
             srv.close()
 
+    def test_collecting_an_unflushed_client_does_not_block_the_collecting_thread(self):
+        # Before: __del__ freed the handle inline, flushing for up to the 2 s exit deadline on the GC's thread.
+        import gc
+        import socket
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        try:
+            c = llmtrace.Client(endpoint=f"http://127.0.0.1:{srv.getsockname()[1]}", flush_interval_ms=10)
+            c.trace(session_id="gc")
+            t0 = time.monotonic()
+            del c
+            gc.collect()
+            elapsed = time.monotonic() - t0
+            print(f"Client.__del__ of an undeliverable client returned in {elapsed * 1000:.1f} ms")
+            self.assertLess(elapsed, 0.5)
+        finally:
+            srv.close()
+
     def test_library_loaded_from_LLMTRACE_LIB(self):
         lib = llmtrace.load_library()
         self.assertTrue(lib.lt_version().decode())

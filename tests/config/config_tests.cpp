@@ -129,3 +129,19 @@ TEST_CASE("config: upstream CA and timeout come from flags or the environment, n
   CHECK(r.message.find("LLMTRACE_UPSTREAM_TIMEOUT_MS") != std::string::npos);
   CHECK(parse_config({"--upstream-timeout-ms", "0"}, fake_env({})).what == parse_result::action::error);
 }
+
+TEST_CASE("config: retention flags and their environment variables") {
+  auto r = parse_config({"--retain-days", "30", "--max-db-mb=512"}, fake_env({}));
+  REQUIRE(r.what == parse_result::action::run);
+  CHECK(r.cfg.retain_days == 30);
+  CHECK(r.cfg.max_db_mb == 512);
+  auto e = parse_config({}, fake_env({{"LLMTRACE_RETAIN_DAYS", "7"}, {"LLMTRACE_MAX_DB_MB", "100"}}));
+  REQUIRE(e.what == parse_result::action::run);
+  CHECK(e.cfg.retain_days == 7);
+  CHECK(e.cfg.max_db_mb == 100);
+  CHECK(parse_config({}, fake_env({})).cfg.retain_days == 0);  // off unless asked for
+  CHECK(parse_config({"--retain-days", "-1"}, fake_env({})).what == parse_result::action::error);
+  CHECK(parse_config({"--max-db-mb", "lots"}, fake_env({})).what == parse_result::action::error);
+  for (auto s : {"--retain-days", "LLMTRACE_RETAIN_DAYS", "--max-db-mb", "LLMTRACE_MAX_DB_MB"})
+    CHECK_MESSAGE(help_text().find(s) != std::string::npos, s);
+}

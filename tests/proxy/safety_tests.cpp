@@ -131,6 +131,39 @@ TEST_CASE("proxy: concurrent upstream calls are capped with 503 + Retry-After, a
   CHECK(r->status == 200);
 }
 
+TEST_CASE("proxy: one caller (its own upstream key) cannot take every upstream slot") {
+  fake_upstream f;
+  auto c = std::make_unique<test_collector>([&](llmtrace::config& cfg) {
+    cfg.upstream = f.base_url();
+    cfg.threads = 6;  // max(2, threads - 2) = 4 upstream calls, 2 per caller
+  });
+  std::atomic<int> first_chunks{0};
+  auto slow_call = [&] {
+    stream_post(*c, "/v1/chat/completions", headers_for("proxy-share", "Bearer sk-caller-a"),
+                chat_request("fake-slow", "x", true).dump(), [&](const std::string& chunk) {
+                  if (chunk.find("echo") != std::string::npos) ++first_chunks;
+                  return true;
+                });
+  };
+  std::thread a(slow_call);
+  std::thread b(slow_call);
+  bool both_streaming = wait_until([&] { return first_chunks.load() == 2; });
+  CHECK(both_streaming);
+  auto third_a = c->client()->Post("/v1/chat/completions", headers_for("proxy-share", "Bearer sk-caller-a"),
+                                   chat_request("m", "third").dump(), "application/json");
+  auto first_b = c->client()->Post("/v1/chat/completions", headers_for("proxy-share", "Bearer sk-caller-b"),
+                                   chat_request("m", "other caller").dump(), "application/json");
+  f.release_slow();
+  a.join();
+  b.join();
+  REQUIRE(third_a);
+  CHECK(third_a->status == 503);
+  CHECK(third_a->get_header_value("Retry-After") == "1");
+  CHECK(json::parse(third_a->body)["error"]["code"] == "upstream_busy");
+  REQUIRE(first_b);
+  CHECK(first_b->status == 200);  // the other caller still had slots
+}
+
 TEST_CASE("proxy: an HTTPS upstream is verified against the configured CA file (--upstream-ca-file)") {
   llmtrace::test::test_pki pki;
   llmtrace::test::fake_upstream_options fo;

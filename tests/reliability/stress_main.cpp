@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "reliability/crash_loop.hpp"
 #include "reliability/rel_support.hpp"
@@ -86,7 +87,10 @@ int load_main(const std::map<std::string, std::string>& f) {
   temp_dir dir;
   process_options po;
   po.db_path = dir.file("load.db");
-  po.args = {"--max-streams", std::to_string(streams), "--heartbeat-ms", "1000", "--log-level", "warn"};
+  // The run's streams all come from 127.0.0.1 and one address may hold half of --max-streams: twice as many
+  // slots as streams, so the hostile extra streams below meet the per-client cap, not the run's own.
+  po.args = {"--max-streams", std::to_string(2 * streams), "--heartbeat-ms", "1000", "--log-level", "warn"};
+  const bool hostile = flag(f, "hostile", 1) != 0;
   // A small ingest admission limit makes overload (503 + Retry-After) part of the run, not a rare event.
   if (f.count("inflight")) po.args.insert(po.args.end(), {"--max-ingest-inflight", f.at("inflight")});
   collector_process p(po);
@@ -239,6 +243,92 @@ int load_main(const std::map<std::string, std::string>& f) {
     });
   }
 
+  // Hostile clients beside the load (issue 13's findings, all at once): cross-site and wrongly typed posts,
+  // huge methods, a 500-word and a prefix-heavy search, unreachable ids, a 4 MiB body of tiny values,
+  // trickled bodies, stalled exports, extra event streams. Each must get its 4xx (or 503 + Retry-After);
+  // any other 5xx, or a 2xx where a refusal is due, fails the run.
+  std::atomic<uint64_t> hostile_requests{0}, hostile_bad{0};
+  std::mutex hostile_m;
+  std::map<int, uint64_t> hostile_statuses;
+  std::vector<std::thread> hostile_threads;
+  auto hostile_seen = [&](int st, bool retry_after, bool refusal_due) {
+    ++hostile_requests;
+    std::lock_guard<std::mutex> lock(hostile_m);
+    ++hostile_statuses[st];
+    const bool bad = (st >= 500 && !(st == 503 && retry_after)) || (refusal_due && st >= 200 && st < 300);
+    if (bad) ++hostile_bad;
+  };
+  for (int h = 0; hostile && h < 2; ++h) {
+    hostile_threads.emplace_back([&, h] {
+      std::string zeros = R"({"session_id":"hostile","request":[)";
+      while (zeros.size() < (4u << 20)) zeros += "0,";
+      zeros += "0]}";
+      std::string words;
+      for (int i = 0; i < 500; ++i) words += std::string(1, static_cast<char>('a' + i % 26)) + "%20";
+      const std::string trace = R"({"session_id":"hostile-x","request":{"m":1}})";
+      int round = 0;
+      while (std::chrono::steady_clock::now() < end) {
+        auto c = p.client();
+        auto status = [](const httplib::Result& r) { return r ? r->status : 0; };
+        auto ra = [](const httplib::Result& r) { return r && r->has_header("Retry-After"); };
+        std::optional<httplib::Result> r;
+        switch (round++ % 10) {
+          case 0:
+            r = c->Post("/api/trace", {{"Origin", "https://evil.example"}}, trace, "text/plain");
+            break;
+          case 1:
+            r = c->Post("/api/trace", trace, "text/plain");
+            break;
+          case 2:
+            r = c->Get("/api/search?q=" + words);
+            break;
+          case 3:
+            r = c->Get("/api/search?q=s*%20l*%20h*%20y*");  // answered or stopped at the budget
+            hostile_seen(status(*r), ra(*r), false);
+            continue;
+          case 4:
+            r = c->Post("/api/trace", R"({"id":"..","session_id":"hostile"})", "application/json");
+            break;
+          case 5:
+            r = c->Post("/api/trace", zeros, "application/json");
+            break;
+          case 6: {  // an 8 KB method
+            raw_conn rc(p.port());
+            rc.send_all(std::string(8192, 'M') + " /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            hostile_seen(status_of(rc.read_response(std::chrono::milliseconds(5000))), false, true);
+            continue;
+          }
+          case 7: {  // a trickled body, abandoned
+            raw_conn rc(p.port());
+            rc.send_all(
+                "POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000000\r\n\r\n{\"session_id\":");
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            ++hostile_requests;
+            continue;
+          }
+          case 8: {  // an export that reads nothing for a second
+            raw_conn rc(p.port());
+            rc.send_all("GET /api/sessions/sess-load-h" + std::to_string(h) +
+                        "/export HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+            ++hostile_requests;
+            continue;
+          }
+          default: {  // one more event stream than this address may hold
+            raw_conn rc(p.port());
+            rc.send_all("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            std::string head = rc.read_response(std::chrono::milliseconds(1000));
+            hostile_seen(status_of(head), head.find("Retry-After") != std::string::npos, false);
+            continue;
+          }
+        }
+        if (r) hostile_seen(status(*r), ra(*r), true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
+
   // Memory samples once a second.
   std::vector<long> rss;
   while (std::chrono::steady_clock::now() < end) {
@@ -246,6 +336,7 @@ int load_main(const std::map<std::string, std::string>& f) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   for (auto& t : query_threads) t.join();
+  for (auto& t : hostile_threads) t.join();
   for (auto& t : producer_threads) t.join();
   long peak = p.peak_rss_kib();
   const int streams_open_at_end = streams_open.load();
@@ -298,6 +389,8 @@ int load_main(const std::map<std::string, std::string>& f) {
             << streams_dropped.load() << ", events seen " << events_seen.load() << "\n"
             << "  memory: peak RSS " << peak / 1024 << " MiB, at mid-run " << rss_mid / 1024
             << " MiB, at the end " << rss_end / 1024 << " MiB\n"
+            << "  hostile: " << hostile_requests.load() << " requests, " << hostile_bad.load()
+            << " answered wrongly (5xx other than 503 + Retry-After, or accepted)\n"
             << "  integrity_check: " << ic << ", collector exit " << exit_code << ", " << run_s << " s\n";
   json j = {{"scenario", "load"},
             {"seconds", seconds},
@@ -328,12 +421,14 @@ int load_main(const std::map<std::string, std::string>& f) {
             {"peak_rss_mib", peak / 1024},
             {"rss_mid_mib", rss_mid / 1024},
             {"rss_end_mib", rss_end / 1024},
+            {"hostile_requests", hostile_requests.load()},
+            {"hostile_bad", hostile_bad.load()},
             {"integrity", ic}};
   std::cout << "RESULT " << j.dump() << "\n";
   bool ok = lost == 0 && ic == "ok" && server_errors == 0 && ledger.retry_after_missing == 0 &&
             transport_errors.load() == 0 && query_errors.load() == 0 && streams_dropped.load() == 0 &&
             sdk.failed == 0 && sdk_rows >= sdk.sent && memory_stable && exit_code == 0 &&
-            streams_open_at_end == streams;
+            streams_open_at_end == streams && hostile_bad.load() == 0 && p99 <= 100.0;
   std::cout << (ok ? "load: PASS\n" : "load: FAIL\n");
   return ok ? 0 : 1;
 }

@@ -279,3 +279,21 @@ test('span: a tree reaches the real collector in one session with its ids', asyn
   for (const r of items) assert.equal(r.turn_number, 1);
   await c.shutdown(2000);
 });
+
+test('a Client the program drops is collected, not kept alive by the binding', async () => {
+  // Before: every Client stayed in a strong module-level Set until shutdown, so it (and its C handle) leaked.
+  const v8 = require('node:v8');
+  const vm = require('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const before = llmtrace.liveClientCount();
+  (() => {
+    for (let i = 0; i < 5; i++) new llmtrace.Client({ endpoint: 'http://127.0.0.1:9', exitTimeoutMs: 100 });
+  })();
+  assert.equal(llmtrace.liveClientCount(), before + 5);
+  for (let i = 0; i < 40 && llmtrace.liveClientCount() > before; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    gc();
+  }
+  assert.equal(llmtrace.liveClientCount(), before);
+});

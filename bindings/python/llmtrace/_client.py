@@ -7,6 +7,7 @@ import enum
 import ctypes.util
 import json
 import os
+import queue
 import sys
 import sysconfig
 import threading
@@ -293,6 +294,34 @@ class Span:
             pass
 
 
+# Handles of Clients collected without shutdown(): freeing one flushes it for up to its exit deadline, which
+# must not happen on whatever thread the garbage collector runs on. __del__ only queues the handle
+# (SimpleQueue.put is safe there); this daemon thread frees it, and exit waits for what is left.
+_reap_queue = queue.SimpleQueue()
+_reaper = None
+_reaper_lock = threading.Lock()
+
+
+def _reap_loop():
+    while True:
+        item = _reap_queue.get()
+        if item is None:
+            return
+        lib, h = item
+        try:
+            lib.lt_client_free(h)
+        except Exception:
+            pass
+
+
+def _start_reaper():
+    global _reaper
+    with _reaper_lock:
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap_loop, name="llmtrace-reaper", daemon=True)
+            _reaper.start()
+
+
 @atexit.register
 def _flush_all_at_exit():
     for c in list(_live):
@@ -300,6 +329,10 @@ def _flush_all_at_exit():
             c.shutdown(c._exit_timeout)
         except Exception:
             pass
+    if _reaper is not None:
+        # Collected Clients still flushing: each free is bounded by the library's exit deadline.
+        _reap_queue.put(None)
+        _reaper.join(timeout=10.0)
 
 
 class Client:
@@ -333,6 +366,7 @@ class Client:
         self._stopped = False
         self._shutdown_ok = True
         self._exit_timeout = exit_timeout
+        _start_reaper()
         _live.add(self)
 
     def trace(self, session_id=None, turn_number=None, request=None, response=None, status="success",
@@ -462,8 +496,9 @@ class Client:
         try:
             h, self._h = getattr(self, "_h", None), None
             if h is not None:
-                # lt_client_free flushes within exit_flush_deadline_ms when shutdown() was not called.
-                self._lib.lt_client_free(h)
+                # lt_client_free flushes within exit_flush_deadline_ms when shutdown() was not called: done
+                # by the reaper thread, so the collecting thread never waits for the network.
+                _reap_queue.put((self._lib, h))
         except Exception:
             pass
 

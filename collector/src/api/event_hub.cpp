@@ -81,16 +81,22 @@ void event_hub::publish_deleted(std::string_view kind, std::string_view id) {
   push(std::move(e));
 }
 
-bool event_hub::try_open_stream() {
+bool event_hub::try_open_stream(const std::string& client) {
   std::lock_guard lock(mu_);
   if (stopping_ || open_streams_ >= opts_.max_streams) return false;
+  const int per_client =
+      opts_.max_streams_per_client > 0 ? opts_.max_streams_per_client : std::max(1, opts_.max_streams / 2);
+  if (!client.empty() && streams_by_client_[client] >= per_client) return false;
   ++open_streams_;
+  if (!client.empty()) ++streams_by_client_[client];
   return true;
 }
 
-void event_hub::close_stream() {
+void event_hub::close_stream(const std::string& client) {
   std::lock_guard lock(mu_);
   if (open_streams_ > 0) --open_streams_;
+  if (auto it = streams_by_client_.find(client); it != streams_by_client_.end() && --it->second <= 0)
+    streams_by_client_.erase(it);
 }
 
 int event_hub::open_streams() const {
@@ -156,7 +162,9 @@ void mount_events(httplib::Server& server, event_hub& hub, const config& cfg) {
       last = parse_event_id(req.get_header_value("Last-Event-ID"));
     else if (req.has_param("last_event_id"))
       last = parse_event_id(req.get_param_value("last_event_id"));
-    if (!hub.try_open_stream()) {
+    // Streams are capped per peer address as well as in total.
+    const std::string client = req.remote_addr;
+    if (!hub.try_open_stream(client)) {
       res.set_header("Retry-After", "2");
       http::write_error(res, 503, "too_many_streams",
                         "too many open event streams; the UI falls back to polling");
@@ -201,7 +209,7 @@ void mount_events(httplib::Server& server, event_hub& hub, const config& cfg) {
           for (const auto& e : events) out += e->wire();
           return sink.write(out.data(), out.size());
         },
-        [&hub](bool) { hub.close_stream(); });
+        [&hub, client](bool) { hub.close_stream(client); });
   });
 }
 

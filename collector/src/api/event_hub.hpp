@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@ class event_hub {
     std::size_t ring_capacity = 1024;
     std::size_t ring_bytes = 32u * 1024u * 1024u;  // approximate: stored text sizes
     int max_streams = 16;
+    int max_streams_per_client = 0;  // 0: half of max_streams (at least 1)
     std::chrono::milliseconds heartbeat{15000};
   };
 
@@ -62,9 +64,11 @@ class event_hub {
   void publish_session(const model::session& s);
   void publish_deleted(std::string_view kind, std::string_view id);
 
-  // Stream slots: false when max_streams are open (the route answers 503).
-  bool try_open_stream();
-  void close_stream();
+  // Stream slots: false when max_streams are open, or when `client` (the peer address) already holds
+  // max_streams_per_client of them (default half, at least 1), so one client cannot take every stream (the
+  // route answers 503). close_stream must get the same client.
+  bool try_open_stream(const std::string& client = {});
+  void close_stream(const std::string& client = {});
   int open_streams() const;
 
   // The first event id a new stream should send: after last_event_id when the ring still holds it
@@ -91,6 +95,7 @@ class event_hub {
   uint64_t next_id_ = 1;
   bool stopping_ = false;
   int open_streams_ = 0;
+  std::map<std::string, int> streams_by_client_;
 };
 
 // GET /api/events on the server (cfg: the API key check).

@@ -49,8 +49,6 @@ bool admit_ingest(httplib::Response& res, const inflight_guard& guard, ingest::i
   if (guard.admitted()) return true;
   ingest.count_rejected("overloaded");
   res.set_header("Retry-After", "1");
-  res.set_header("Connection", "close");
-  http::close_after_response();  // the body was not read
   http::write_error(res, 503, "overloaded", "too many concurrent ingest requests; retry after a second");
   return false;
 }
@@ -115,7 +113,7 @@ std::string batch_reply_text(const std::vector<ingest::item_result>& results) {
   return out;
 }
 
-// Mounts an ingest route: auth, then admission, then the body as one JSON object (rejections counted), then
+// Mounts an ingest route: auth, then the body as one JSON object (rejections counted), then admission, then
 // handle(res, text, body) with the admission held until it returns.
 template <typename Handle>
 void post_ingest(httplib::Server& server, const char* path, const api_deps& deps, std::string_view not_object,
@@ -123,12 +121,14 @@ void post_ingest(httplib::Server& server, const char* path, const api_deps& deps
   server.Post(path, [&deps, not_object, handle](const httplib::Request& req, httplib::Response& res,
                                                 const httplib::ContentReader& reader) {
     if (!http::require_auth(req, res, deps.cfg)) return;
-    inflight_guard guard(deps.ingest.inflight(), deps.cfg.max_ingest_inflight);
-    if (!admit_ingest(res, guard, deps.ingest)) return;
     json body;
     std::string text;
     if (!http::read_json_object(req, res, reader, ingest_body(deps, not_object), text, body)) return;
-    handle(res, text, body);
+    // The slot is taken once the body is in: a client trickling its body holds no slot (the global body
+    // budget and the body deadline bound what it does hold).
+    inflight_guard guard(deps.ingest.inflight(), deps.cfg.max_ingest_inflight);
+    if (!admit_ingest(res, guard, deps.ingest)) return;
+    handle(res, text, body);  // may release text and body once it no longer needs them
   });
 }
 
@@ -136,21 +136,26 @@ void post_ingest(httplib::Server& server, const char* path, const api_deps& deps
 
 void mount_ingest(httplib::Server& server, const api_deps& deps) {
   post_ingest(server, "/api/trace", deps, "the body must be a JSON object (one trace)",
-              [&deps](httplib::Response& res, const std::string& text, const json& body) {
-                const auto spans = ingest::scan_trace_spans(text);
+              [&deps](httplib::Response& res, std::string& text, json& body) {
+                auto spans = ingest::scan_trace_spans(text);
                 http::with_store(res, [&] {
                   auto r = deps.ingest.ingest_one(body, spans ? &*spans : nullptr);
+                  // Peak memory per request: the body and its tree go before the reply is rendered (the
+                  // reply repeats the stored record), and the reply is written as text, not as a tree.
+                  spans.reset();
+                  std::string().swap(text);
+                  body = nullptr;
                   if (!r.result)
                     return http::write_error(res, 400, r.error.code, r.error.message, r.error.field);
-                  json out = http::to_json(r.result->record);
-                  out["outcome"] = outcome_name(r.result->outcome);
-                  http::write_json(res, r.result->outcome == storage::write_outcome::created ? 201 : 200,
-                                   out);
+                  std::string out = http::render_json(r.result->record);
+                  out.insert(1, "\"outcome\":\"" + std::string(outcome_name(r.result->outcome)) + "\",");
+                  http::write_json_text(res, r.result->outcome == storage::write_outcome::created ? 201 : 200,
+                                        std::move(out));
                 });
               });
 
   post_ingest(server, "/api/traces", deps, "the body must be a JSON object {\"traces\":[...]}",
-              [&deps](httplib::Response& res, const std::string& text, const json& body) {
+              [&deps](httplib::Response& res, std::string& text, json& body) {
                 auto it = body.find("traces");
                 if (it == body.end() || !it->is_array()) {
                   deps.ingest.count_rejected("invalid_body");

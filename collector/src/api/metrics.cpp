@@ -26,18 +26,43 @@ std::string route_label(std::string_view path) {
   }
   for (auto known : {"/api/trace", "/api/traces", "/api/sessions", "/api/search", "/api/stats", "/api/events",
                      "/healthz", "/metrics", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
-                     "/v1/responses", "/v1/models"})
+                     "/v1/responses", "/v1/models", "/v1/traces", "/v1/logs", "/v1/metrics"})
     if (path == known) return std::string(path);
   if (path.rfind("/api/", 0) == 0) return "/api/other";
   if (path.rfind("/v1/", 0) == 0) return "/v1/other";
   return "/static";
 }
 
+std::string method_label(std::string_view method) {
+  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+    if (method == known) return std::string(known);
+  return "other";
+}
+
+std::string escape_label(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 void metrics::observe(std::string_view method, std::string_view path, int status, double seconds) {
   std::string route = route_label(path);
+  std::string m = method_label(method);
+  // httplib answers some malformed requests itself with any code; keep the status label a 3-digit code.
+  if (status < 100 || status > 599) status = 0;
   std::lock_guard lock(mu_);
-  ++requests_[{std::string(method), route, status}];
-  auto& s = latency_[{std::string(method), std::move(route)}];
+  ++requests_[{m, route, status}];
+  auto& s = latency_[{std::move(m), std::move(route)}];
   ++s.count;
   s.sum += seconds;
   for (std::size_t i = 0; i < buckets.size(); ++i)
@@ -53,12 +78,13 @@ std::string metrics::render(const ingest::ingest_service& ingest, const event_hu
     o << "# HELP llmtrace_http_requests_total HTTP requests by method, route and status.\n"
       << "# TYPE llmtrace_http_requests_total counter\n";
     for (const auto& [key, n] : requests_)
-      o << "llmtrace_http_requests_total{method=\"" << std::get<0>(key) << "\",route=\"" << std::get<1>(key)
-        << "\",status=\"" << std::get<2>(key) << "\"} " << n << "\n";
+      o << "llmtrace_http_requests_total{method=\"" << escape_label(std::get<0>(key)) << "\",route=\""
+        << escape_label(std::get<1>(key)) << "\",status=\"" << std::get<2>(key) << "\"} " << n << "\n";
     o << "# HELP llmtrace_http_request_duration_seconds HTTP request latency by method and route.\n"
       << "# TYPE llmtrace_http_request_duration_seconds histogram\n";
     for (const auto& [key, s] : latency_) {
-      std::string labels = "method=\"" + key.first + "\",route=\"" + key.second + "\"";
+      std::string labels =
+          "method=\"" + escape_label(key.first) + "\",route=\"" + escape_label(key.second) + "\"";
       for (std::size_t i = 0; i < buckets.size(); ++i)
         o << "llmtrace_http_request_duration_seconds_bucket{" << labels << ",le=\"" << buckets[i] << "\"} "
           << s.bucket_counts[i] << "\n";
@@ -79,7 +105,7 @@ std::string metrics::render(const ingest::ingest_service& ingest, const event_hu
     << "# HELP llmtrace_ingest_rejected_total Rejected traces and requests, by reason.\n"
     << "# TYPE llmtrace_ingest_rejected_total counter\n";
   for (const auto& [reason, n] : ingest.rejected_by_reason())
-    o << "llmtrace_ingest_rejected_total{reason=\"" << reason << "\"} " << n << "\n";
+    o << "llmtrace_ingest_rejected_total{reason=\"" << escape_label(reason) << "\"} " << n << "\n";
   o << "# HELP llmtrace_event_streams_open Open /api/events streams.\n"
     << "# TYPE llmtrace_event_streams_open gauge\n"
     << "llmtrace_event_streams_open " << events.open_streams() << "\n";

@@ -26,6 +26,13 @@ class event_hub;
 // "/api/sessions/:id/records".
 std::string route_label(std::string_view path);
 
+// The method label: one of GET HEAD POST PUT PATCH DELETE OPTIONS, else "other" (a raw method of any
+// length, even one httplib rejects before auth, must not become a label).
+std::string method_label(std::string_view method);
+
+// A Prometheus label value escaped (backslash, double quote, newline).
+std::string escape_label(std::string_view v);
+
 class metrics {
  public:
   static constexpr std::array<double, 10> buckets{0.0005, 0.001, 0.0025, 0.005, 0.01,

@@ -25,6 +25,19 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::size_t max_rename_body_bytes = 64 * 1024;
+// Every word of a search is one more doclist to intersect: a bound on the work of one query.
+constexpr int max_search_terms = 32;
+
+int search_terms(std::string_view text) {
+  int n = 0;
+  bool in_word = false;
+  for (char c : text) {
+    const bool space = static_cast<unsigned char>(c) <= ' ';
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
 
 // Optional integer query parameter in [lo, hi]. Writes 400 and returns false on a bad value.
 bool int_param(const httplib::Request& req, httplib::Response& res, const char* name, int64_t lo, int64_t hi,
@@ -183,6 +196,9 @@ void mount_records(httplib::Server& server, const api_deps& deps) {
     q.text = req.get_param_value("q");
     if (q.text.size() > 1024)
       return http::write_error(res, 400, "invalid_parameter", "q is longer than 1024 bytes", "q");
+    if (search_terms(q.text) > max_search_terms)
+      return http::write_error(res, 400, "too_many_terms",
+                               "q has more than " + std::to_string(max_search_terms) + " words", "q");
     if (auto s = req.get_param_value("status"); !s.empty()) {
       q.status = model::parse_status(s);
       if (!q.status)
@@ -191,6 +207,7 @@ void mount_records(httplib::Server& server, const api_deps& deps) {
     }
     q.model = req.get_param_value("model");
     q.session_id = req.get_param_value("session_id");
+    q.budget_ms = deps.cfg.search_budget_ms;
     http::with_store(res, [&] { http::write_json_text(res, 200, http::render_page(deps.reads.search(q))); });
   });
 }

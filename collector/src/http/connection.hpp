@@ -21,6 +21,12 @@ struct connection_state {
   bool header_limit_hit = false;  // request line + headers over the byte budget or past the deadline
   std::size_t header_bytes = 0;
   std::chrono::steady_clock::time_point header_deadline{};
+  // Set when the headers are done (pre-routing): the whole body must arrive by then (slow-body guard).
+  std::chrono::steady_clock::time_point body_deadline{};
+  bool body_deadline_hit = false;
+  // Bytes of the global in-flight body budget (http/body.hpp) this request holds; released by the socket
+  // loop when the request's response is written.
+  std::size_t reserved_body_bytes = 0;
 };
 
 // True when the peer of this connection has closed or reset it (never blocks). False without a connection.

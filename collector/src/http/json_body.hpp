@@ -26,6 +26,12 @@ struct json_body_rules {
   std::function<void(const std::string& reason)> on_reject;
 };
 
+// The parsed tree of a body may take at most max_tree_expansion x its size plus tree_allowance_bytes
+// (estimated_tree_bytes); beyond, parse_json_object answers 413 too_many_values without parsing.
+inline constexpr std::size_t max_tree_expansion = 2;
+inline constexpr std::size_t tree_allowance_bytes = 1u << 20;
+std::size_t estimated_tree_bytes(std::string_view text) noexcept;
+
 // Reads the body and parses it as one JSON object. On failure writes the error itself and returns false.
 // `text` keeps the bytes as sent (ingest stores request/response/metadata from them without re-serialising).
 bool read_json_object(const httplib::Request& req, httplib::Response& res,

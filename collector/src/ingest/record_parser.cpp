@@ -22,8 +22,10 @@ bool fail(field_error& err, std::string field, std::string message, std::string 
   return false;
 }
 
-// Ids travel in URL paths: no '/', no control characters.
+// Ids travel in URL paths: no '/', no control characters, and not "." or ".." (browsers and proxies remove
+// those path segments, even percent-encoded, so such a record could never be opened or deleted).
 bool valid_id_text(std::string_view s) {
+  if (s == "." || s == "..") return false;
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7f || c == '/') return false;
   return true;
@@ -38,7 +40,8 @@ bool get_id(const json& v, const char* field, std::size_t max, std::optional<std
   if (s.size() > max)
     return fail(err, field, std::string(field) + " is longer than " + std::to_string(max) + " bytes");
   if (!valid_id_text(s))
-    return fail(err, field, std::string(field) + " must not contain '/' or control characters");
+    return fail(err, field,
+                std::string(field) + " must not contain '/' or control characters, nor be '.' or '..'");
   out = std::move(s);
   return true;
 }

@@ -56,6 +56,11 @@ forwarder::forwarder(recorder& records, std::shared_ptr<upstream::upstream_clien
 
 void forwarder::forward(upstream::endpoint target, const httplib::Request& req, const std::string& body,
                         const nlohmann::json& parsed, httplib::Response& res) {
+  // The answer's body and Content-Type come from the upstream: whatever it claims (text/html from a hostile
+  // or compromised upstream), a browser must neither sniff it nor run script from it in the collector's
+  // origin. Only allowlisted upstream headers are copied, so these two are never overridden.
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Content-Security-Policy", "default-src 'none'; sandbox; frame-ancestors 'none'");
   if (auto refused =
           upstream::check_callable(client_.get(), client_problem_, req.local_addr, req.local_port)) {
     http::write_error(res, refused->status, refused->code, refused->message);
@@ -76,7 +81,14 @@ void forwarder::forward(upstream::endpoint target, const httplib::Request& req, 
   }
 
   // Held until the call returns or, for a stream, until the response (and its releaser) is gone.
-  auto slot = std::make_shared<upstream::upstream_slot>(limiter_);
+  // Per-caller share of the slots: a caller is its own upstream key when it sends one, else its peer address
+  // (loopback callers without a key of their own are one user, counted only in the total).
+  std::string caller;
+  if (!forward_authorization.empty())
+    caller = "key:" + upstream::bearer_token(forward_authorization);
+  else if (req.remote_addr != "127.0.0.1" && req.remote_addr != "::1" && !req.remote_addr.empty())
+    caller = "addr:" + req.remote_addr;
+  auto slot = std::make_shared<upstream::upstream_slot>(limiter_, caller);
   if (!slot->admitted()) {
     res.set_header("Retry-After", "1");
     http::write_error(res, 503, "upstream_busy", "too many upstream calls in flight; retry after a second");

@@ -14,6 +14,7 @@
 #include "api/event_publisher.hpp"
 #include "api/metrics.hpp"
 #include "api/routes.hpp"
+#include "http/body.hpp"
 #include "ingest/ingest_service.hpp"
 #include "proxy/consistent_reader.hpp"
 #include "proxy/forwarder.hpp"
@@ -22,6 +23,7 @@
 #include "replay/replay_routes.hpp"
 #include "replay/replay_service.hpp"
 #include "server/request_policy.hpp"
+#include "server/retention.hpp"
 #include "server/socket_loop.hpp"
 #include "upstream/call_limiter.hpp"
 #include "upstream/recording.hpp"
@@ -47,6 +49,7 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
     : cfg_(std::move(cfg)), store_(std::move(store)) {
   api::event_hub::options eo;
   eo.max_streams = cfg_.max_streams;
+  eo.max_streams_per_client = cfg_.max_streams_per_client;
   eo.heartbeat = std::chrono::milliseconds(cfg_.heartbeat_ms);
   events_ = std::make_unique<api::event_hub>(eo);
   metrics_ = std::make_unique<api::metrics>();
@@ -69,6 +72,15 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   api_deps_ =
       std::make_unique<api::api_deps>(api::api_deps{cfg_, *reads_, *store_, *ingest_, *events_, *metrics_});
 
+  server::retention_options ro;
+  ro.retain_days = cfg_.retain_days;
+  ro.max_db_mb = cfg_.max_db_mb;
+  ro.interval_ms = cfg_.retention_interval_ms;
+  retention_ = std::make_unique<server::retention>(
+      *store_, ro, [this](const std::string& id) { events_->publish_deleted("session", id); });
+
+  http::set_inflight_body_budget(cfg_.max_inflight_body_bytes ? cfg_.max_inflight_body_bytes
+                                                              : 4 * cfg_.max_body_bytes);
   http_ = server::make_guarded_server(cfg_);
   server::apply_request_policy(*http_, cfg_);
   http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
@@ -115,6 +127,7 @@ bool collector_server::run() {
 }
 
 void collector_server::stop() {
+  if (retention_) retention_->stop();
   if (events_) events_->shutdown();
   if (http_) http_->stop();
 }

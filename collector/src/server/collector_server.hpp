@@ -37,6 +37,9 @@ class replay_service;
 namespace upstream {
 class call_limiter;
 }
+namespace server {
+class retention;
+}
 
 class collector_server {
  public:
@@ -75,6 +78,7 @@ class collector_server {
   std::unique_ptr<replay::replay_service> replays_;
   std::unique_ptr<proxy::forwarder> forwarder_;
   std::unique_ptr<api::api_deps> api_deps_;
+  std::unique_ptr<server::retention> retention_;
   std::unique_ptr<httplib::Server> http_;  // last: its routes use everything above
   int port_ = -1;
 };

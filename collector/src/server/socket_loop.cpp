@@ -19,6 +19,7 @@
 #include <httplib.h>
 
 #include "config.hpp"
+#include "http/body.hpp"
 #include "http/connection.hpp"
 
 namespace llmtrace::server {
@@ -142,6 +143,13 @@ class guarded_stream final : public httplib::Stream {
       if (!wait_socket(fd_, POLLIN, wait_ms)) {
         // The header deadline, not the plain read timeout, ended this wait.
         if (state_.in_headers && wait_ms < cfg_.read_timeout_s * 1000) state_.header_limit_hit = true;
+        // Likewise the body deadline (slow-body guard): the route answers 408 and the connection closes.
+        // (poll's millisecond rounding may wake it just before the deadline: the shortened wait tells.)
+        if (!state_.in_headers && state_.body_deadline != steady::time_point{} &&
+            wait_ms < cfg_.read_timeout_s * 1000) {
+          state_.body_deadline_hit = true;
+          state_.close_after = true;
+        }
         return -1;
       }
       ssize_t n;
@@ -183,7 +191,10 @@ class guarded_stream final : public httplib::Stream {
   std::size_t header_budget() const { return cfg_.max_header_bytes + 8192 + 2 * cfg_.max_header_count + 4; }
   int read_wait_ms() const {
     int ms = cfg_.read_timeout_s * 1000;
-    if (state_.in_headers) ms = std::min(ms, remaining_ms(state_.header_deadline));
+    if (state_.in_headers)
+      ms = std::min(ms, remaining_ms(state_.header_deadline));
+    else if (state_.body_deadline != steady::time_point{})
+      ms = std::min(ms, remaining_ms(state_.body_deadline));
     return ms;
   }
 
@@ -217,6 +228,7 @@ class guarded_server final : public httplib::Server {
       t_request_start = steady::now();
       bool connection_closed = false;
       ret = process_request(strm, count == 1, connection_closed, nullptr);
+      http::release_body_reservation();
       if (state.close_after || state.header_limit_hit) {
         linger = true;
         break;

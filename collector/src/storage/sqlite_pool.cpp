@@ -1,5 +1,7 @@
 #include "storage/sqlite_pool.hpp"
 
+#include <chrono>
+
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
@@ -31,6 +33,7 @@ void create_private(const std::string& path) {
 
 pool::pool(const sqlite_options& options) {
   memory_ = options.path == ":memory:" || options.path.empty();
+  reader_wait_ms_ = options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 2000;
   const int rw_flags = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX |
                        (options.path.rfind("file:", 0) == 0 ? SQLite::OPEN_URI : 0);
   try {
@@ -76,7 +79,11 @@ pool::pool(const sqlite_options& options) {
 
 pool::lease::lease(pool& owner) : p(owner), c(nullptr) {
   std::unique_lock<std::mutex> lock(p.pool_mu_);
-  p.pool_cv_.wait(lock, [&] { return !p.free_readers_.empty(); });
+  // A deadline, not an endless wait: when slow reads hold every reader, the caller gets store_busy (503 +
+  // Retry-After) instead of queueing its HTTP worker behind them.
+  if (!p.pool_cv_.wait_for(lock, std::chrono::milliseconds(p.reader_wait_ms_),
+                           [&] { return !p.free_readers_.empty(); }))
+    throw store_busy("no database reader free within " + std::to_string(p.reader_wait_ms_) + " ms");
   c = p.free_readers_.back();
   p.free_readers_.pop_back();
 }

@@ -32,7 +32,7 @@ class pool {
   }
 
   // f(connection&) on a free reader inside one read transaction, so a page and its total come from the same
-  // snapshot. Waits while every reader is busy.
+  // snapshot. Waits while every reader is busy, at most busy_timeout_ms, then throws store_busy.
   template <class F>
   auto with_reader(F&& f) -> decltype(f(std::declval<connection&>())) {
     if (memory_) return with_writer(std::forward<F>(f));
@@ -63,6 +63,7 @@ class pool {
   };
 
   bool memory_ = false;
+  int reader_wait_ms_ = 2000;  // longest wait for a free reader (sqlite_options::busy_timeout_ms)
   // Recursive so that a for_each_record callback in ":memory:" mode (reads share the writer) may still call
   // back into the store instead of deadlocking.
   std::recursive_mutex write_mu_;

@@ -1,6 +1,10 @@
 #include "storage/sqlite_search.hpp"
 
+#include <sqlite3.h>
+
+#include <chrono>
 #include <string>
+#include <string_view>
 
 #include "storage/fts_text.hpp"
 #include "storage/sqlite_rows.hpp"
@@ -95,19 +99,82 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   return out;
 }
 
-}  // namespace
+// Stops the connection's statements once the deadline has passed (sqlite3_progress_handler): the statement
+// fails with SQLITE_INTERRUPT. Removed again when the search returns, so other reads on the pooled reader run
+// unbounded.
+class time_budget {
+ public:
+  time_budget(connection& c, int budget_ms) : db_(c.db().getHandle()) {
+    if (budget_ms <= 0) return;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(budget_ms);
+    sqlite3_progress_handler(db_, 1000, &time_budget::check, this);
+    armed_ = true;
+  }
+  ~time_budget() {
+    if (armed_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  }
+  time_budget(const time_budget&) = delete;
+  time_budget& operator=(const time_budget&) = delete;
+  bool expired() const { return expired_; }
 
-page<model::record> search(connection& c, const search_query& q) {
+ private:
+  static int check(void* self) {
+    auto* b = static_cast<time_budget*>(self);
+    if (std::chrono::steady_clock::now() >= b->deadline_) b->expired_ = true;
+    return b->expired_ ? 1 : 0;
+  }
+  sqlite3* db_;
+  std::chrono::steady_clock::time_point deadline_{};
+  bool armed_ = false;
+  bool expired_ = false;
+};
+
+// Whether a query that found nothing as whole words may be retried as prefixes: each prefix term merges every
+// doclist of its stem, so only a few terms of two or more characters are expanded (a one-letter prefix
+// matches most of the index).
+bool prefix_retry_allowed(std::string_view text) {
+  int terms = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && static_cast<unsigned char>(text[i]) <= ' ') ++i;
+    std::size_t j = i;
+    while (j < text.size() && static_cast<unsigned char>(text[j]) > ' ') ++j;
+    if (j > i) {
+      if (++terms > k_max_prefix_terms) return false;
+      std::string_view tok = text.substr(i, j - i);
+      while (!tok.empty() && tok.back() == '*') tok.remove_suffix(1);
+      if (tok.size() < 2) return false;
+    }
+    i = j;
+  }
+  return terms > 0;
+}
+
+page<model::record> search_bounded(connection& c, const search_query& q) {
   const bool has_text = q.text.find_first_not_of(" \t\r\n") != std::string::npos;
   const std::string exact = has_text ? fts_match_query(q.text) : std::string();
   auto out = search_in(c, q, has_text, exact);
-  if (has_text && out.total == 0) {
+  if (has_text && out.total == 0 && prefix_retry_allowed(q.text)) {
     // Whole words first (one doclist per word, fast on any database); only a query that found nothing
     // is retried as prefixes ("weath" finds "weather"), paying for the doclist merge when it can help.
     const std::string prefixed = fts_match_query(q.text, true);
     if (prefixed != exact) out = search_in(c, q, true, prefixed);
   }
   return out;
+}
+
+}  // namespace
+
+page<model::record> search(connection& c, const search_query& q) {
+  time_budget budget(c, q.budget_ms);
+  try {
+    return search_bounded(c, q);
+  } catch (const SQLite::Exception& e) {
+    if (budget.expired() || e.getErrorCode() == SQLITE_INTERRUPT)
+      throw search_too_costly("the search took longer than " + std::to_string(q.budget_ms) +
+                              " ms and was stopped; use fewer or longer words");
+    throw;
+  }
 }
 
 }  // namespace llmtrace::storage::sqlite

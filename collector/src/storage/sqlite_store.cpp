@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -262,17 +263,38 @@ class sqlite_store final : public store {
 
   void for_each_record(const std::string& session_id,
                        const std::function<bool(const model::record&)>& fn) override {
-    pool_.with_reader([&](connection& c) {
-      static const std::string k_sql =
-          "SELECT " + sqlite::k_record_cols +
-          " FROM records WHERE session_id = ?1 ORDER BY turn_number, nested, rid";
-      stmt_use s(c, k_sql);
-      s->bindNoCopy(1, session_id);
-      while (s->executeStep()) {
-        if (!fn(sqlite::read_record(*s).record)) break;
-      }
-      return 0;
-    });
+    // Pages of k_export_page records, each read under its own short reader lease: a slow client of an export
+    // holds no reader (and no snapshot) while it drains a page, so it cannot stall the UI's reads. Keyset
+    // paging on (turn_number, nested, rid), the export's order, so rows added meanwhile do not shift pages.
+    constexpr int k_export_page = 200;
+    int64_t turn = std::numeric_limits<int64_t>::min(), nested = std::numeric_limits<int64_t>::min(),
+            rid = std::numeric_limits<int64_t>::min();
+    for (;;) {
+      std::vector<model::record> rows;
+      pool_.with_reader([&](connection& c) {
+        static const std::string k_sql = "SELECT " + sqlite::k_record_cols +
+                                         ", turn_number, nested, rid FROM records WHERE session_id = ?1 AND "
+                                         "(turn_number, nested, rid) > (?2, ?3, ?4) "
+                                         "ORDER BY turn_number, nested, rid LIMIT ?5";
+        stmt_use s(c, k_sql);
+        s->bindNoCopy(1, session_id);
+        s->bind(2, turn);
+        s->bind(3, nested);
+        s->bind(4, rid);
+        s->bind(5, k_export_page);
+        const int n = s->getColumnCount();
+        while (s->executeStep()) {
+          rows.push_back(sqlite::read_record(*s).record);
+          turn = s->getColumn(n - 3).getInt64();
+          nested = s->getColumn(n - 2).getInt64();
+          rid = s->getColumn(n - 1).getInt64();
+        }
+        return 0;
+      });
+      for (const auto& r : rows)
+        if (!fn(r)) return;
+      if (rows.size() < static_cast<std::size_t>(k_export_page)) return;
+    }
   }
 
   std::vector<model::score> list_scores(model::score_target target,

@@ -27,6 +27,12 @@ struct store_unavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A search ran past its time budget (search_query::budget_ms) and was stopped. The API answers 422: the same
+// query would cost as much again, so the caller should narrow it (fewer, longer words).
+struct search_too_costly : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // The ingest layer's input and output types, now in model/record_write.hpp; these names stay so that code
 // written against storage:: keeps compiling. New code says model::.
 using record_write = model::record_write;
@@ -60,6 +66,8 @@ struct search_query {
   std::string model;
   std::string session_id;
   page_request paging;
+  // Work bound: past this much time the store stops the query and throws search_too_costly (0: no bound).
+  int budget_ms = 2000;
 };
 
 struct store_stats {
@@ -125,7 +133,9 @@ class store_reader {
   virtual std::optional<model::record> get_record(const std::string& id) = 0;
   virtual page<model::record> search(const search_query& q) = 0;
   virtual store_stats stats() = 0;
-  // Every record of a session in turn order, for export; stops when fn returns false.
+  // Every record of a session in turn order, for export; stops when fn returns false. fn may be slow (it
+  // writes to a client): implementations read in pages and hold no reader/snapshot while fn runs, so the
+  // whole is not one snapshot (a record changed meanwhile may appear in its old or new state).
   virtual void for_each_record(const std::string& session_id,
                                const std::function<bool(const model::record&)>& fn) = 0;
   // The scores of these records or sessions, oldest first (several targets at once for a page of records).
