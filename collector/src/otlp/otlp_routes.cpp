@@ -107,6 +107,18 @@ void post_signal(httplib::Server& server, const char* path, ingest::ingest_servi
 
 }  // namespace
 
+// Content that arrives concurrently with its span is never lost: the span side stores, then looks for held
+// content; the log side holds, then looks for the stored span. Whichever looks second finds the other, and
+// take_span hands each held record to exactly one of them.
+std::optional<model::record_write> receiver::attach_held(const model::record& stored) {
+  std::vector<log_record> held = pending_.take_span(stored.trace_id, stored.id);
+  if (held.empty()) return std::nullopt;
+  std::vector<const log_record*> ptrs;
+  ptrs.reserve(held.size());
+  for (const auto& r : held) ptrs.push_back(&r);
+  return content_update(stored, ptrs);
+}
+
 export_outcome receiver::traces(const traces_request& req) {
   const logs_request held = pending_.take(req);
   const content_index index = index_content_logs(held);
@@ -115,7 +127,13 @@ export_outcome receiver::traces(const traces_request& req) {
   for (const auto& d : map_spans(req, held.records.empty() ? nullptr : &index))
     writes.push_back(to_record_write(d));
   export_outcome out;
-  out.stored = count_stored(ingest_.write(std::move(writes)));
+  const auto results = ingest_.write(std::move(writes));
+  out.stored = count_stored(results);
+  if (pending_.size() == 0) return out;
+  std::vector<model::record_write> late;
+  for (const auto& r : results)
+    if (auto w = attach_held(r.record)) late.push_back(std::move(*w));
+  if (!late.empty()) ingest_.write(std::move(late));
   return out;
 }
 
@@ -126,15 +144,13 @@ export_outcome receiver::logs(const logs_request& req) {
   export_outcome out;
   if (content.records.empty()) return out;
   const content_index index = index_content_logs(content);
+  for (const auto& [key, records] : index.by_span)
+    for (const auto* r : records) pending_.hold(key.substr(0, 32), key.substr(32), *r);
   std::vector<model::record_write> updates;
   for (const auto& [key, records] : index.by_span) {
-    const std::string trace_id = key.substr(0, 32), span_id = key.substr(32);
-    auto stored = reads_.get_record(span_id);
-    if (!stored || stored->trace_id != trace_id) {
-      for (const auto* r : records) pending_.hold(trace_id, span_id, *r);
-      continue;
-    }
-    if (auto w = content_update(*stored, records)) updates.push_back(std::move(*w));
+    auto stored = reads_.get_record(key.substr(32));
+    if (!stored || stored->trace_id != key.substr(0, 32)) continue;  // held until the span arrives
+    if (auto w = attach_held(*stored)) updates.push_back(std::move(*w));
   }
   if (!updates.empty()) out.stored = count_stored(ingest_.write(std::move(updates)));
   return out;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "http/server_fwd.hpp"
@@ -44,6 +45,8 @@ class receiver {
   const pending_content& held() const { return pending_; }
 
  private:
+  std::optional<model::record_write> attach_held(const model::record& stored);
+
   ingest::ingest_service& ingest_;
   storage::store_reader& reads_;
   pending_content pending_;

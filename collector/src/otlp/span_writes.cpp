@@ -109,6 +109,16 @@ logs_request pending_content::take(const traces_request& spans) {
   return out;
 }
 
+std::vector<log_record> pending_content::take_span(const std::string& trace_id, const std::string& span_id) {
+  std::lock_guard lock(mu_);
+  auto it = by_span_.find(trace_id + span_id);
+  if (it == by_span_.end()) return {};
+  std::vector<log_record> out = std::move(it->second.records);
+  count_ -= out.size();
+  by_span_.erase(it);
+  return out;
+}
+
 std::size_t pending_content::size() const {
   std::lock_guard lock(mu_);
   return count_;

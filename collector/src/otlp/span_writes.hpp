@@ -40,6 +40,8 @@ class pending_content {
   void hold(const std::string& trace_id, const std::string& span_id, const log_record& r);
   // Moves out the records held for these spans (as one logs_request); empty when none.
   logs_request take(const traces_request& spans);
+  // Moves out the records held for one span; empty when none.
+  std::vector<log_record> take_span(const std::string& trace_id, const std::string& span_id);
   std::size_t size() const;
 
  private:

@@ -8,7 +8,7 @@
 // Env: LLMTRACE_COLLECTOR (the built llmtrace-collector binary).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,16 +97,23 @@ async function startCollector() {
   };
 }
 
-function runScenario(dialect, encoding, target) {
+// Asynchronous: the fake upstream the scenario calls lives in this process, so its event loop must run.
+async function runScenario(dialect, encoding, target) {
   const dir = mkdtempSync(path.join(tmpdir(), `otlp-${dialect}-${encoding}-`));
   try {
-    const r = spawnSync(process.execPath, [path.join(here, 'scenario.cjs'), dialect, encoding, dir], {
-      encoding: 'utf8', timeout: 30000,
+    const child = spawn(process.execPath, [path.join(here, 'scenario.cjs'), dialect, encoding, dir], {
       env: { ...process.env, OTLP_TARGET: target, UPSTREAM_BASE: `http://127.0.0.1:${upstream.address().port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    assert.equal(r.status, 0, `scenario failed: ${r.stderr}`);
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdout.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    clearTimeout(timer);
+    assert.equal(code, 0, `scenario failed: ${stderr}`);
     // An exporter that got an error logs it; a clean run logs nothing of the sort.
-    assert.doesNotMatch(r.stderr, /OTLPExporterError|Bad Request|status code 4\d\d/, r.stderr);
+    assert.doesNotMatch(stderr, /OTLPExporterError|Bad Request|status code 4\d\d/, stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -120,7 +127,7 @@ for (const dialect of ['otel', 'traceloop', 'openinference']) {
       const col = await startCollector();
       try {
         const callsBefore = upstreamCalls.length;
-        runScenario(dialect, encoding, col.base);
+        await runScenario(dialect, encoding, col.base);
         assert.equal(upstreamCalls.length - callsBefore, 2, 'the app made two calls');
 
         const sessions = await col.get('/api/sessions');
