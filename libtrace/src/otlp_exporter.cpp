@@ -202,8 +202,10 @@ json span_of(const json& r) {
         attrs.push_back(int_attr("gen_ai.usage.output_tokens", (*u)["completion_tokens"].get<int64_t>()));
     }
   }
-  if (r.contains("model") && r["model"].is_string())
-    attrs.push_back(str_attr("gen_ai.response.model", r["model"].get<std::string>()));
+  // The model that answered: the record's own, else the response's (the SDK leaves it to the collector).
+  std::string model = str_of(r, "model");
+  if (model.empty() && response.is_object()) model = str_of(response, "model");
+  if (!model.empty()) attrs.push_back(str_attr("gen_ai.response.model", model));
   if (const auto md = r.find("metadata"); md != r.end() && md->is_object())
     for (const auto& [k, v] : md->items())
       attrs.push_back(str_attr("llmtrace.metadata." + k, v.is_string() ? v.get<std::string>() : dump(v)));
