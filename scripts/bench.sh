@@ -67,6 +67,7 @@ STEP_LOAD=()
 
 step "1 SDK hot path" 240 "$BIN/llmtrace_bench_hot_path" --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "2 Ingest" 150 "$BIN/llmtrace_bench_load" ingest --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
+step "2b OTLP ingest" 150 "$BIN/llmtrace_bench_load" otlp --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "3 Generate database" 300 "$BIN/llmtrace_bench_gen_db" --db "$WORK/scale.db" --out "$ROWS"
 step "3 Queries" 200 "$BIN/llmtrace_bench_load" queries --collector "$COLLECTOR" --db "$WORK/scale.db" --out "$ROWS"
 rm -f "$WORK/scale.db" "$WORK/scale.db-wal" "$WORK/scale.db-shm"

@@ -34,7 +34,11 @@ typedef enum lt_status {
   LT_EINTERNAL = -8    /* unexpected internal error */
 } lt_status;
 
-#define LT_OPTIONS_VERSION 1u
+/* 2: adds `protocol`. Version 1 structs (without it) are still accepted. */
+#define LT_OPTIONS_VERSION 2u
+
+#define LT_PROTOCOL_NATIVE 0    /* POST <endpoint>/api/traces (the collector's own batches) */
+#define LT_PROTOCOL_OTLP_JSON 1 /* POST <endpoint>/v1/traces, OTLP/HTTP JSON (any OpenTelemetry Collector) */
 
 #define LT_OVERFLOW_DROP_NEW 0
 #define LT_OVERFLOW_BLOCK 1
@@ -57,6 +61,7 @@ typedef struct lt_options {
   int32_t gzip;               /* non-zero: gzip batch bodies */
   int32_t disabled;           /* non-zero: lt_trace_json does nothing (LLMTRACE_DISABLED=1 also disables) */
   int32_t exit_flush_deadline_ms; /* bound of the flush in lt_client_free; default 2000 */
+  int32_t protocol;               /* version >= 2: LT_PROTOCOL_NATIVE (default) or LT_PROTOCOL_OTLP_JSON */
 } lt_options;
 
 /* Counters of a client (lt_stats). Named lt_client_stats so that the function can be lt_stats. */

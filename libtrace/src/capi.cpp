@@ -94,6 +94,7 @@ void lt_options_init(lt_options* o) {
   o->gzip = 0;
   o->disabled = 0;
   o->exit_flush_deadline_ms = static_cast<int32_t>(d.exit_flush_deadline.count());
+  o->protocol = LT_PROTOCOL_NATIVE;
 }
 
 lt_status lt_client_new(lt_client** out, const lt_options* o) {
@@ -103,7 +104,8 @@ lt_status lt_client_new(lt_client** out, const lt_options* o) {
     using std::chrono::milliseconds;
     llmtrace::options opts = llmtrace::options::from_env();
     if (o) {
-      if (o->version != LT_OPTIONS_VERSION)
+      // Version 1 callers compiled against the older header pass a struct without `protocol`: never read it.
+      if (o->version != LT_OPTIONS_VERSION && o->version != 1u)
         return fail(LT_EVERSION, "lt_options.version is not LT_OPTIONS_VERSION");
       if (o->endpoint) opts.endpoint = o->endpoint;
       if (o->api_key) opts.api_key = o->api_key;
@@ -124,6 +126,11 @@ lt_status lt_client_new(lt_client** out, const lt_options* o) {
       opts.gzip = o->gzip != 0;
       if (o->disabled) opts.disabled = true;
       if (o->exit_flush_deadline_ms > 0) opts.exit_flush_deadline = milliseconds(o->exit_flush_deadline_ms);
+      if (o->version >= 2u) {
+        if (o->protocol != LT_PROTOCOL_NATIVE && o->protocol != LT_PROTOCOL_OTLP_JSON)
+          return fail(LT_EINVAL, "protocol must be LT_PROTOCOL_NATIVE or LT_PROTOCOL_OTLP_JSON");
+        if (o->protocol == LT_PROTOCOL_OTLP_JSON) opts.protocol = llmtrace::protocol::otlp_json;
+      }
     }
     if (opts.endpoint.rfind("http://", 0) != 0 && opts.endpoint.rfind("https://", 0) != 0)
       return fail(LT_EINVAL, "endpoint must start with http:// or https://");

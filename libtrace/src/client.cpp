@@ -7,6 +7,7 @@
 #include "fork.hpp"
 #include "http_exporter.hpp"
 #include "ids.hpp"
+#include "otlp_exporter.hpp"
 
 #ifndef LLMTRACE_VERSION
 #define LLMTRACE_VERSION "0.0.0"
@@ -87,6 +88,11 @@ options options::from_env(options base) {
     const std::string v = d;
     base.disabled = (v == "1" || v == "true" || v == "TRUE" || v == "yes" || v == "on");
   }
+  if (const char* p = std::getenv("LLMTRACE_PROTOCOL"); p && *p) {
+    const std::string v = p;
+    if (v == "otlp_json" || v == "otlp" || v == "http/json") base.protocol = protocol::otlp_json;
+    if (v == "native") base.protocol = protocol::native;
+  }
   return base;
 }
 
@@ -119,8 +125,11 @@ client::client(std::shared_ptr<impl> p) noexcept : impl_(std::move(p)) {}
 
 client::client(options opts) {
   const options http_opts = opts;
-  impl_ = std::make_shared<impl>(std::move(opts),
-                                 [http_opts] { return std::make_unique<detail::http_exporter>(http_opts); });
+  impl_ = std::make_shared<impl>(std::move(opts), [http_opts]() -> std::unique_ptr<detail::exporter> {
+    if (http_opts.protocol == protocol::otlp_json)
+      return std::make_unique<detail::otlp_json_exporter>(http_opts);
+    return std::make_unique<detail::http_exporter>(http_opts);
+  });
   if (!impl_->opts.disabled) impl_->start_flusher();
 }
 

@@ -41,6 +41,24 @@ static void test_options_and_errors(void) {
   lt_options_init(&o);
   o.endpoint = "ftp://nope";
   CHECK(lt_client_new(&c, &o) == LT_EINVAL);
+  /* protocol (options version 2): native by default, OTLP JSON or nothing else. */
+  lt_options_init(&o);
+  CHECK(o.protocol == LT_PROTOCOL_NATIVE);
+  o.protocol = 7;
+  CHECK(lt_client_new(&c, &o) == LT_EINVAL);
+  CHECK(c == NULL);
+  o.protocol = LT_PROTOCOL_OTLP_JSON;
+  o.disabled = 1;
+  CHECK(lt_client_new(&c, &o) == LT_OK);
+  lt_client_free(c);
+  c = NULL;
+  /* A version 1 caller (no protocol field) is still accepted. */
+  lt_options_init(&o);
+  o.version = 1;
+  o.disabled = 1;
+  CHECK(lt_client_new(&c, &o) == LT_OK);
+  lt_client_free(c);
+  c = NULL;
   CHECK(lt_new_id(id, 10) == LT_EINVAL);
   CHECK(lt_new_id(id, sizeof(id)) == LT_OK);
   CHECK(strlen(id) == 36 && id[14] == '7');

@@ -17,6 +17,7 @@ ingest::ingest_service::commit_listener publish_after_commit(event_hub& hub, sto
     for (const auto& r : results) {
       if (r.outcome == storage::write_outcome::stale) continue;
       hub.publish_record(r.record, r.outcome == storage::write_outcome::created ? "created" : "updated");
+      for (const auto& m : r.moved) hub.publish_record(m, "updated");  // spans re-homed under their root
       if (std::find(touched.begin(), touched.end(), r.record.session_id) == touched.end())
         touched.push_back(r.record.session_id);
     }

@@ -3,10 +3,28 @@
 #include "ingest/write_rules.hpp"
 #include "model/time.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace llmtrace::ingest {
 
 ingest_service::ingest_service(storage::store& store, commit_listener on_commit)
     : store_(store), on_commit_(std::move(on_commit)) {}
+
+// A trace whose children waited in the trace-id session before its root came has moved out of it; the empty
+// session would list as a ghost. Deleted only while still empty: a span of that trace arriving meanwhile
+// joins the trace's new session, never this one, so nothing is lost.
+void ingest_service::drop_emptied_sessions(const std::vector<storage::write_result>& results) {
+  for (const auto& r : results) {
+    for (const auto& id : r.left_sessions) {
+      try {
+        auto s = store_.get_session(id);
+        if (s && s->record_count == 0) store_.delete_session(id);
+      } catch (const std::exception& e) {
+        spdlog::warn("empty session {} left in place: {}", id, e.what());
+      }
+    }
+  }
+}
 
 std::vector<storage::write_result> ingest_service::commit(const std::vector<storage::record_write>& writes) {
   if (writes.empty()) return {};
@@ -25,6 +43,7 @@ std::vector<storage::write_result> ingest_service::commit(const std::vector<stor
         break;
     }
   }
+  drop_emptied_sessions(results);
   if (on_commit_) on_commit_(results);
   return results;
 }

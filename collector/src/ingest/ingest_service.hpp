@@ -66,6 +66,7 @@ class ingest_service {
 
  private:
   std::vector<storage::write_result> commit(const std::vector<storage::record_write>& writes);
+  void drop_emptied_sessions(const std::vector<storage::write_result>& results);
 
   storage::store& store_;
   commit_listener on_commit_;

@@ -69,8 +69,12 @@ std::string session_name(const record_write& w, int64_t at) {
 void lock_named_sessions(write_tx& tx, const std::vector<record_write>& batch) {
   std::vector<std::string_view> ids;
   ids.reserve(batch.size());
-  for (const auto& w : batch)
+  for (const auto& w : batch) {
     if (has_text(w.session_id)) ids.emplace_back(*w.session_id);
+    // A trace's records are found and moved under its trace-id session's lock, so two writers of one trace
+    // see each other's records.
+    if (w.trace_turn && has_text(w.trace_id)) ids.emplace_back(*w.trace_id);
+  }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   if (!ids.empty()) tx.lock_sessions(ids);
@@ -141,8 +145,100 @@ write_result create(write_tx& tx, const record_write& w, int64_t at) {
   return out;
 }
 
+// One trace = one turn (record_write::trace_turn). The session: the span's own hint, else the session of a
+// record of the trace that is not in the trace-id fallback session (a root first), else the record's own when
+// it exists, else the trace id. The turn: the trace's turn in that session, else the next one there. Records
+// of the trace waiting in the trace-id fallback session (children that came before any hinted span) move in.
+write_result apply_trace(write_tx& tx, const record_write& w, int64_t at) {
+  const std::string& trace_id = *w.trace_id;
+  std::vector<found_record> trace = tx.find_trace_records(trace_id);
+  std::optional<found_record> self;
+  for (auto it = trace.begin(); it != trace.end(); ++it) {
+    if (it->record.id == *w.id) {
+      self = std::move(*it);
+      trace.erase(it);
+      break;
+    }
+  }
+  if (!self) self = tx.find_record(*w.id);  // the id exists outside this trace: update it there (idempotent)
+
+  std::string session;
+  if (has_text(w.session_id)) {
+    session = *w.session_id;
+  } else {
+    const found_record* home = nullptr;
+    for (const auto& r : trace) {
+      if (r.record.session_id == trace_id) continue;
+      if (!home || (!home->record.parent_id.empty() && r.record.parent_id.empty())) home = &r;
+    }
+    if (home) {
+      session = home->record.session_id;
+    } else if (self) {
+      session = self->record.session_id;
+    } else {
+      session = trace_id;
+    }
+  }
+  tx.lock_sessions({session});
+
+  write_result out;
+  int64_t turn = 0;
+  if (self && self->record.session_id == session) turn = self->record.turn_number;
+  for (const auto& r : trace)
+    if (turn == 0 && r.record.session_id == session) turn = r.record.turn_number;
+  if (!tx.session_exists(session)) {
+    tx.insert_session(session, session_name(w, at), at);
+    out.session_created = true;
+  }
+  if (turn == 0) turn = tx.max_top_level_turn(session) + 1;
+
+  if (session != trace_id) {
+    bool left_fallback = false;  // the trace-id session is locked up front (lock_named_sessions)
+    for (const auto& r : trace) {
+      if (r.record.session_id != trace_id) continue;
+      left_fallback = true;
+      model::record moved = r.record;
+      moved.session_id = session;
+      moved.turn_number = turn;
+      moved.updated_at_ms = at;
+      tx.update_record(r, moved, {});
+      out.moved.push_back(std::move(moved));
+    }
+    if (left_fallback) out.left_sessions.push_back(trace_id);
+  }
+
+  if (self) {
+    if (w.status == model::record_status::pending && self->record.status != model::record_status::pending) {
+      out.outcome = write_outcome::stale;
+      out.record = std::move(self->record);
+      return out;
+    }
+    model::record r = self->record;
+    merge_into(r, w);
+    if (r.session_id != session) out.left_sessions.push_back(r.session_id);
+    r.session_id = session;
+    r.turn_number = turn;
+    r.updated_at_ms = at;
+    tx.update_record(*self, r, w.search_text);
+    out.outcome = write_outcome::updated;
+    out.record = std::move(r);
+    return out;
+  }
+  model::record& r = out.record;
+  r.id = *w.id;
+  r.session_id = session;
+  r.turn_number = turn;
+  merge_into(r, w);
+  r.created_at_ms = at;
+  r.updated_at_ms = at;
+  tx.insert_record(r, w.search_text);
+  out.outcome = write_outcome::created;
+  return out;
+}
+
 write_result apply(write_tx& tx, const record_write& w, int64_t now) {
   const int64_t at = w.received_at_ms > 0 ? w.received_at_ms : now;
+  if (w.trace_turn && has_text(w.id) && has_text(w.trace_id)) return apply_trace(tx, w, at);
   std::optional<found_record> existing;
   if (has_text(w.id)) {
     existing = tx.find_record(*w.id);

@@ -2,7 +2,9 @@
 // (none sent: a new one; unknown: created with that id and the default name), next turn (max + 1 under the
 // session lock), pending->final merge by id and by (session, turn), a late pending never overwrites a final
 // status (outcome stale), idempotent ids, replays and children joining the turn of the record they point at,
-// latency derived from the timestamps. They run inside store_writer::write on write_tx primitives only.
+// latency derived from the timestamps; one trace = one turn for spans (record_write::trace_turn: the span's
+// session hint, else its trace's session, else the trace id; children stored before a hinted span move into
+// its session and turn). They run inside store_writer::write on write_tx primitives only.
 // Thread safety: stateless; concurrent calls are serialised per session by the store's lock_sessions.
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "model/record.hpp"
 
@@ -34,8 +35,14 @@ struct record_write {
   std::optional<std::string> name;
   std::optional<record_kind> kind;
   std::optional<double> cost_usd;  // as sent by the client; none: priced at ingest when the model is known
-  std::string search_text;         // message text to index for full-text search (ingest extracts it)
-  int64_t received_at_ms = 0;      // 0: now
+  // One trace = one turn (OTLP spans): needs `id` and `trace_id`. `session_id` is then only the span's own
+  // session hint; without one the record takes its trace's session, else a session named by the trace id.
+  // The turn is the trace's turn in that session (a new one for the trace's first record there), and records
+  // of the trace stored earlier in the trace-id session (children that came before any span with a hint)
+  // move into this record's session and turn. `turn_number` is ignored.
+  bool trace_turn = false;
+  std::string search_text;     // message text to index for full-text search (ingest extracts it)
+  int64_t received_at_ms = 0;  // 0: now
 };
 
 enum class write_outcome {
@@ -48,6 +55,10 @@ struct write_result {
   write_outcome outcome = write_outcome::created;
   bool session_created = false;
   model::record record;  // the record as stored after this write
+  // trace_turn writes only: other records of the trace this write moved into its session and turn (as stored
+  // after the move), and the sessions they left (possibly empty now).
+  std::vector<model::record> moved;
+  std::vector<std::string> left_sessions;
 };
 
 }  // namespace llmtrace::model

@@ -16,6 +16,7 @@
 #include "api/routes.hpp"
 #include "http/body.hpp"
 #include "ingest/ingest_service.hpp"
+#include "otlp/otlp_routes.hpp"
 #include "proxy/consistent_reader.hpp"
 #include "proxy/forwarder.hpp"
 #include "proxy/proxy_routes.hpp"
@@ -69,6 +70,7 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
                                                       cfg_.api_key);
   forwarder_ =
       std::make_unique<proxy::forwarder>(*recorder_, client, problem, *upstream_calls_, cfg_.api_key);
+  otlp_ = std::make_unique<otlp::receiver>(*ingest_, *reads_);
   api_deps_ =
       std::make_unique<api::api_deps>(api::api_deps{cfg_, *reads_, *store_, *ingest_, *events_, *metrics_});
 
@@ -102,6 +104,7 @@ void collector_server::mount_routes() {
   api::mount_api(*http_, *api_deps_);
   replay::mount(*http_, *replays_, cfg_);
   proxy::mount(*http_, *forwarder_, cfg_);
+  otlp::mount(*http_, *otlp_, *ingest_, cfg_);
   web::mount(*http_);  // last: it answers unknown non-API paths with index.html
 }
 

@@ -31,6 +31,9 @@ class recorder;
 class consistent_reader;
 class forwarder;
 }  // namespace proxy
+namespace otlp {
+class receiver;
+}
 namespace replay {
 class replay_service;
 }
@@ -77,6 +80,7 @@ class collector_server {
   std::unique_ptr<upstream::call_limiter> upstream_calls_;
   std::unique_ptr<replay::replay_service> replays_;
   std::unique_ptr<proxy::forwarder> forwarder_;
+  std::unique_ptr<otlp::receiver> otlp_;
   std::unique_ptr<api::api_deps> api_deps_;
   std::unique_ptr<server::retention> retention_;
   std::unique_ptr<httplib::Server> http_;  // last: its routes use everything above

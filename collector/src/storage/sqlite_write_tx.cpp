@@ -114,11 +114,14 @@ void sqlite_write_tx::update_record(const found_record& before, const model::rec
     s->exec();
   }
   if (!search_text.empty()) set_search_text(before.row, search_text, true);
-  auto& d = deltas_[after.session_id];
-  add(d, before.record, -1);
-  add(d, after, +1);
-  if (after.turn_number != before.record.turn_number) {
-    if (!turn_present(after.session_id, before.record.turn_number)) d.turns -= 1;
+  // The record may move to another session (one trace = one turn): its counts leave the old session's delta
+  // and join the new one's. unordered_map references survive the second insertion.
+  auto& from = deltas_[before.record.session_id];
+  auto& to = deltas_[after.session_id];
+  add(from, before.record, -1);
+  add(to, after, +1);
+  if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
+    if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
     // The moved record itself is now at the new turn; count it if it is alone there.
     static const std::string k_sql =
         "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 2)";
@@ -126,9 +129,9 @@ void sqlite_write_tx::update_record(const found_record& before, const model::rec
     s->bindNoCopy(1, after.session_id);
     s->bind(2, after.turn_number);
     s->executeStep();
-    if (s->getColumn(0).getInt64() == 1) d.turns += 1;
+    if (s->getColumn(0).getInt64() == 1) to.turns += 1;
   }
-  d.touched_at = std::max(d.touched_at, after.updated_at_ms);
+  to.touched_at = std::max(to.touched_at, after.updated_at_ms);
 }
 
 void sqlite_write_tx::erase_record(const found_record& r) {

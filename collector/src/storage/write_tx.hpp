@@ -54,7 +54,9 @@ class write_tx {
 
   // Stores a new record (its session exists) and indexes search_text (empty: nothing to index).
   virtual void insert_record(const model::record& r, const std::string& search_text) = 0;
-  // Replaces a stored record with `after` (same id, same session). search_text is added to what the record is
+  // Replaces a stored record with `after` (same id). `after` may be in another (existing) session or turn:
+  // both sessions' counters follow (records, turns, errors, pending, tokens, cost), as when one trace's
+  // spans move into their root's session. search_text is added to what the record is
   // found by: it replaces the indexed text when it contains it, else both are kept (an update may carry only
   // the response); empty: the index is left alone.
   virtual void update_record(const found_record& before, const model::record& after,

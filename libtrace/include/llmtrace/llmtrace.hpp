@@ -33,6 +33,10 @@ enum class overflow_policy {
   block,     // wait up to options::block_timeout for room, then drop and count
 };
 
+// What the client sends: the collector's own batches (POST <endpoint>/api/traces), or OTLP/HTTP JSON spans
+// (POST <endpoint>/v1/traces, OTel GenAI conventions) for any OpenTelemetry Collector, llmtrace's included.
+enum class protocol { native, otlp_json };
+
 // Plain aggregate: designated initializers work, e.g. llmtrace::options{.endpoint = "http://127.0.0.1:9000"}.
 struct options {
   std::string endpoint = "http://127.0.0.1:8080";  // collector base URL (http only)
@@ -55,9 +59,10 @@ struct options {
   // Receives rate-limited warnings (never a record's content). Empty: write them to stderr.
   // Called on the flusher thread or the caller's thread; must not call back into the client.
   std::function<void(std::string_view)> on_warning{};
+  llmtrace::protocol protocol = llmtrace::protocol::native;  // LLMTRACE_PROTOCOL=otlp_json overrides
 
-  // The one place that reads the environment: LLMTRACE_ENDPOINT, LLMTRACE_API_KEY, LLMTRACE_DISABLED=1
-  // override the matching fields of `base`.
+  // The one place that reads the environment: LLMTRACE_ENDPOINT, LLMTRACE_API_KEY, LLMTRACE_DISABLED=1,
+  // LLMTRACE_PROTOCOL (native | otlp_json) override the matching fields of `base`.
   static options from_env(options base);
   static options from_env();
 };

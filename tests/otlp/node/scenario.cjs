@@ -3,6 +3,8 @@
 // a `tool` span between them. The OpenAI upstream is a fake served here on loopback; the OTLP exporters send
 // to a capture server, also here, that writes every body it receives (traces and logs) to OUT_DIR.
 // Usage: node scenario.cjs <otel|traceloop|openinference> <json|proto> <out-dir>
+// Env (collector.test.mjs): OTLP_TARGET=<base URL> exports to a real collector instead of the capture server;
+// UPSTREAM_BASE=<base URL> uses that fake upstream (the test's, which the collector also replays against).
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -73,9 +75,10 @@ function captureHandler(req, res) {
 }
 
 async function main() {
-  const upstream = await listen(upstreamHandler);
+  const upstream = process.env.UPSTREAM_BASE ? null : await listen(upstreamHandler);
+  const upstreamBase = process.env.UPSTREAM_BASE || `http://127.0.0.1:${upstream.address().port}`;
   const capture = await listen(captureHandler);
-  const base = `http://127.0.0.1:${capture.address().port}`;
+  const base = process.env.OTLP_TARGET || `http://127.0.0.1:${capture.address().port}`;
 
   const { NodeTracerProvider, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-node');
   const { resourceFromAttributes } = require('@opentelemetry/resources');
@@ -139,7 +142,7 @@ async function main() {
     throw new Error(`unknown dialect ${dialect}`);
   }
 
-  const client = new OpenAI({ apiKey: 'sk-fake', baseURL: `http://127.0.0.1:${upstream.address().port}/v1` });
+  const client = new OpenAI({ apiKey: 'sk-fake', baseURL: `${upstreamBase}/v1` });
   const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city',
                    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
   const messages = [
@@ -161,7 +164,7 @@ async function main() {
   await loggerProvider.forceFlush();
   await provider.shutdown();
   await loggerProvider.shutdown();
-  upstream.close();
+  if (upstream) upstream.close();
   capture.close();
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify({ dialect, encoding, upstreamCalls: upstreamCalls.length, captured }, null, 1));
 }
