@@ -17,6 +17,7 @@
 #include "http/body.hpp"
 #include "ingest/ingest_service.hpp"
 #include "otlp/otlp_routes.hpp"
+#include "ingest/pricing.hpp"
 #include "proxy/consistent_reader.hpp"
 #include "proxy/forwarder.hpp"
 #include "proxy/proxy_routes.hpp"
@@ -56,7 +57,11 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   metrics_ = std::make_unique<api::metrics>();
   // The listener reads sessions back from the store itself: it runs on the recorder's thread too, and must
   // not wait for the recorder's own queue.
-  ingest_ = std::make_unique<ingest::ingest_service>(*store_, api::publish_after_commit(*events_, *store_));
+  // The price table: built in, plus --prices. A bad file throws here, so the collector refuses to start.
+  prices_ = std::make_unique<ingest::pricing>(ingest::pricing::builtin());
+  if (!cfg_.prices_file.empty()) prices_->merge_file(cfg_.prices_file);
+  ingest_ = std::make_unique<ingest::ingest_service>(*store_, api::publish_after_commit(*events_, *store_),
+                                                     prices_.get());
   recorder_ = std::make_unique<proxy::recorder>(*ingest_);
   reads_ = std::make_unique<proxy::consistent_reader>(*store_, *recorder_);
 
