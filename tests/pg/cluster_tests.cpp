@@ -297,3 +297,41 @@ TEST_CASE(
   // A 503 whose COMMIT reached the server before the connection died may still have stored its record.
   CHECK(s["record_count"].get<int64_t>() >= static_cast<int64_t>(acked.size()));
 }
+
+TEST_CASE("the database URL's password never appears in the log, /api/stats, /metrics or an error") {
+  const auto& server = llmtrace::testing::test_pg_server();
+  REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
+  // The test server trusts loopback logins, so a URL with a password still connects.
+  std::string url = llmtrace::testing::fresh_pg_url();
+  const std::string secret = "Pw-Secret-4711";
+  url.replace(url.find("postgres@"), 9, "postgres:" + secret + "@");
+  temp_dir dir;
+  process_options o;
+  o.db_path = url;
+  o.log_path = dir.file("collector.log");
+  o.args = {"--log-level", "debug"};
+  collector_process c(o);
+  REQUIRE(c.start());
+  post_traces(c, json::array({trace("pw", "hello")}));
+  auto cl = c.client();
+  for (const char* path : {"/api/stats", "/metrics", "/api/sessions/pw", "/api/sessions"}) {
+    auto r = cl->Get(path);
+    REQUIRE(r);
+    CHECK(r->body.find(secret) == std::string::npos);
+  }
+  CHECK(c.terminate() == 0);
+  const std::string log = c.log();
+  CHECK(log.find("postgres:***@") != std::string::npos);  // the log names the database, redacted
+  CHECK(log.find(secret) == std::string::npos);
+
+  // A server that is not there: the error names the database without the password.
+  process_options bad;
+  bad.db_path = "postgresql://llmtrace:" + secret +
+                "@127.0.0.1:" + std::to_string(llmtrace::testing::free_port()) + "/x";
+  bad.log_path = dir.file("bad.log");
+  collector_process b(bad);
+  CHECK_FALSE(b.start(std::chrono::milliseconds(3000)));
+  const std::string bad_log = b.log();
+  CHECK(bad_log.find("cannot") != std::string::npos);
+  CHECK(bad_log.find(secret) == std::string::npos);
+}
