@@ -59,7 +59,7 @@ if(LLMTRACE_DPKG_SHLIBDEPS)
 else()
   message(STATUS "dpkg-shlibdeps not found (apt-get install dpkg-dev): the .deb gets a fixed Depends list")
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "libc6, libstdc++6, libcpp-httplib0.11, libsqlite3-0, libspdlog1.10, libfmt9, libssl3, zlib1g, libbrotli1")
+      "libc6, libstdc++6, libcpp-httplib0.11, libsqlite3-0, libspdlog1.10, libfmt9, libssl3, zlib1g, libbrotli1, libpq5")
 endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libcpp-httplib-dev, pkg-config")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/debian/postinst

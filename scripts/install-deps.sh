@@ -8,11 +8,12 @@ profile="${1:-build}"
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libspdlog-dev libconcurrentqueue-dev
-  libsqlite3-dev libssl-dev zlib1g-dev libbrotli-dev doctest-dev
+  libsqlite3-dev libssl-dev zlib1g-dev libbrotli-dev doctest-dev libpq-dev
   python3 curl ca-certificates ccache
 )
 # python3-venv/pip/setuptools/wheel: offline pip install of bindings/python; dpkg-dev: .deb Depends (dpkg-shlibdeps).
-test_pkgs=(chromium fonts-wqy-microhei openssl libbenchmark-dev procps
+# postgresql-15: the throwaway server the PostgreSQL store tests start (tests/support/pg_test_server.py).
+test_pkgs=(chromium fonts-wqy-microhei openssl libbenchmark-dev procps postgresql-15
   python3-venv python3-pip python3-setuptools python3-wheel dpkg-dev)
 
 pkgs=("${build_pkgs[@]}")

@@ -1,5 +1,7 @@
 // The stores the ingest-rule conformance suite runs against, and the per-case fixture. A new store passes the
-// same suite by adding one line to store_kinds() (e.g. {"postgresql", open_test_postgres}).
+// same suite by adding one line to store_kinds(). PostgreSQL runs on the throwaway test server
+// (support/pg_server.hpp), each store in a fresh schema; without a server binary its kind is left out with a
+// message saying why.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -15,6 +17,7 @@
 #include "model/time.hpp"
 #include "storage/store.hpp"
 #include "storage/support.hpp"
+#include "support/pg_server.hpp"
 
 namespace llmtrace::testing {
 
@@ -25,6 +28,16 @@ inline std::unique_ptr<storage::store> open_sqlite(const std::string& path) {
   o.path = path;
   o.read_connections = 2;
   return storage::open_sqlite_store(o);
+}
+
+inline std::unique_ptr<storage::store> open_test_pg() {
+  storage::pg_options o;
+  o.url = fresh_pg_url();
+  // As many connections as the suite's busiest case has threads (8), so it measures the rules, not the pool.
+  o.connections = 8;
+  o.wait_ms = 10000;
+  o.listen = false;
+  return storage::open_pg_store(o);
 }
 
 struct store_kind {
@@ -38,8 +51,20 @@ inline const std::vector<store_kind>& store_kinds() {
       {"sqlite-file",
        [](const std::filesystem::path& dir) { return open_sqlite((dir / "test.db").string()); }},
       {"sqlite-memory", [](const std::filesystem::path&) { return open_sqlite(":memory:"); }},
+      {"postgresql", [](const std::filesystem::path&) { return open_test_pg(); }},
   };
-  return kinds;
+  static const std::vector<store_kind> available = [] {
+    std::vector<store_kind> out;
+    for (const auto& k : kinds) {
+      if (std::string(k.name) == "postgresql" && testing::test_pg_server().base_url.empty()) {
+        MESSAGE("PostgreSQL store skipped: " << testing::test_pg_server().problem);
+        continue;
+      }
+      out.push_back(k);
+    }
+    return out;
+  }();
+  return available;
 }
 
 // One store of one kind with an ingest service on it, as the collector wires them.

@@ -60,13 +60,14 @@ struct process_options {
   std::string db_path;                                   // required
   int port = 0;                                          // 0: a free port is picked
   bool omit_host = false;                                // true: no --host (the default bind is under test)
+  std::string log_path;                                  // empty: db_path + ".log" (set it when db is a URL)
 };
 
 class collector_process {
  public:
   explicit collector_process(process_options o) : opts_(std::move(o)) {
     if (opts_.port == 0) opts_.port = free_port();
-    log_path_ = opts_.db_path + ".log";
+    log_path_ = opts_.log_path.empty() ? opts_.db_path + ".log" : opts_.log_path;
   }
   ~collector_process() { kill9(); }
   collector_process(const collector_process&) = delete;

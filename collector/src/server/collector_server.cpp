@@ -62,6 +62,19 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   if (!cfg_.prices_file.empty()) prices_->merge_file(cfg_.prices_file);
   ingest_ = std::make_unique<ingest::ingest_service>(*store_, api::publish_after_commit(*events_, *store_),
                                                      prices_.get());
+  // Changes other collectors commit to a shared database (PostgreSQL) join this collector's live feed.
+  store_->on_remote_change([this](const storage::remote_change& ch) {
+    if (ch.change == "deleted") {
+      events_->publish_deleted(ch.kind, ch.id);
+    } else if (ch.kind == "record") {
+      if (auto r = store_->get_record(ch.id)) {
+        events_->publish_record(*r, ch.change);
+        if (auto s = store_->get_session(r->session_id)) events_->publish_session(*s);
+      }
+    } else if (auto s = store_->get_session(ch.id)) {
+      events_->publish_session(*s);
+    }
+  });
   recorder_ = std::make_unique<proxy::recorder>(*ingest_);
   reads_ = std::make_unique<proxy::consistent_reader>(*store_, *recorder_);
 
@@ -102,7 +115,8 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
 
 collector_server::~collector_server() {
   stop();
-  http_.reset();  // joins nothing more: run() has returned or never started
+  store_->on_remote_change({});  // the store's listener thread publishes to events_, which goes first
+  http_.reset();                 // joins nothing more: run() has returned or never started
 }
 
 void collector_server::mount_routes() {

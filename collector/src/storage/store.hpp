@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/record.hpp"
@@ -160,9 +161,21 @@ class store_reader {
   virtual int64_t used_bytes() = 0;
 };
 
+// A change another process committed to a shared database (PostgreSQL: LISTEN/NOTIFY), for the live feed.
+struct remote_change {
+  std::string kind;  // "record" | "session"
+  std::string id;
+  std::string change;  // record: "created" | "updated"; either kind: "deleted"
+};
+
 class store : public store_writer, public store_reader {
  public:
   ~store() override = default;
+  // Calls fn (on a thread of the store's own) for every change other collectors commit to the same database;
+  // changes this store made itself are not reported. Set once, before serving; an empty fn stops the calls
+  // (and waits for one in progress). fn must not throw. Stores that no other process writes to (SQLite) never
+  // call it.
+  virtual void on_remote_change(std::function<void(const remote_change&)> fn) { (void)fn; }
 };
 
 struct sqlite_options {
@@ -177,5 +190,21 @@ struct sqlite_options {
 // Opens (creating and migrating as needed) a SQLite store. Throws std::runtime_error with a clear message
 // when the file cannot be opened or migrated.
 std::unique_ptr<store> open_sqlite_store(const sqlite_options& options);
+
+struct pg_options {
+  std::string url;      // postgresql://user:password@host:port/db?... or a libpq key=value string
+  int connections = 8;  // the pool: concurrent statements of this collector
+  int wait_ms = 2000;   // a request waits this long for a free connection, then store_busy (503)
+  bool listen = true;   // LISTEN for other collectors' changes (on_remote_change)
+};
+
+// true for postgresql:// and postgres:// URLs (--db selects the PostgreSQL store with them).
+bool is_pg_url(std::string_view db);
+// The URL with its password (and any password= parameter) replaced by "***", for logs and messages.
+std::string redact_db_url(std::string_view db);
+
+// Opens a PostgreSQL store, migrating the schema (safe when several collectors start at once). Throws
+// std::runtime_error with a clear message (never the password) when the server cannot be reached or migrated.
+std::unique_ptr<store> open_pg_store(const pg_options& options);
 
 }  // namespace llmtrace::storage

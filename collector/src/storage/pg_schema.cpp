@@ -1,0 +1,122 @@
+// Schema v1 of the PostgreSQL store: the same model as SQLite's v1 + v2 (sessions with derived counters,
+// records with span and cost columns, scores). Records have a bigserial `rid` for "creation order" (the
+// SQLite rowid's role) and a UNIQUE text `id`, so a concurrent insert of one id fails on the key and the
+// batch is retried whole. Search keeps the indexed text (search_text) and its tsvector (search_vec, built by
+// the store from the same tokens as SQLite's FTS5 table, see pg_search) with a GIN index.
+#include "storage/pg_schema.hpp"
+
+#include <iterator>
+#include <stdexcept>
+#include <string>
+
+namespace llmtrace::storage::pg_schema {
+namespace {
+
+const char* const k_v1 = R"sql(
+CREATE TABLE sessions (
+  seq               BIGSERIAL UNIQUE,
+  id                TEXT PRIMARY KEY,
+  name              TEXT NOT NULL,
+  created_at        BIGINT NOT NULL,
+  updated_at        BIGINT NOT NULL,
+  record_count      BIGINT NOT NULL DEFAULT 0,
+  turn_count        BIGINT NOT NULL DEFAULT 0,
+  error_count       BIGINT NOT NULL DEFAULT 0,
+  pending_count     BIGINT NOT NULL DEFAULT 0,
+  prompt_tokens     BIGINT NOT NULL DEFAULT 0,
+  completion_tokens BIGINT NOT NULL DEFAULT 0,
+  total_tokens      BIGINT NOT NULL DEFAULT 0,
+  cost_usd          DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_by_activity ON sessions (updated_at, seq);
+
+CREATE TABLE records (
+  rid               BIGSERIAL PRIMARY KEY,
+  id                TEXT NOT NULL UNIQUE,
+  session_id        TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  turn_number       BIGINT NOT NULL,
+  nested            SMALLINT NOT NULL DEFAULT 0,
+  request           TEXT NOT NULL,
+  response          TEXT NOT NULL,
+  status            TEXT NOT NULL,
+  error_message     TEXT NOT NULL DEFAULT '',
+  metadata          TEXT NOT NULL,
+  created_at        BIGINT NOT NULL,
+  updated_at        BIGINT NOT NULL,
+  started_at        BIGINT,
+  ended_at          BIGINT,
+  latency_ms        DOUBLE PRECISION,
+  model             TEXT,
+  prompt_tokens     BIGINT,
+  completion_tokens BIGINT,
+  total_tokens      BIGINT,
+  replay_of         TEXT,
+  parent_id         TEXT,
+  trace_id          TEXT,
+  name              TEXT,
+  kind              TEXT NOT NULL DEFAULT 'llm',
+  cost_usd          DOUBLE PRECISION,
+  search_text       TEXT,
+  search_vec        TSVECTOR
+);
+CREATE INDEX records_by_turn ON records (session_id, turn_number, nested, rid);
+CREATE INDEX records_by_status ON records (status, rid);
+CREATE INDEX records_by_model ON records (model, rid) WHERE model IS NOT NULL;
+CREATE INDEX records_by_trace ON records (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX records_by_created ON records (created_at);
+CREATE INDEX records_search ON records USING GIN (search_vec);
+
+CREATE TABLE scores (
+  rid        BIGSERIAL PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  target     TEXT NOT NULL,
+  target_id  TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  comment    TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX scores_by_target ON scores (target_id);
+CREATE INDEX scores_by_session ON scores (session_id);
+)sql";
+
+// Append v2, v3... here; never edit a released step.
+const char* const k_migrations[] = {k_v1};
+
+}  // namespace
+
+int current_version() {
+  return static_cast<int>(std::size(k_migrations));
+}
+
+void migrate(pg::connection& c) {
+  for (;;) {
+    c.exec("BEGIN");
+    try {
+      // Even the version table is created under the lock: two concurrent CREATE ... IF NOT EXISTS race.
+      c.run("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(k_migration_lock)});
+      c.exec("CREATE TABLE IF NOT EXISTS llmtrace_schema (version INTEGER NOT NULL)");
+      auto r = c.run("SELECT COALESCE(MAX(version), 0) FROM llmtrace_schema");
+      const int version = static_cast<int>(r.i64(0, 0));
+      if (version > current_version()) {
+        throw std::runtime_error("database schema version " + std::to_string(version) +
+                                 " is newer than this collector understands (" +
+                                 std::to_string(current_version()) + ")");
+      }
+      if (version == current_version()) {
+        c.exec("COMMIT");
+        return;
+      }
+      c.exec(k_migrations[version]);
+      c.run("DELETE FROM llmtrace_schema");
+      c.run("INSERT INTO llmtrace_schema (version) VALUES ($1::integer)", {std::to_string(version + 1)});
+      c.exec("COMMIT");
+    } catch (...) {
+      if (c.ok()) c.exec("ROLLBACK");
+      throw;
+    }
+  }
+}
+
+}  // namespace llmtrace::storage::pg_schema

@@ -1,0 +1,24 @@
+// Search text for the PostgreSQL store. The tokens are those SQLite's FTS5 table gets (unicode61 over
+// fts_index_text: words of letters and digits, case folded, Latin diacritics removed, one token per CJK
+// character), built here and handed to PostgreSQL as a tsvector / tsquery literal, so no text search
+// configuration or server locale changes what matches: the same query finds the same records on both stores.
+// Thread safety: pure functions; search() runs on the connection it is given.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "storage/pg_connection.hpp"
+#include "storage/store.hpp"
+
+namespace llmtrace::storage::pg {
+
+// The tsvector literal of an indexed text (fts_index_text's output).
+std::string tsvector_literal(std::string_view indexed);
+// The tsquery literal of a user's query with fts_match_query's rules (words ANDed, a word of several tokens
+// is a phrase, `word*` a prefix; all_prefix: every word is a prefix). Empty: nothing can match.
+std::string tsquery_literal(std::string_view text, bool all_prefix = false);
+
+page<model::record> search(connection& c, const search_query& q);
+
+}  // namespace llmtrace::storage::pg

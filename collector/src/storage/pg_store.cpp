@@ -1,0 +1,419 @@
+// The PostgreSQL implementation of storage::store, for several collectors on one database. Writes run in one
+// READ COMMITTED transaction each on a pooled connection (pg_write_tx: advisory session locks, FOR UPDATE
+// lookups, counters); a transaction the database aborted (serialisation failure, deadlock, an id a concurrent
+// writer committed first) is run again whole, a few times, then answered store_busy. Reads run one statement
+// each on a pooled connection. A listener thread LISTENs for the changes other collectors commit and hands
+// them to on_remote_change. Thread safety: as store.hpp.
+#include <poll.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "model/ids.hpp"
+#include "storage/pg_connection.hpp"
+#include "storage/pg_schema.hpp"
+#include "storage/pg_search.hpp"
+#include "storage/pg_write_tx.hpp"
+#include "storage/sqlite_search.hpp"
+#include "storage/store.hpp"
+#include "storage/timeseries_fold.hpp"
+
+namespace llmtrace::storage {
+namespace {
+
+using pg::connection;
+using pg::params;
+
+constexpr int k_write_attempts = 8;
+
+// Rolls back unless committed; a lost connection needs no ROLLBACK.
+struct transaction {
+  explicit transaction(connection& c) : c_(c) { c_.exec("BEGIN"); }
+  ~transaction() {
+    if (!done_ && c_.ok()) {
+      try {
+        c_.exec("ROLLBACK");
+      } catch (...) {
+      }
+    }
+  }
+  void commit() {
+    c_.exec("COMMIT");
+    done_ = true;
+  }
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+
+ private:
+  connection& c_;
+  bool done_ = false;
+};
+
+class pg_store final : public store {
+ public:
+  explicit pg_store(const pg_options& o)
+      : pool_(o.url, o.connections, std::chrono::milliseconds(o.wait_ms)),
+        instance_(model::new_record_id()),
+        listen_(o.listen) {
+    try {
+      connection c(o.url);
+      pg_schema::migrate(c);
+    } catch (const pg::pg_error& e) {
+      throw std::runtime_error("cannot open PostgreSQL database " + redact_db_url(o.url) + ": " + e.what());
+    }
+  }
+
+  ~pg_store() override {
+    stop_ = true;
+    if (listener_.joinable()) listener_.join();
+  }
+
+  void on_remote_change(std::function<void(const remote_change&)> fn) override {
+    if (!fn) {
+      stop_ = true;
+      if (listener_.joinable()) listener_.join();
+      return;
+    }
+    if (!listen_ || listener_.joinable()) return;
+    on_change_ = std::move(fn);
+    listener_ = std::thread([this] { listen_loop(); });
+  }
+
+  // --- writer ----------------------------------------------------------------------------------------------
+
+  void write(const std::function<void(write_tx&)>& fn) override {
+    pool_.with([&](connection& c) {
+      for (int attempt = 1;; ++attempt) {
+        try {
+          transaction tx(c);
+          pg::pg_write_tx wtx(c, instance_);
+          fn(wtx);
+          wtx.finish();
+          tx.commit();
+          return;
+        } catch (const pg::pg_error& e) {
+          if (e.lost || !pg::retryable(e) || attempt == k_write_attempts) throw;
+        }
+      }
+    });
+  }
+
+  bool rename_session(const std::string& id, const std::string& name, int64_t now_ms) override {
+    return pool_.with([&](connection& c) {
+      const bool ok =
+          c.run("UPDATE sessions SET name = $2, updated_at = GREATEST(updated_at, $3) WHERE id = $1",
+                {id, name, std::to_string(now_ms)})
+              .affected() > 0;
+      if (ok) notify(c, "session", "updated", id);
+      return ok;
+    });
+  }
+
+  bool delete_session(const std::string& id) override {
+    return pool_.with([&](connection& c) {
+      transaction tx(c);
+      c.run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {id});
+      c.run("DELETE FROM scores WHERE session_id = $1", {id});
+      c.run("DELETE FROM records WHERE session_id = $1", {id});
+      const bool ok = c.run("DELETE FROM sessions WHERE id = $1", {id}).affected() > 0;
+      if (ok) notify(c, "session", "deleted", id);
+      tx.commit();
+      return ok;
+    });
+  }
+
+  bool delete_record(const std::string& id) override {
+    return pool_.with([&](connection& c) {
+      transaction tx(c);
+      pg::pg_write_tx wtx(c, instance_);
+      auto found = wtx.find_record(id);
+      if (!found) return false;
+      wtx.lock_sessions({found->record.session_id});
+      found = wtx.find_record(id);
+      if (!found) return false;
+      wtx.erase_record(*found);
+      wtx.finish();
+      tx.commit();
+      return true;
+    });
+  }
+
+  std::optional<model::score> add_score(const model::score& in) override {
+    return pool_.with([&](connection& c) -> std::optional<model::score> {
+      model::score sc = in;
+      const bool rec = sc.target == model::score_target::record;
+      // One statement: the target's lookup and the insert, so a concurrent delete cannot slip between them.
+      auto r =
+          c.run(rec ? "INSERT INTO scores (id, target, target_id, session_id, name, value, comment, "
+                      "created_at) SELECT $1, 'record', $2, session_id, $3, $4, $5, $6 FROM records "
+                      "WHERE id = $2 RETURNING session_id"
+                    : "INSERT INTO scores (id, target, target_id, session_id, name, value, comment, "
+                      "created_at) SELECT $1, 'session', $2, id, $3, $4, $5, $6 FROM sessions "
+                      "WHERE id = $2 RETURNING session_id",
+                {sc.id, sc.target_id, sc.name, sc.value_json, sc.comment, std::to_string(sc.created_at_ms)});
+      if (r.rows() == 0) return std::nullopt;
+      sc.session_id = r.text(0, 0);
+      return sc;
+    });
+  }
+
+  // --- reader ----------------------------------------------------------------------------------------------
+
+  page<model::session> list_sessions(const page_request& p) override {
+    return pool_.with([&](connection& c) {
+      page<model::session> out;
+      out.page = sqlite::clamp_page(p.page);
+      out.size = sqlite::clamp_size(p.size);
+      const std::string limit = std::to_string(out.size);
+      const std::string offset = std::to_string((out.page - 1) * out.size);
+      if (!p.filter.empty()) {
+        // As SQLite: a substring of the name (ASCII case-insensitive) or of the id; a scan.
+        static const std::string k_where =
+            " WHERE strpos(lower(name COLLATE \"C\"), lower($1 COLLATE \"C\")) > 0 OR strpos(id, $1) > 0";
+        auto r = c.run("SELECT " + pg::k_session_cols + " FROM sessions" + k_where +
+                           " ORDER BY updated_at DESC, seq DESC LIMIT $2 OFFSET $3",
+                       {p.filter, limit, offset});
+        for (int i = 0; i < r.rows(); ++i) out.items.push_back(pg::read_session(r, i));
+        out.total = c.run("SELECT COUNT(*) FROM sessions" + k_where, {p.filter}).i64(0, 0);
+        return out;
+      }
+      auto r = c.run("SELECT " + pg::k_session_cols +
+                         " FROM sessions ORDER BY updated_at DESC, seq DESC LIMIT $1 OFFSET $2",
+                     {limit, offset});
+      for (int i = 0; i < r.rows(); ++i) out.items.push_back(pg::read_session(r, i));
+      out.total = c.run("SELECT COUNT(*) FROM sessions").i64(0, 0);
+      return out;
+    });
+  }
+
+  std::optional<model::session> get_session(const std::string& id) override {
+    return pool_.with([&](connection& c) -> std::optional<model::session> {
+      auto r = c.run("SELECT " + pg::k_session_cols + " FROM sessions WHERE id = $1", {id});
+      if (r.rows() == 0) return std::nullopt;
+      return pg::read_session(r, 0);
+    });
+  }
+
+  page<model::record> list_records(const std::string& session_id, const page_request& p) override {
+    return pool_.with([&](connection& c) {
+      page<model::record> out;
+      out.page = sqlite::clamp_page(p.page);
+      out.size = sqlite::clamp_size(p.size);
+      auto r = c.run(
+          "SELECT " + pg::k_record_cols +
+              " FROM records WHERE session_id = $1 ORDER BY turn_number, nested, rid LIMIT $2 OFFSET $3",
+          {session_id, std::to_string(out.size), std::to_string((out.page - 1) * out.size)});
+      for (int i = 0; i < r.rows(); ++i) out.items.push_back(pg::read_record(r, i).record);
+      auto n = c.run("SELECT record_count FROM sessions WHERE id = $1", {session_id});
+      out.total = n.rows() ? n.i64(0, 0) : 0;
+      return out;
+    });
+  }
+
+  std::optional<model::record> get_record(const std::string& id) override {
+    return pool_.with([&](connection& c) -> std::optional<model::record> {
+      auto r = c.run("SELECT " + pg::k_record_cols + " FROM records WHERE id = $1", {id});
+      if (r.rows() == 0) return std::nullopt;
+      return pg::read_record(r, 0).record;
+    });
+  }
+
+  page<model::record> search(const search_query& q) override {
+    return pool_.with([&](connection& c) { return pg::search(c, q); });
+  }
+
+  store_stats stats() override {
+    return pool_.with([&](connection& c) {
+      store_stats out;
+      auto r = c.run(
+          "SELECT COUNT(*), COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
+          "COALESCE(SUM(pending_count), 0), COALESCE(SUM(prompt_tokens), 0), "
+          "COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(total_tokens), 0), "
+          "COALESCE(SUM(cost_usd), 0), pg_database_size(current_database()) FROM sessions");
+      out.sessions = r.i64(0, 0);
+      out.records = r.i64(0, 1);
+      out.errors = r.i64(0, 2);
+      out.pending = r.i64(0, 3);
+      out.prompt_tokens = r.i64(0, 4);
+      out.completion_tokens = r.i64(0, 5);
+      out.total_tokens = r.i64(0, 6);
+      out.cost_usd = r.f64(0, 7);
+      out.db_size_bytes = r.i64(0, 8);
+      return out;
+    });
+  }
+
+  void for_each_record(const std::string& session_id,
+                       const std::function<bool(const model::record&)>& fn) override {
+    // Pages by (turn, nested, rid), so a huge session never sits in memory at once and fn may call back
+    // into the store without holding this connection.
+    int64_t turn = -1, nested = -1, rid = -1;
+    for (;;) {
+      auto rows = pool_.with([&](connection& c) {
+        auto r = c.run(
+            "SELECT " + pg::k_record_cols +
+                ", nested FROM records WHERE session_id = $1 AND (turn_number, nested, rid) > ($2::bigint, "
+                "$3::smallint, $4::bigint) ORDER BY turn_number, nested, rid LIMIT 500",
+            {session_id, std::to_string(turn), std::to_string(nested), std::to_string(rid)});
+        std::vector<std::pair<found_record, int64_t>> out;
+        for (int i = 0; i < r.rows(); ++i) out.emplace_back(pg::read_record(r, i), r.i64(i, 24));
+        return out;
+      });
+      if (rows.empty()) return;
+      for (auto& [f, n] : rows) {
+        if (!fn(f.record)) return;
+        turn = f.record.turn_number;
+        nested = n;
+        rid = f.row;
+      }
+    }
+  }
+
+  std::vector<model::score> list_scores(model::score_target target,
+                                        const std::vector<std::string>& target_ids) override {
+    std::vector<model::score> out;
+    if (target_ids.empty()) return out;
+    return pool_.with([&](connection& c) {
+      auto r = c.run(
+          "SELECT id, target, target_id, session_id, name, value, comment, created_at FROM scores "
+          "WHERE target = $1 AND target_id = ANY($2::text[]) ORDER BY rid",
+          {target == model::score_target::record ? "record" : "session", pg::text_array(target_ids)});
+      for (int i = 0; i < r.rows(); ++i) {
+        model::score sc;
+        sc.id = r.text(i, 0);
+        sc.target = r.text(i, 1) == "session" ? model::score_target::session : model::score_target::record;
+        sc.target_id = r.text(i, 2);
+        sc.session_id = r.text(i, 3);
+        sc.name = r.text(i, 4);
+        sc.value_json = r.text(i, 5);
+        sc.comment = r.text(i, 6);
+        sc.created_at_ms = r.i64(i, 7);
+        out.push_back(std::move(sc));
+      }
+      return out;
+    });
+  }
+
+  std::vector<timeseries_row> timeseries(const timeseries_query& q) override {
+    return pool_.with([&](connection& c) {
+      auto r = c.run(
+          "SELECT created_at, model, status, latency_ms, prompt_tokens, completion_tokens, total_tokens, "
+          "cost_usd FROM records WHERE created_at >= $1 AND created_at < $2",
+          {std::to_string(q.from_ms), std::to_string(q.to_ms)});
+      timeseries_fold fold(q);
+      for (int i = 0; i < r.rows(); ++i) {
+        timeseries_fold::item it;
+        it.created_at_ms = r.i64(i, 0);
+        if (q.by_model && !r.null(i, 1)) it.model = r.text(i, 1);
+        it.error = r.text(i, 2) == "error";
+        if (!r.null(i, 3)) it.latency_ms = r.f64(i, 3);
+        it.prompt_tokens = r.null(i, 4) ? 0 : r.i64(i, 4);
+        it.completion_tokens = r.null(i, 5) ? 0 : r.i64(i, 5);
+        it.total_tokens = r.null(i, 6) ? it.prompt_tokens + it.completion_tokens : r.i64(i, 6);
+        it.cost_usd = r.null(i, 7) ? 0 : r.f64(i, 7);
+        fold.add(std::move(it));
+      }
+      return fold.rows();
+    });
+  }
+
+ private:
+  void notify(connection& c, const std::string& kind, const std::string& change, const std::string& id) {
+    if (!listen_) return;
+    c.run("SELECT pg_notify('llmtrace_changes', $1)", {instance_ + "\t" + kind + "\t" + change + "\t" + id});
+  }
+
+  // A connection of its own that LISTENs; lost, it is opened again (every second) until the store closes.
+  void listen_loop() {
+    std::unique_ptr<connection> c;
+    while (!stop_) {
+      if (!c || !c->ok()) {
+        c.reset();
+        try {
+          c = std::make_unique<connection>(pool_.conninfo());
+          c->exec("LISTEN llmtrace_changes");
+        } catch (const pg::pg_error& e) {
+          c.reset();
+          spdlog::warn("live events from other collectors paused: {}", e.what());
+          for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          continue;
+        }
+      }
+      pollfd pfd{PQsocket(c->raw()), POLLIN, 0};
+      if (::poll(&pfd, 1, 200) <= 0) continue;
+      if (!PQconsumeInput(c->raw())) {
+        c.reset();
+        continue;
+      }
+      while (PGnotify* n = PQnotifies(c->raw())) {
+        std::string payload = n->extra ? n->extra : "";
+        PQfreemem(n);
+        deliver(payload);
+      }
+    }
+  }
+
+  void deliver(const std::string& payload) {
+    // "<instance>\t<kind>\t<change>\t<id>"; our own changes were published by our own listener already.
+    const auto a = payload.find('\t');
+    const auto b = a == std::string::npos ? a : payload.find('\t', a + 1);
+    const auto d = b == std::string::npos ? b : payload.find('\t', b + 1);
+    if (d == std::string::npos || payload.compare(0, a, instance_) == 0) return;
+    remote_change ch;
+    ch.kind = payload.substr(a + 1, b - a - 1);
+    ch.change = payload.substr(b + 1, d - b - 1);
+    ch.id = payload.substr(d + 1);
+    try {
+      if (on_change_) on_change_(ch);
+    } catch (const std::exception& e) {
+      spdlog::warn("live event from another collector skipped: {}", e.what());
+    }
+  }
+
+  pg::pool pool_;
+  std::string instance_;
+  bool listen_ = true;
+  std::function<void(const remote_change&)> on_change_;
+  std::atomic<bool> stop_{false};
+  std::thread listener_;
+};
+
+}  // namespace
+
+bool is_pg_url(std::string_view db) {
+  return db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0;
+}
+
+std::string redact_db_url(std::string_view db) {
+  std::string s(db);
+  if (is_pg_url(s)) {
+    // scheme://user:password@host... -> scheme://user:***@host...
+    const auto start = s.find("://") + 3;
+    const auto at = s.find('@', start);
+    const auto slash = s.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const auto colon = s.find(':', start);
+      if (colon != std::string::npos && colon < at) s.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // password=... as a URL query parameter or a key=value pair.
+  for (size_t p = s.find("password="); p != std::string::npos; p = s.find("password=", p + 1)) {
+    const size_t v = p + 9;
+    size_t e = v;
+    while (e < s.size() && s[e] != '&' && s[e] != ' ') ++e;
+    s.replace(v, e - v, "***");
+  }
+  return s;
+}
+
+std::unique_ptr<store> open_pg_store(const pg_options& options) {
+  return std::make_unique<pg_store>(options);
+}
+
+}  // namespace llmtrace::storage

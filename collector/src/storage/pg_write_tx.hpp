@@ -1,0 +1,61 @@
+// The write_tx of the PostgreSQL store: the primitives for many writers (pg_advisory_xact_lock per session,
+// FOR UPDATE lookups, a unique id key) and the derived session counters, accumulated per session and applied
+// by finish() in one UPDATE each. Not thread-safe: one transaction on one leased connection.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/pg_connection.hpp"
+#include "storage/write_tx.hpp"
+
+namespace llmtrace::storage::pg {
+
+// The record columns in read order (rid first) and their reader.
+extern const std::string k_record_cols;
+found_record read_record(const result& r, int row);
+extern const std::string k_session_cols;
+model::session read_session(const result& r, int row);
+
+class pg_write_tx final : public write_tx {
+ public:
+  // notify_as: this store's instance tag for the change notifications sent on COMMIT (empty: none).
+  pg_write_tx(connection& c, std::string notify_as) : c_(c), notify_as_(std::move(notify_as)) {}
+
+  void lock_sessions(const std::vector<std::string_view>& sorted_session_ids) override;
+  bool session_exists(const std::string& id) override;
+  void insert_session(const std::string& id, const std::string& name, int64_t at_ms) override;
+  std::optional<found_record> find_record(const std::string& id) override;
+  std::optional<found_record> find_pending_top_level(const std::string& session_id, int64_t turn) override;
+  int64_t max_top_level_turn(const std::string& session_id) override;
+  std::vector<found_record> find_trace_records(const std::string& trace_id) override;
+  void insert_record(const model::record& r, const std::string& search_text) override;
+  void update_record(const found_record& before, const model::record& after,
+                     const std::string& search_text) override;
+
+  // Deletes a record (its scores too), adjusting the counters.
+  void erase_record(const found_record& r);
+  // Applies the accumulated session counters and queues the change notifications (NOTIFY is delivered only
+  // when the transaction commits); call once before COMMIT.
+  void finish();
+
+ private:
+  struct session_delta {
+    int64_t records = 0, turns = 0, errors = 0, pending = 0, prompt = 0, completion = 0, total = 0;
+    double cost = 0;
+    int64_t touched_at = 0;
+  };
+  bool turn_present(const std::string& session_id, int64_t turn);
+  void add(session_delta& d, const model::record& r, int sign);
+
+  void notify(const std::string& kind, const std::string& change, const std::string& id);
+
+  connection& c_;
+  std::string notify_as_;
+  std::map<std::string, session_delta> deltas_;
+  std::vector<std::pair<std::string, std::string>> changed_;  // (record id, "created" | "updated")
+};
+
+}  // namespace llmtrace::storage::pg
