@@ -144,6 +144,7 @@ describe('turn tree and waterfall', () => {
     const t0 = Date.now() - 3_600_000;
     const at = (ms) => new Date(t0 + ms).toISOString();
     const common = { session_id: sid, turn_number: 1, trace_id: trace, status: 'success' };
+    const spanId = (n) => hex(0x100000 + n, 16); // ids apart from the other test's: a record id is unique
     const spans = [{ ...common, id: spanId(0), kind: 'agent', name: 'long run', started_at: at(0), ended_at: at(1_000_000), latency_ms: 1_000_000 }];
     for (let s = 0; s < 100; s++) {
       const step = { ...common, id: spanId(1 + s * 100), parent_id: spanId(0), kind: 'chain', name: `step ${s}`,
@@ -157,12 +158,16 @@ describe('turn tree and waterfall', () => {
       }
     }
     assert.equal(spans.length, 10_001);
-    await postSpans(spans.slice(0, 5000));
-    await postSpans(spans.slice(5000));
+    for (let i = 0; i < spans.length; i += 1000) await postSpans(spans.slice(i, i + 1000));
 
     const { page, errors } = await openPage(`/sessions/${sid}`);
+    const pages = [];
+    page.on('request', (q) => q.url().includes('/records?') && pages.push(q.url().split('?')[1]));
     const started = Date.now();
-    await page.getByTestId('turn-tree').getByText('10,001 spans').waitFor({ timeout: 90_000 });
+    await page.getByTestId('turn-tree').getByText('10,001 spans').waitFor({ timeout: 90_000 }).catch(async (e) => {
+      const head = await page.getByTestId('turn-tree').locator('.tt-tools').textContent().catch(() => '(no tree)');
+      throw new Error(`${e.message}\ntree: ${head}; ${pages.length} page requests, last ${pages.slice(-3)}`);
+    });
     const loadedMs = Date.now() - started;
     const rows = await page.getByTestId('tree-node').count();
     assert.ok(rows > 5 && rows < 80, `a screenful of rows in the DOM, not 10,001 (${rows})`);

@@ -130,7 +130,7 @@ export function SessionView({ id }: { id: string }) {
   const [follow, setFollowState] = useState(false);
   const [jump, setJump] = useState('');
   const [jumpNote, setJumpNote] = useState('');
-  const [, setVersion] = useState(0);
+  const [version, setVersion] = useState(0);
   const store = useRef<Store>({ slots: [], loaded: new Set(), loading: new Map(), gen: 0 });
   const followRef = useRef(false);
   const listRef = useRef<HTMLDivElement | null>(null);
@@ -262,7 +262,8 @@ export function SessionView({ id }: { id: string }) {
     const s = store.current.slots;
     const r = s[i];
     return r ? (isStart(s, i) ? r.id : `${r.id}~in`) : `slot-${i}`;
-  }, []);
+  }, [version]); // a new identity per store version: the list recomputes keys and estimates, so slots loaded
+  // since (never mounted, so never measured) do not keep their placeholder height
   const estimateSize = useCallback((i: number) => {
     const s = store.current.slots;
     return s[i] && !isStart(s, i) ? 0 : ESTIMATE;
@@ -295,6 +296,18 @@ export function SessionView({ id }: { id: string }) {
     const to = Math.min(Math.floor((count - 1) / PAGE_SIZE), Math.floor((last + 1) / PAGE_SIZE));
     for (let p = from; p <= to; p++) {
       if (!store.current.loaded.has(p)) void loadPage(p);
+    }
+    // A turn in view that runs past its loaded pages (an agent run of thousands of spans) keeps loading until
+    // it is whole: its later slots are 0 px high, so the window alone never reaches them.
+    const s = store.current.slots;
+    for (const vi of items) {
+      if (!s[vi.index] || !isStart(s, vi.index)) continue;
+      let j = vi.index + 1;
+      while (j < s.length && sameTurn(s[j], s[vi.index])) j++;
+      if (j < s.length && !s[j]) {
+        const p = Math.floor(j / PAGE_SIZE);
+        if (!store.current.loaded.has(p)) void loadPage(p);
+      }
     }
   });
 
