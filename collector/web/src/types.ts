@@ -25,7 +25,14 @@ export interface TraceRecord {
   usage?: Usage | null;
   replay_of?: string | null;
   parent_id?: string | null;
+  // Model v2 (spans, SPEC "Data model"): absent on records written before it.
+  trace_id?: string | null;
+  name?: string | null;
+  kind?: SpanKind | string | null;
+  cost_usd?: number | null;
 }
+
+export type SpanKind = 'llm' | 'agent' | 'tool' | 'retrieval' | 'embedding' | 'chain' | 'other';
 
 export interface Session {
   id: string;

@@ -178,5 +178,5 @@ describe('a long session', () => {
     fireEvent.submit(input.closest('form')!);
     await waitFor(() => expect(screen.queryByText(/no turn/)).toBeNull());
     expect(calls.some((c) => c.url.includes('page=3&'))).toBe(true);
-  });
+  }, 90000); // ~30 s alone on a loaded 2-core machine (jsdom lays out nothing, so many turns mount): over the 30 s default
 });

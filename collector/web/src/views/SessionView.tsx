@@ -10,6 +10,8 @@ import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { api, ApiError, downloadFile } from '../api';
 import { CallCard } from '../components/CallCard';
+import { TurnTree } from '../components/TurnTree';
+import { isTraceTurn } from '../lib/tree';
 import { ErrorLine } from '../components/common';
 import { fmtTime, plural } from '../format';
 import { useLive } from '../live';
@@ -64,6 +66,9 @@ const TurnSection = memo(
     onReplayed: (r: TraceRecord) => void;
   }) {
     const turn = useMemo(() => buildTurns(group)[0], [group]);
+    // A turn of spans (an agent run) shows as a tree with its waterfall; the chat view stays one click away.
+    const traced = useMemo(() => isTraceTurn(group), [group]);
+    const [asChat, setAsChat] = useState(false);
     // Per call: how many leading request messages repeat the previous turn's conversation, to fold them.
     // Only a true continuation (the whole previous conversation resent) folds, not a shared system prompt.
     const repeated = useMemo(() => {
@@ -78,9 +83,21 @@ const TurnSection = memo(
     if (!turn) return null;
     return (
       <section className={focused ? 'turn focused' : 'turn'} data-testid="turn" data-turn={turn.turn} onClick={() => onFocus(index)}>
-        <div className="turn-label">turn {turn.turn}</div>
+        <div className="turn-label">
+          turn {turn.turn}
+          {traced && (
+            <div className="turn-mode">
+              <button type="button" className="btn btn-small" aria-pressed={!asChat} onClick={() => setAsChat((v) => !v)}
+                title={asChat ? 'show the spans as a tree with a waterfall' : 'show the calls as a chat timeline'}>
+                {asChat ? 'tree' : 'chat'}
+              </button>
+            </div>
+          )}
+        </div>
         <div className="turn-body">
-          {turn.calls.map((c) => (
+          {traced && !asChat ? (
+            <TurnTree records={group} onReplayed={onReplayed} />
+          ) : turn.calls.map((c) => (
             <CallCard
               key={c.record.id}
               record={c.record}
@@ -113,7 +130,7 @@ export function SessionView({ id }: { id: string }) {
   const [follow, setFollowState] = useState(false);
   const [jump, setJump] = useState('');
   const [jumpNote, setJumpNote] = useState('');
-  const [, setVersion] = useState(0);
+  const [version, setVersion] = useState(0);
   const store = useRef<Store>({ slots: [], loaded: new Set(), loading: new Map(), gen: 0 });
   const followRef = useRef(false);
   const listRef = useRef<HTMLDivElement | null>(null);
@@ -238,7 +255,15 @@ export function SessionView({ id }: { id: string }) {
 
   const slots = store.current.slots;
   const count = slots.length;
-  const getItemKey = useCallback((i: number) => store.current.slots[i]?.id ?? `slot-${i}`, []);
+  // A loaded slot that is not the first of its turn renders nothing and is not even mounted (an agent turn can
+  // hold 10,000 records): its own key makes it start from the 0 estimate, never from the height it measured
+  // while it was a turn's first slot.
+  const getItemKey = useCallback((i: number) => {
+    const s = store.current.slots;
+    const r = s[i];
+    return r ? (isStart(s, i) ? r.id : `${r.id}~in`) : `slot-${i}`;
+  }, [version]); // a new identity per store version: the list recomputes keys and estimates, so slots loaded
+  // since (never mounted, so never measured) do not keep their placeholder height
   const estimateSize = useCallback((i: number) => {
     const s = store.current.slots;
     return s[i] && !isStart(s, i) ? 0 : ESTIMATE;
@@ -271,6 +296,18 @@ export function SessionView({ id }: { id: string }) {
     const to = Math.min(Math.floor((count - 1) / PAGE_SIZE), Math.floor((last + 1) / PAGE_SIZE));
     for (let p = from; p <= to; p++) {
       if (!store.current.loaded.has(p)) void loadPage(p);
+    }
+    // A turn in view that runs past its loaded pages (an agent run of thousands of spans) keeps loading until
+    // it is whole: its later slots are 0 px high, so the window alone never reaches them.
+    const s = store.current.slots;
+    for (const vi of items) {
+      if (!s[vi.index] || !isStart(s, vi.index)) continue;
+      let j = vi.index + 1;
+      while (j < s.length && sameTurn(s[j], s[vi.index])) j++;
+      if (j < s.length && !s[j]) {
+        const p = Math.floor(j / PAGE_SIZE);
+        if (!store.current.loaded.has(p)) void loadPage(p);
+      }
     }
   });
 
@@ -517,7 +554,8 @@ export function SessionView({ id }: { id: string }) {
       {!ready && !error && <p className="muted">Loading…</p>}
       {ready && count === 0 && <p className="muted">No calls in this session yet. They appear here live.</p>}
       <div ref={listRef} className="timeline" style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
-        {items.map((vi) => (
+        {items.map((vi) =>
+          slots[vi.index] && !isStart(slots, vi.index) ? null : (
           <div
             key={vi.key}
             data-index={vi.index}
@@ -527,7 +565,8 @@ export function SessionView({ id }: { id: string }) {
           >
             {renderSlot(vi.index)}
           </div>
-        ))}
+          ),
+        )}
       </div>
       {count > 0 && (
         <p className="muted small keys-hint">
