@@ -25,6 +25,11 @@ export interface TraceRecord {
   usage?: Usage | null;
   replay_of?: string | null;
   parent_id?: string | null;
+  trace_id?: string | null;
+  name?: string | null;
+  kind?: string | null;
+  cost_usd?: number | null; // null: unknown model (never guessed)
+  scores?: Score[];
 }
 
 export interface Session {
@@ -36,6 +41,31 @@ export interface Session {
   turn_count: number;
   error_count: number;
   total_tokens: number;
+  cost_usd?: number | null;
+  scores?: Score[];
+}
+
+// Feedback or an evaluation on a record or a session (POST /api/records/:id/scores, /api/sessions/:id/scores).
+export interface Score {
+  id: string;
+  name: string;
+  value: number | boolean | string;
+  comment?: string | null;
+  created_at: string;
+}
+
+// One row of GET /api/stats/timeseries: a bucket (and a model, when grouped by model).
+export interface TimeseriesRow {
+  bucket_ms: number; // bucket start, epoch ms (normalised from whatever the server sends)
+  model: string | null;
+  calls: number;
+  errors: number;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cost_usd: number;
 }
 
 export interface Page<T> {
