@@ -63,7 +63,8 @@ export function Chart({
         })),
       ],
       axes: [axis(), { ...axis((_u, vals) => vals.map((v) => fmt.current(v))), size: 70 }],
-      scales: { y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 1, 1e-9) * 1.1] } },
+      // From 0 (bars of counts and money read from zero); an all-zero chart still gets an axis of 0..1.
+      scales: { y: { range: (_u, min, max) => [Math.min(0, min ?? 0), max != null && max > 0 ? max * 1.1 : 1] } },
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
     };

@@ -29,11 +29,11 @@ export const PRESET_MS: Record<Exclude<RangePreset, 'custom'>, number> = { '1h':
 
 // Bucket sizes a chart can use: round numbers on a clock, so bucket starts line up with the axis ticks.
 export const BUCKETS_MS = [
-  MIN, 2 * MIN, 5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 7 * DAY,
+  5_000, 10_000, 15_000, 30_000, MIN, 2 * MIN, 5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 7 * DAY,
 ];
 
 // The smallest round bucket that keeps the chart at or under maxPoints points (the server refuses > 10,000).
-export function pickBucket(spanMs: number, maxPoints = 180): number {
+export function pickBucket(spanMs: number, maxPoints = 100): number {
   for (const b of BUCKETS_MS) if (spanMs / b <= maxPoints) return b;
   const last = BUCKETS_MS[BUCKETS_MS.length - 1];
   return Math.ceil(spanMs / maxPoints / last) * last;
@@ -58,7 +58,7 @@ export function customRange(from: number, to: number): TimeRange | null {
   return { from, to, bucket: pickBucket(to - from) };
 }
 
-// The query string for a range: RFC 3339 times (the API's time format) and the bucket in seconds.
+// The query string for a range (docs/API.md): RFC 3339 times and the bucket as a duration in seconds.
 export function timeseriesParams(r: TimeRange, groupByModel: boolean) {
   return {
     from: new Date(r.from).toISOString(),
@@ -111,11 +111,11 @@ export function normalizeTimeseries(data: unknown): TimeseriesRow[] {
   return out;
 }
 
-// The x values of a range: every bucket start from `from` up to (not including) `to`, in seconds (uPlot's unit).
+// The x values of a range: every bucket start from `from` up to (not including) `to`, in seconds (uPlot's
+// unit). The server aligns buckets to `from` too (bucket i starts at from + i × bucket).
 export function bucketStarts(r: TimeRange): number[] {
   const xs: number[] = [];
-  const start = Math.floor(r.from / r.bucket) * r.bucket;
-  for (let t = start; t < r.to && xs.length <= 10_000; t += r.bucket) xs.push(t / 1000);
+  for (let t = r.from; t < r.to && xs.length <= 10_000; t += r.bucket) xs.push(t / 1000);
   return xs;
 }
 
