@@ -25,7 +25,8 @@ after(async () => {
   await collector?.stop();
 });
 
-async function openPage(path) {
+const openPage = (path) => openPageOn(path, collector.base);
+async function openPageOn(path, base) {
   const page = await browser.context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -33,7 +34,7 @@ async function openPage(path) {
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
-  await page.goto(collector.base + path);
+  await page.goto(base + path);
   return { page, errors };
 }
 
@@ -97,85 +98,97 @@ describe('scores', () => {
 
 describe('dashboard', () => {
   test('ui: charts render with no console error, update live, cost shown (screenshot)', async () => {
-    const sid = 'e2e-dash';
-    await api.trace({ session_id: sid, turn_number: 1, status: 'success', latency_ms: 420, request: chat('one'), response: withModel('gpt-4o-mini', 'a') });
-    await api.trace({ session_id: sid, turn_number: 2, status: 'error', latency_ms: 95, error_message: 'upstream 429', request: { ...chat('two'), model: 'gpt-4o' }, response: null });
-
-    const { page, errors } = await openPage('/dashboard');
-    for (const id of ['chart-calls', 'chart-errors', 'chart-latency', 'chart-tokens', 'chart-cost']) {
-      await page.locator(`[data-testid="${id}"] canvas`).waitFor({ timeout: 10000 });
+    // A collector of its own: the counts below are exact.
+    const own = await startCollector();
+    try {
+      await dashboardTest(own);
+    } finally {
+      await own.stop();
     }
-    const total = page.getByTestId('dash-total-calls');
-    const callsNow = async () => Number((await total.textContent()).replace(/,/g, ''));
-    await page.waitForFunction(() => document.querySelector('[data-testid="dash-total-calls"]')?.textContent === '2', null, { timeout: 10000 });
-    assert.equal(await page.getByTestId('dash-total-errors').textContent(), '1');
-    const models = page.getByTestId('dash-models');
-    await models.getByText('gpt-4o-mini').waitFor();
-    await models.getByText('gpt-4o', { exact: true }).waitFor();
-    // gpt-4o-mini is priced, so the dashboard shows a cost in dollars.
-    assert.match(await page.getByTestId('dash-total-cost').textContent(), /^\$\d/);
-
-    // A record arrives while the page is open: the count follows without a reload.
-    await api.trace({ session_id: sid, turn_number: 3, status: 'success', latency_ms: 610, request: chat('three'), response: withModel('gpt-4o-mini', 'c') });
-    await page.waitForFunction(() => document.querySelector('[data-testid="dash-total-calls"]')?.textContent === '3', null, { timeout: 10000 });
-    assert.equal(await callsNow(), 3);
-
-    // Range picker: 24 h and 7 d keep the same calls, in bigger buckets.
-    await page.getByRole('button', { name: '24h' }).click();
-    await page.waitForURL(/range=24h/);
-    await page.getByText('per 15 min').waitFor({ timeout: 5000 });
-    assert.equal(await callsNow(), 3);
-    await page.getByRole('button', { name: '7d' }).click();
-    await page.getByText('per 2 h').waitFor({ timeout: 5000 });
-    assert.equal(await callsNow(), 3);
-    // A custom range in the past has none.
-    await page.getByRole('button', { name: 'custom' }).click();
-    await page.getByLabel('from', { exact: true }).fill('2020-01-01T00:00');
-    await page.getByLabel('to', { exact: true }).fill('2020-01-02T00:00');
-    await page.getByRole('button', { name: 'Apply' }).click();
-    await page.waitForURL(/from=\d+&to=\d+/);
-    await page.waitForFunction(() => document.querySelector('[data-testid="dash-total-calls"]')?.textContent === '0', null, { timeout: 5000 });
-    assert.deepEqual(errors, []);
-    await page.close();
-
-    // The screenshot: a few waves of calls over several seconds, two models, errors and spread latencies,
-    // drawn over a short custom range so each wave is its own bucket.
-    const start = Date.now();
-    const models3 = [
-      ['gpt-4o-mini', { prompt_tokens: 900, completion_tokens: 250, total_tokens: 1150 }],
-      ['gpt-4o', { prompt_tokens: 1400, completion_tokens: 420, total_tokens: 1820 }],
-      ['claude-3-5-sonnet-20241022', { prompt_tokens: 1100, completion_tokens: 380, total_tokens: 1480 }],
-    ];
-    for (let wave = 0; wave < 6; wave++) {
-      const batch = [];
-      for (let i = 0; i < 3 + ((wave * 5) % 7); i++) {
-        const [model, usage] = models3[(wave + i) % models3.length];
-        const failed = (wave + i) % 9 === 4;
-        batch.push({
-          session_id: `e2e-dash-${wave % 2}`,
-          status: failed ? 'error' : 'success',
-          error_message: failed ? 'upstream 503' : '',
-          latency_ms: 300 + ((wave * 7 + i * 13) % 10) * 120,
-          request: { ...chat(`wave ${wave} call ${i}`), model },
-          response: failed ? null : withModel(model, `answer ${wave}.${i}`, usage),
-        });
-      }
-      const r = await api.raw('POST', '/api/traces', { traces: batch });
-      assert.ok(r.ok, `batch ${wave}: ${r.status}`);
-      await new Promise((res) => setTimeout(res, 5200));
-    }
-    const shot = await openPage(`/dashboard?from=${start - 20_000}&to=${Date.now() + 15_000}`);
-    for (const id of ['chart-calls', 'chart-latency', 'chart-cost']) {
-      await shot.page.locator(`[data-testid="${id}"] canvas`).waitFor({ timeout: 10000 });
-    }
-    await shot.page.getByTestId('dash-models').getByText('claude-3-5-sonnet-20241022').waitFor({ timeout: 10000 });
-    await shot.page.waitForTimeout(300);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await shot.page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
-    assert.deepEqual(shot.errors, []);
-    await shot.page.close();
   });
 });
+
+async function dashboardTest(own) {
+  const api = apiClient(own.base);
+  const openPage = (path) => openPageOn(path, own.base);
+  const sid = 'e2e-dash';
+  await api.trace({ session_id: sid, turn_number: 1, status: 'success', latency_ms: 420, request: chat('one'), response: withModel('gpt-4o-mini', 'a') });
+  await api.trace({ session_id: sid, turn_number: 2, status: 'error', latency_ms: 95, error_message: 'upstream 429', request: { ...chat('two'), model: 'gpt-4o' }, response: null });
+
+  const { page, errors } = await openPage('/dashboard');
+  for (const id of ['chart-calls', 'chart-errors', 'chart-latency', 'chart-tokens', 'chart-cost']) {
+    await page.locator(`[data-testid="${id}"] canvas`).waitFor({ timeout: 10000 });
+  }
+  const total = page.getByTestId('dash-total-calls');
+  const callsNow = async () => Number((await total.textContent()).replace(/,/g, ''));
+  await page.waitForFunction(() => document.querySelector('[data-testid="dash-total-calls"]')?.textContent === '2', null, { timeout: 10000 });
+  assert.equal(await page.getByTestId('dash-total-errors').textContent(), '1');
+  const models = page.getByTestId('dash-models');
+  await models.getByText('gpt-4o-mini').waitFor();
+  await models.getByText('gpt-4o', { exact: true }).waitFor();
+  // gpt-4o-mini is priced, so the dashboard shows a cost in dollars.
+  assert.match(await page.getByTestId('dash-total-cost').textContent(), /^\$\d/);
+
+  // A record arrives while the page is open: the count follows without a reload.
+  await api.trace({ session_id: sid, turn_number: 3, status: 'success', latency_ms: 610, request: chat('three'), response: withModel('gpt-4o-mini', 'c') });
+  await page.waitForFunction(() => document.querySelector('[data-testid="dash-total-calls"]')?.textContent === '3', null, { timeout: 10000 });
+  assert.equal(await callsNow(), 3);
+
+  // Range picker: 24 h and 7 d keep the same calls, in bigger buckets.
+  await page.getByRole('button', { name: '24h' }).click();
+  await page.waitForURL(/range=24h/);
+  await page.getByText('per 15 min').waitFor({ timeout: 5000 });
+  assert.equal(await callsNow(), 3);
+  await page.getByRole('button', { name: '7d' }).click();
+  await page.getByText('per 2 h').waitFor({ timeout: 5000 });
+  assert.equal(await callsNow(), 3);
+  // A custom range in the past has none.
+  await page.getByRole('button', { name: 'custom' }).click();
+  await page.getByLabel('from', { exact: true }).fill('2020-01-01T00:00');
+  await page.getByLabel('to', { exact: true }).fill('2020-01-02T00:00');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForURL(/from=\d+&to=\d+/);
+  await page.waitForFunction(() => document.querySelector('[data-testid="dash-total-calls"]')?.textContent === '0', null, { timeout: 5000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  // The screenshot: a few waves of calls over several seconds, two models, errors and spread latencies,
+  // drawn over a short custom range so each wave is its own bucket.
+  const start = Date.now();
+  const models3 = [
+    ['gpt-4o-mini', { prompt_tokens: 900, completion_tokens: 250, total_tokens: 1150 }],
+    ['gpt-4o', { prompt_tokens: 1400, completion_tokens: 420, total_tokens: 1820 }],
+    ['claude-3-5-sonnet-20241022', { prompt_tokens: 1100, completion_tokens: 380, total_tokens: 1480 }],
+  ];
+  for (let wave = 0; wave < 6; wave++) {
+    const batch = [];
+    for (let i = 0; i < 3 + ((wave * 5) % 7); i++) {
+      const [model, usage] = models3[(wave + i) % models3.length];
+      const failed = (wave + i) % 9 === 4;
+      batch.push({
+        session_id: `e2e-dash-${wave % 2}`,
+        status: failed ? 'error' : 'success',
+        error_message: failed ? 'upstream 503' : '',
+        latency_ms: 300 + ((wave * 7 + i * 13) % 10) * 120,
+        request: { ...chat(`wave ${wave} call ${i}`), model },
+        response: failed ? null : withModel(model, `answer ${wave}.${i}`, usage),
+      });
+    }
+    const r = await api.raw('POST', '/api/traces', { traces: batch });
+    assert.ok(r.ok, `batch ${wave}: ${r.status}`);
+    await new Promise((res) => setTimeout(res, 5200));
+  }
+  const shot = await openPage(`/dashboard?from=${start - 20_000}&to=${Date.now() + 15_000}`);
+  for (const id of ['chart-calls', 'chart-latency', 'chart-cost']) {
+    await shot.page.locator(`[data-testid="${id}"] canvas`).waitFor({ timeout: 10000 });
+  }
+  await shot.page.getByTestId('dash-models').getByText('claude-3-5-sonnet-20241022').waitFor({ timeout: 10000 });
+  await shot.page.waitForTimeout(300);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await shot.page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(shot.errors, []);
+  await shot.page.close();
+}
 
 describe('compare', () => {
   test('ui: pick two calls from two sessions, the compare page shows both and a diff', async () => {
