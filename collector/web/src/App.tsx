@@ -52,8 +52,8 @@ function SearchBar({ query }: { query: URLSearchParams }) {
       <select value={score} onChange={(e) => setScore(e.target.value)} aria-label="score filter">
         <option value="">any score</option>
         <option value="thumbs">any thumbs</option>
-        <option value="thumbs:true">👍 thumbs up</option>
-        <option value="thumbs:false">👎 thumbs down</option>
+        <option value="thumbs:true">thumbs up</option>
+        <option value="thumbs:false">thumbs down</option>
         {score && !['thumbs', 'thumbs:true', 'thumbs:false'].includes(score) && <option value={score}>{score}</option>}
       </select>
       <button type="submit" className="btn btn-small">Search</button>

@@ -7,6 +7,8 @@ import 'uplot/dist/uPlot.min.css';
 // Distinct on both the light and the dark theme.
 export const PALETTE = ['#2563eb', '#16a34a', '#dc2626', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#64748b'];
 
+const INTEGER_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7, 1e8, 1e9];
+
 export interface ChartSeries {
   label: string;
   color?: string;
@@ -20,6 +22,7 @@ export function Chart({
   series,
   format,
   height = 200,
+  integer = false,
   testId,
 }: {
   title: string;
@@ -28,6 +31,7 @@ export function Chart({
   series: ChartSeries[];
   format: (v: number) => string;
   height?: number;
+  integer?: boolean; // counts: ticks only at whole numbers
   testId?: string;
 }) {
   const box = useRef<HTMLDivElement>(null);
@@ -62,7 +66,14 @@ export function Chart({
           value: (_u: uPlot, v: number | null) => (v == null ? '—' : fmt.current(v)),
         })),
       ],
-      axes: [axis(), { ...axis((_u, vals) => vals.map((v) => fmt.current(v))), size: 70 }],
+      axes: [
+        axis(),
+        {
+          ...axis((_u, vals) => vals.map((v) => fmt.current(v))),
+          size: 70,
+          ...(integer ? { incrs: INTEGER_STEPS } : {}),
+        },
+      ],
       // From 0 (bars of counts and money read from zero); an all-zero chart still gets an axis of 0..1.
       scales: { y: { range: (_u, min, max) => [Math.min(0, min ?? 0), max != null && max > 0 ? max * 1.1 : 1] } },
       legend: { live: true },
@@ -82,7 +93,7 @@ export function Chart({
     };
     // Rebuilt only when the set of series changes; data goes through setData below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shape, height]);
+  }, [shape, height, integer]);
 
   useEffect(() => {
     plot.current?.setData([xs, ...ys] as uPlot.AlignedData);

@@ -19,7 +19,8 @@ export function mergeScores(server: Score[] | undefined, local: Score[] | undefi
 }
 
 export function scoreLabel(s: Score): string {
-  if (s.name === 'thumbs' && typeof s.value === 'boolean') return s.value ? '👍' : '👎';
+  // Geometric shapes, not emoji: every font (and a headless browser) has them.
+  if (s.name === 'thumbs' && typeof s.value === 'boolean') return s.value ? '▲ up' : '▼ down';
   return `${s.name}: ${String(s.value)}`;
 }
 
@@ -78,11 +79,11 @@ export function ScoreBar({ target, id, scores }: { target: Target; id: string; s
 
   return (
     <div className="score-bar" data-testid={`score-bar-${target}`} onClick={(e) => e.stopPropagation()}>
-      <button type="button" className="btn btn-small score-btn" disabled={busy} aria-label="thumbs up" title="Good answer" onClick={() => void send(true)}>
-        👍
+      <button type="button" className="btn btn-small score-btn" disabled={busy} aria-label="thumbs up" title="Thumbs up: a good answer" onClick={() => void send(true)}>
+        ▲ up
       </button>
-      <button type="button" className="btn btn-small score-btn" disabled={busy} aria-label="thumbs down" title="Bad answer" onClick={() => void send(false)}>
-        👎
+      <button type="button" className="btn btn-small score-btn" disabled={busy} aria-label="thumbs down" title="Thumbs down: a bad answer" onClick={() => void send(false)}>
+        ▼ down
       </button>
       {commenting ? (
         <input

@@ -219,8 +219,8 @@ export function Dashboard({ query }: { query: URLSearchParams }) {
       </div>
       {charts && (
         <div className="charts">
-          <Chart testId="chart-calls" title="Calls" xs={charts.calls.xs} ys={charts.calls.ys} series={modelSeries} format={(v) => fmtCount(Math.round(v))} />
-          <Chart testId="chart-errors" title="Errors" xs={charts.errors.xs} ys={charts.errors.ys} series={modelSeries} format={(v) => fmtCount(Math.round(v))} />
+          <Chart integer testId="chart-calls" title="Calls" xs={charts.calls.xs} ys={charts.calls.ys} series={modelSeries} format={(v) => fmtCount(Math.round(v))} />
+          <Chart integer testId="chart-errors" title="Errors" xs={charts.errors.xs} ys={charts.errors.ys} series={modelSeries} format={(v) => fmtCount(Math.round(v))} />
           <Chart
             testId="chart-latency"
             title="Latency (all models)"
@@ -232,7 +232,7 @@ export function Dashboard({ query }: { query: URLSearchParams }) {
             ]}
             format={fmtLatency}
           />
-          <Chart testId="chart-tokens" title="Tokens" xs={charts.tokens.xs} ys={charts.tokens.ys} series={modelSeries} format={(v) => fmtCount(Math.round(v))} />
+          <Chart integer testId="chart-tokens" title="Tokens" xs={charts.tokens.xs} ys={charts.tokens.ys} series={modelSeries} format={(v) => fmtCount(Math.round(v))} />
           <Chart testId="chart-cost" title="Cost (USD)" xs={charts.cost.xs} ys={charts.cost.ys} series={modelSeries} format={fmtCost} />
         </div>
       )}

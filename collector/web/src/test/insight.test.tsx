@@ -183,7 +183,7 @@ describe('scores', () => {
     await user.type(screen.getByLabelText('score comment'), 'wrong city');
     await user.click(screen.getByRole('button', { name: 'thumbs down' }));
     const chip = await screen.findByTestId('score-chip');
-    expect(chip).toHaveTextContent('👎');
+    expect(chip).toHaveTextContent('▼ down');
     expect(chip).toHaveTextContent('wrong city');
     expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ name: 'thumbs', value: false, comment: 'wrong city' });
     unmount();
