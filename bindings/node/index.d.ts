@@ -65,6 +65,12 @@ export class Client {
   trace(r: TraceRecord): boolean;
   /** A record already serialised as JSON text in the POST /api/trace shape. */
   traceJson(json: string | Buffer): TraceResult;
+  /** Attaches a score to a record or a session (a direct POST to the collector); resolves to the stored score. */
+  score(
+    name: string,
+    value: number | boolean | string,
+    opts: { recordId?: string; sessionId?: string; comment?: string; timeoutMs?: number },
+  ): Promise<Score>;
   flush(timeoutMs?: number): Promise<boolean>;
   shutdown(timeoutMs?: number): Promise<boolean>;
   flushSync(timeoutMs?: number): boolean;
@@ -77,3 +83,15 @@ export class Client {
 export function newId(): string;
 export function getDefaultClient(): Client;
 export function wrapOpenAI<T>(openaiClient: T, opts?: { sessionId?: string; tracer?: Client; metadata?: object }): T;
+
+/** A stored score, as the collector's scores API returns it. */
+export interface Score {
+  id: string;
+  target: 'record' | 'session';
+  target_id: string;
+  session_id: string;
+  name: string;
+  value: number | boolean | string;
+  comment: string | null;
+  created_at: string;
+}

@@ -230,6 +230,8 @@ class Client {
     }
     this._a = a;
     this._h = out[0];
+    this._endpoint = opts.endpoint || null;
+    this._apiKey = opts.apiKey ?? null;
     this._stopped = false;
     this._inflight = 0;
     this._freeWhenIdle = false;
@@ -336,6 +338,28 @@ class Client {
         if (this._freeWhenIdle && this._inflight === 0) this._free();
         resolve(!err && (rc === LT_OK || rc === LT_EDISABLED));
       });
+    });
+  }
+
+  /**
+   * Attaches a score (thumbs up/down as true/false, a number, or a label string, plus an optional comment) to
+   * a record ({ recordId }: the id you passed to trace()) or a session ({ sessionId }). Sent at once, not
+   * through the trace queue (flush() first if the record may still be queued). Resolves to the stored score;
+   * rejects when the collector refuses it (unknown id: err.status 404, bad value: 400) or is unreachable.
+   */
+  score(name, value, { recordId, sessionId, comment, timeoutMs } = {}) {
+    if ((recordId == null) === (sessionId == null))
+      return Promise.reject(new TypeError('pass exactly one of recordId and sessionId'));
+    const { postScore } = require('./score');
+    return postScore({
+      endpoint: this._endpoint,
+      apiKey: this._apiKey,
+      target: recordId != null ? 'record' : 'session',
+      id: recordId != null ? recordId : sessionId,
+      name,
+      value,
+      comment,
+      timeoutMs,
     });
   }
 

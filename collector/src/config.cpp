@@ -78,6 +78,9 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
     if (!parse_int(value, c.max_ingest_inflight, 1, 1024)) return bad("expected 1..1024");
   } else if (name == "allowed-host") {
     split_hosts(value, c.allowed_hosts);
+  } else if (name == "prices") {
+    if (value.empty()) return bad("must not be empty");
+    c.prices_file = value;
   } else if (name == "heartbeat-ms") {
     if (!parse_int(value, c.heartbeat_ms, 10, 3600000)) return bad("expected 10..3600000");
   } else {
@@ -89,7 +92,7 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
 bool known_flag(std::string_view n) {
   for (auto v : {"host", "port", "db", "api-key", "upstream", "upstream-ca-file", "upstream-ca-dir",
                  "upstream-timeout-ms", "log-level", "max-body-bytes", "threads", "max-streams",
-                 "max-ingest-inflight", "allowed-host", "heartbeat-ms"})
+                 "max-ingest-inflight", "allowed-host", "heartbeat-ms", "prices"})
     if (n == v) return true;
   return false;
 }
@@ -113,6 +116,10 @@ std::string help_text() {
        "accepted\n\n"
     << "Storage:\n"
     << "  --db PATH                SQLite database file [LLMTRACE_DB] (default ./llmtrace.db)\n\n"
+    << "Cost:\n"
+    << "  --prices FILE            JSON price table that adds to or overrides the built-in one (USD per 1M\n"
+    << "                           input / cached input / output tokens by model) [LLMTRACE_PRICES];\n"
+    << "                           a file that does not parse or has a negative price stops the start\n\n"
     << "Security:\n"
     << "  --api-key KEY            require 'Authorization: Bearer KEY' on /api and /v1 [LLMTRACE_API_KEY]\n\n"
     << "Upstream (replay and the OpenAI-compatible proxy /v1):\n"
@@ -210,6 +217,7 @@ parse_result parse_config(const std::vector<std::string>& args, const env_lookup
       {"LLMTRACE_MAX_INGEST_INFLIGHT", "max-ingest-inflight"},
       {"LLMTRACE_ALLOWED_HOSTS", "allowed-host"},
       {"LLMTRACE_HEARTBEAT_MS", "heartbeat-ms"},
+      {"LLMTRACE_PRICES", "prices"},
   };
   if (env) {
     for (auto [var, flag] : env_names) {

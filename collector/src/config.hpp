@@ -34,6 +34,7 @@ struct config {
   int write_timeout_s = 10;
   std::size_t max_header_count = 100;
   std::size_t max_header_bytes = 64u * 1024u;
+  std::string prices_file;  // --prices: entries added to / overriding the built-in price table; empty: none
 };
 
 // What to do after parsing: run, or print help/version and exit 0, or print an error and exit 2.

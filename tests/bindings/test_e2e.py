@@ -122,6 +122,28 @@ class ExamplesEndToEnd(unittest.TestCase):
         self.assertEqual(items[0]["status"], "success")
         self.assertEqual(c.stats()["failed"], 0)
 
+    def test_python_score_against_real_collector(self):
+        c = llmtrace.Client(endpoint=self.collector.endpoint, flush_interval_ms=20)
+        rid = llmtrace.new_id()
+        c.trace(id=rid, session_id="py-score", turn_number=1, request={"model": "m"}, status="success")
+        self.assertTrue(c.flush(5.0))
+        s = c.score("thumbs", False, record_id=rid, comment="wrong answer")
+        self.assertEqual(s["target_id"], rid)
+        self.assertEqual(s["value"], False)
+        c.score("quality", 0.5, session_id="py-score")
+        rec = self.collector.get_json(f"/api/records/{rid}")
+        self.assertEqual([(x["name"], x["value"], x["comment"]) for x in rec["scores"]],
+                         [("thumbs", False, "wrong answer")])
+        sess = self.collector.get_json("/api/sessions/py-score")
+        self.assertEqual(sess["scores"][0]["value"], 0.5)
+        with self.assertRaises(llmtrace.LLMTraceError):
+            c.score("thumbs", True, record_id="no-such-record")
+        with self.assertRaises(ValueError):
+            c.score("thumbs", {"x": 1}, record_id=rid)
+        with self.assertRaises(ValueError):
+            c.score("thumbs", True)
+        self.assertTrue(c.shutdown(2.0))
+
     def test_gzip_batches_and_api_key_against_real_collector(self):
         keyed = RealCollector(api_key="e2e-secret")
         try:

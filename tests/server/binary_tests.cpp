@@ -119,3 +119,26 @@ TEST_CASE("binary: starts, serves /healthz, exits 0 on SIGTERM") {
   CHECK(c.wait_exit() == 0);
   CHECK(c.output().find("listening on http://127.0.0.1:" + std::to_string(port)) != std::string::npos);
 }
+
+TEST_CASE(
+    "binary: a price file that does not parse or has a negative price stops the start, naming line and "
+    "field") {
+  temp_dir dir;
+  const std::string bad_json = dir.file("bad.json");
+  const std::string negative = dir.file("negative.json");
+  {
+    std::ofstream(bad_json) << "{\n  \"models\": {\n    \"m\": {\"input\": 1 \"output\": 2}\n  }\n}\n";
+    std::ofstream(negative) << "{\n  \"models\": {\n    \"m\": {\"input\": 1, \"output\": -3}\n  }\n}\n";
+  }
+  auto a = spawn(dir, {"--port", "0", "--db", dir.file("a.db"), "--prices", bad_json});
+  CHECK(a.wait_exit() > 0);
+  CHECK(a.output().find("line 3") != std::string::npos);
+  CHECK(a.output().find("bad.json") != std::string::npos);
+  auto b = spawn(dir, {"--port", "0", "--db", dir.file("b.db"), "--prices", negative});
+  CHECK(b.wait_exit() > 0);
+  CHECK(b.output().find("line 3") != std::string::npos);
+  CHECK(b.output().find("models.m.output") != std::string::npos);
+  auto missing = spawn(dir, {"--port", "0", "--db", dir.file("c.db"), "--prices", dir.file("none.json")});
+  CHECK(missing.wait_exit() > 0);
+  CHECK(missing.output().find("none.json") != std::string::npos);
+}

@@ -53,6 +53,25 @@ test('client: trace, flush and stats against the real collector', async () => {
   assert.equal(c.traceJson('{}'), 'stopped');
 });
 
+test('client: score() attaches scores to a record and a session on the real collector', async () => {
+  const c = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
+  const id = llmtrace.newId();
+  c.trace({ id, sessionId: 'node-score', turnNumber: 1, request: { model: 'm' } });
+  assert.equal(await c.flush(5000), true);
+  const s = await c.score('thumbs', false, { recordId: id, comment: 'wrong' });
+  assert.equal(s.target_id, id);
+  assert.equal(s.value, false);
+  await c.score('quality', 0.25, { sessionId: 'node-score' });
+  const rec = await (await fetch(`${collector.endpoint}/api/records/${id}`)).json();
+  assert.deepEqual(rec.scores.map((x) => [x.name, x.value, x.comment]), [['thumbs', false, 'wrong']]);
+  const sess = await (await fetch(`${collector.endpoint}/api/sessions/node-score`)).json();
+  assert.equal(sess.scores[0].value, 0.25);
+  await assert.rejects(c.score('thumbs', true, { recordId: 'no-such-record' }), (e) => e.status === 404);
+  await assert.rejects(c.score('thumbs', { x: 1 }, { recordId: id }), TypeError);
+  await assert.rejects(c.score('thumbs', true, {}), TypeError);
+  assert.equal(await c.shutdown(2000), true);
+});
+
 test('client: traceJson results say why; invalid JSON is counted by the flusher, never sent', async () => {
   const c = new llmtrace.Client({ endpoint: collector.endpoint, flushIntervalMs: 20 });
   assert.equal(c.traceJson('[1]'), 'invalid');

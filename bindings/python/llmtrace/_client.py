@@ -307,6 +307,8 @@ class Client:
         opts = _Options()
         self._lib.lt_options_init(ctypes.byref(opts))
         # Keep the encoded strings alive for the duration of lt_client_new (the library copies them).
+        self._endpoint = endpoint
+        self._api_key = api_key
         self._endpoint_b = endpoint.encode() if endpoint else None
         self._api_key_b = api_key.encode() if api_key else None
         opts.endpoint = self._endpoint_b
@@ -396,6 +398,19 @@ class Client:
         if rc != LT_OK:
             raise LLMTraceError(rc, self._lib.lt_last_error().decode(errors="replace"))
         return Span(self, out, str(name), kind)
+
+    def score(self, name, value, *, record_id=None, session_id=None, comment=None, timeout=5.0):
+        """Attach a score (thumbs up/down as True/False, a number, or a label string, plus an optional comment)
+        to a record (record_id: the id you passed to trace(), or one from the API) or to a session. Sent at
+        once (not through the trace queue); returns the stored score as a dict; raises LLMTraceError when the
+        collector refuses it (unknown id, bad value) or cannot be reached. Send the record itself first
+        (flush()) if it may still be queued."""
+        from ._score import post_score
+
+        if (record_id is None) == (session_id is None):
+            raise ValueError("pass exactly one of record_id and session_id")
+        target, target_id = ("record", record_id) if record_id is not None else ("session", session_id)
+        return post_score(self._endpoint, self._api_key, target, target_id, name, value, comment, timeout)
 
     def trace_json(self, text):
         """Queue a record given as JSON text in the POST /api/trace shape; returns a TraceResult. An "id" is

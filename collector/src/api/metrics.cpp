@@ -1,5 +1,6 @@
 #include "api/metrics.hpp"
 
+#include <cstdio>
 #include <sstream>
 
 #include "api/event_hub.hpp"
@@ -7,6 +8,13 @@
 #include "storage/store.hpp"
 
 namespace llmtrace::api {
+namespace {
+std::string fmt_cost(uint64_t nano_usd) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.9f", static_cast<double>(nano_usd) / 1e9);
+  return buf;
+}
+}  // namespace
 
 std::string route_label(std::string_view path) {
   static const std::pair<std::string_view, std::string_view> prefixes[] = {
@@ -76,6 +84,9 @@ std::string metrics::render(const ingest::ingest_service& ingest, const event_hu
     << "# HELP llmtrace_ingest_batches_total Committed ingest transactions.\n"
     << "# TYPE llmtrace_ingest_batches_total counter\n"
     << "llmtrace_ingest_batches_total " << c.batches.load() << "\n"
+    << "# HELP llmtrace_cost_usd_total Known cost (USD) of the records stored since start, sent or priced.\n"
+    << "# TYPE llmtrace_cost_usd_total counter\n"
+    << "llmtrace_cost_usd_total " << fmt_cost(c.cost_nano_usd.load()) << "\n"
     << "# HELP llmtrace_ingest_rejected_total Rejected traces and requests, by reason.\n"
     << "# TYPE llmtrace_ingest_rejected_total counter\n";
   for (const auto& [reason, n] : ingest.rejected_by_reason())

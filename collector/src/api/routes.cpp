@@ -8,6 +8,8 @@
 
 #include "api/event_hub.hpp"
 #include "api/metrics.hpp"
+#include "api/score_routes.hpp"
+#include "api/timeseries_routes.hpp"
 #include "config.hpp"
 #include "http/auth.hpp"
 #include "http/body.hpp"
@@ -70,8 +72,11 @@ void mount_sessions(httplib::Server& server, const api_deps& deps) {
     p.filter = req.get_param_value("q");
     if (p.filter.size() > 200)
       return http::write_error(res, 400, "invalid_parameter", "q must be at most 200 bytes", "q");
-    http::with_store(
-        res, [&] { http::write_json_text(res, 200, http::render_page(deps.reads.list_sessions(p))); });
+    http::with_store(res, [&] {
+      auto page = deps.reads.list_sessions(p);
+      load_scores(deps.reads, page.items);
+      http::write_json_text(res, 200, http::render_page(page));
+    });
   });
 
   server.Get(R"(/api/sessions/([^/]+))", [&deps](const httplib::Request& req, httplib::Response& res) {
@@ -79,7 +84,9 @@ void mount_sessions(httplib::Server& server, const api_deps& deps) {
     http::with_store(res, [&] {
       auto s = deps.reads.get_session(id);
       if (!s) return not_found(res, "session", id);
-      http::write_json_text(res, 200, http::render_json(*s));
+      std::vector<model::session> one{std::move(*s)};
+      load_scores(deps.reads, one);
+      http::write_json_text(res, 200, http::render_json(one.front()));
     });
   });
 
@@ -128,6 +135,7 @@ void mount_sessions(httplib::Server& server, const api_deps& deps) {
                  // A session with records exists: only an empty answer needs the extra lookup to tell 404
                  // from empty.
                  if (page.total == 0 && !deps.reads.get_session(id)) return not_found(res, "session", id);
+                 load_scores(deps.reads, page.items);
                  http::write_json_text(res, 200, http::render_page(page));
                });
              });
@@ -164,7 +172,9 @@ void mount_records(httplib::Server& server, const api_deps& deps) {
     http::with_store(res, [&] {
       auto r = deps.reads.get_record(id);
       if (!r) return not_found(res, "record", id);
-      http::write_json_text(res, 200, http::render_json(*r));
+      std::vector<model::record> one{std::move(*r)};
+      load_scores(deps.reads, one);
+      http::write_json_text(res, 200, http::render_json(one.front()));
     });
   });
 
@@ -191,7 +201,20 @@ void mount_records(httplib::Server& server, const api_deps& deps) {
     }
     q.model = req.get_param_value("model");
     q.session_id = req.get_param_value("session_id");
-    http::with_store(res, [&] { http::write_json_text(res, 200, http::render_page(deps.reads.search(q))); });
+    if (req.has_param("score")) {
+      const std::string f = req.get_param_value("score");
+      const auto colon = f.find(':');
+      q.score_name = f.substr(0, colon);
+      if (f.size() > 1400 || q.score_name.empty() || q.score_name.size() > max_score_name_bytes)
+        return http::write_error(res, 400, "invalid_parameter",
+                                 "score must be name or name:value (name 1..200 bytes)", "score");
+      if (colon != std::string::npos) q.score_value = canonical_filter_value(f.substr(colon + 1));
+    }
+    http::with_store(res, [&] {
+      auto page = deps.reads.search(q);
+      load_scores(deps.reads, page.items);
+      http::write_json_text(res, 200, http::render_page(page));
+    });
   });
 }
 
@@ -228,6 +251,8 @@ void mount_api(httplib::Server& server, const api_deps& deps) {
   mount_sessions(server, deps);
   mount_records(server, deps);
   mount_status(server, deps);
+  mount_scores(server, deps);
+  mount_timeseries(server, deps);
   mount_events(server, deps.events, deps.cfg);
 }
 

@@ -148,42 +148,65 @@ json to_json(const model::token_usage& u) {
           {"total_tokens", opt_int(u.total_tokens)}};
 }
 
+json to_json(const model::score& sc) {
+  return {{"id", sc.id},
+          {"target", sc.target == model::score_target::record ? "record" : "session"},
+          {"target_id", sc.target_id},
+          {"session_id", sc.session_id},
+          {"name", sc.name},
+          {"value", stored_json(sc.value_json)},
+          {"comment", opt_string(sc.comment)},
+          {"created_at", model::format_rfc3339_ms(sc.created_at_ms)}};
+}
+
+namespace {
+json scores_json(const std::vector<model::score>& scores) {
+  json out = json::array();
+  for (const auto& sc : scores) out.push_back(to_json(sc));
+  return out;
+}
+}  // namespace
+
 json to_json(const model::record& r) {
   json metadata = stored_json(r.metadata_json);
   if (!metadata.is_object()) metadata = json::object();
-  return {{"id", r.id},
-          {"session_id", r.session_id},
-          {"turn_number", r.turn_number},
-          {"request", stored_json(r.request_json)},
-          {"response", stored_json(r.response_json)},
-          {"status", model::to_string(r.status)},
-          {"error_message", r.error_message},
-          {"metadata", std::move(metadata)},
-          {"created_at", model::format_rfc3339_ms(r.created_at_ms)},
-          {"updated_at", model::format_rfc3339_ms(r.updated_at_ms)},
-          {"started_at", opt_time(r.started_at_ms)},
-          {"ended_at", opt_time(r.ended_at_ms)},
-          {"latency_ms", r.latency_ms ? json(*r.latency_ms) : json(nullptr)},
-          {"model", opt_string(r.model)},
-          {"usage", to_json(r.usage)},
-          {"replay_of", opt_string(r.replay_of)},
-          {"parent_id", opt_string(r.parent_id)},
-          {"trace_id", opt_string(r.trace_id)},
-          {"name", opt_string(r.name)},
-          {"kind", model::to_string(r.kind)},
-          {"cost_usd", r.cost_usd ? json(*r.cost_usd) : json(nullptr)}};
+  json out = {{"id", r.id},
+              {"session_id", r.session_id},
+              {"turn_number", r.turn_number},
+              {"request", stored_json(r.request_json)},
+              {"response", stored_json(r.response_json)},
+              {"status", model::to_string(r.status)},
+              {"error_message", r.error_message},
+              {"metadata", std::move(metadata)},
+              {"created_at", model::format_rfc3339_ms(r.created_at_ms)},
+              {"updated_at", model::format_rfc3339_ms(r.updated_at_ms)},
+              {"started_at", opt_time(r.started_at_ms)},
+              {"ended_at", opt_time(r.ended_at_ms)},
+              {"latency_ms", r.latency_ms ? json(*r.latency_ms) : json(nullptr)},
+              {"model", opt_string(r.model)},
+              {"usage", to_json(r.usage)},
+              {"replay_of", opt_string(r.replay_of)},
+              {"parent_id", opt_string(r.parent_id)},
+              {"trace_id", opt_string(r.trace_id)},
+              {"name", opt_string(r.name)},
+              {"kind", model::to_string(r.kind)},
+              {"cost_usd", r.cost_usd ? json(*r.cost_usd) : json(nullptr)}};
+  if (r.scores) out["scores"] = scores_json(*r.scores);
+  return out;
 }
 
 json to_json(const model::session& s) {
-  return {{"id", s.id},
-          {"name", s.name},
-          {"created_at", model::format_rfc3339_ms(s.created_at_ms)},
-          {"updated_at", model::format_rfc3339_ms(s.updated_at_ms)},
-          {"record_count", s.record_count},
-          {"turn_count", s.turn_count},
-          {"error_count", s.error_count},
-          {"total_tokens", s.total_tokens},
-          {"cost_usd", s.cost_usd}};
+  json out = {{"id", s.id},
+              {"name", s.name},
+              {"created_at", model::format_rfc3339_ms(s.created_at_ms)},
+              {"updated_at", model::format_rfc3339_ms(s.updated_at_ms)},
+              {"record_count", s.record_count},
+              {"turn_count", s.turn_count},
+              {"error_count", s.error_count},
+              {"total_tokens", s.total_tokens},
+              {"cost_usd", s.cost_usd}};
+  if (s.scores) out["scores"] = scores_json(*s.scores);
+  return out;
 }
 
 json to_json(const storage::store_stats& s) {
@@ -222,6 +245,42 @@ void append_stored_json(std::string& out, std::string_view text, bool as_object)
   else
     out.append(s.value);
 }
+
+void append_json(std::string& out, const model::score& sc) {
+  put(out, "{\"comment\":");
+  append_opt_string(out, sc.comment);
+  put(out, ",\"created_at\":");
+  append_time(out, sc.created_at_ms);
+  put(out, ",\"id\":");
+  append_json_string(out, sc.id);
+  put(out, ",\"name\":");
+  append_json_string(out, sc.name);
+  put(out, ",\"session_id\":");
+  append_json_string(out, sc.session_id);
+  if (sc.target == model::score_target::record)
+    put(out, ",\"target\":\"record\"");
+  else
+    put(out, ",\"target\":\"session\"");
+  put(out, ",\"target_id\":");
+  append_json_string(out, sc.target_id);
+  put(out, ",\"value\":");
+  append_stored_json(out, sc.value_json);
+  out += '}';
+}
+
+namespace {
+void append_scores(std::string& out, const std::optional<std::vector<model::score>>& scores) {
+  if (!scores) return;
+  put(out, ",\"scores\":[");
+  bool first = true;
+  for (const auto& sc : *scores) {
+    if (!first) out += ',';
+    first = false;
+    append_json(out, sc);
+  }
+  out += ']';
+}
+}  // namespace
 
 void append_json(std::string& out, const model::record& r, std::string_view change) {
   // Keys in the order nlohmann's (sorted) objects dump them, so both renderings are the same text.
@@ -265,6 +324,7 @@ void append_json(std::string& out, const model::record& r, std::string_view chan
   append_stored_json(out, r.request_json);
   put(out, ",\"response\":");
   append_stored_json(out, r.response_json);
+  append_scores(out, r.scores);
   put(out, ",\"session_id\":");
   append_json_string(out, r.session_id);
   put(out, ",\"started_at\":");
@@ -295,6 +355,7 @@ void append_json(std::string& out, const model::session& s) {
   append_json_string(out, s.name);
   put(out, ",\"record_count\":");
   append_int(out, s.record_count);
+  append_scores(out, s.scores);
   put(out, ",\"total_tokens\":");
   append_int(out, s.total_tokens);
   put(out, ",\"turn_count\":");

@@ -28,6 +28,7 @@ nlohmann::json to_json(const model::record& r);
 nlohmann::json to_json(const model::session& s);
 nlohmann::json to_json(const model::token_usage& u);
 nlohmann::json to_json(const storage::store_stats& s);
+nlohmann::json to_json(const model::score& sc);
 
 // {"items":[...],"page","size","total"}
 template <class T>
@@ -51,6 +52,7 @@ void append_stored_json(std::string& out, std::string_view text, bool as_object 
 // The JSON of to_json(r); a non-empty change adds "change" (the SSE record event's field).
 void append_json(std::string& out, const model::record& r, std::string_view change = {});
 void append_json(std::string& out, const model::session& s);
+void append_json(std::string& out, const model::score& sc);
 
 std::string render_json(const model::record& r);
 std::string render_json(const model::session& s);
@@ -58,7 +60,7 @@ std::string render_json(const model::session& s);
 // Bytes to reserve for one item's JSON (a little more than it takes, so a page is built without regrowing).
 inline std::size_t reserve_size(const model::record& r) {
   return 640 + r.request_json.size() + r.response_json.size() + r.metadata_json.size() +
-         r.error_message.size();
+         r.error_message.size() + (r.scores ? r.scores->size() * 320 : 0);
 }
 inline std::size_t reserve_size(const model::session& s) {
   return 320 + s.name.size();

@@ -37,6 +37,20 @@ std::optional<int64_t> token_count(const json& usage, const char* a, const char*
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<int64_t> cached_token_count(const json& usage) {
+  // chat.completions: prompt_tokens_details; responses API: input_tokens_details.
+  for (const char* k : {"prompt_tokens_details", "input_tokens_details"}) {
+    const json* d = member(usage, k);
+    if (d && d->is_object())
+      if (auto n = token_count(*d, "cached_tokens")) return n;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 // A responses-API stream event ("response.completed") wraps the response object.
 const json& unwrap_response(const json& j) {
   const json* inner = member(j, "response");
@@ -53,6 +67,7 @@ bool usage_from(const json& obj, model::token_usage& u) {
   u.prompt_tokens = token_count(*usage, "prompt_tokens", "input_tokens");
   u.completion_tokens = token_count(*usage, "completion_tokens", "output_tokens");
   u.total_tokens = token_count(*usage, "total_tokens");
+  u.cached_tokens = cached_token_count(*usage);
   if (!u.total_tokens && u.prompt_tokens && u.completion_tokens)
     u.total_tokens = *u.prompt_tokens + *u.completion_tokens;
   if (!u.total_tokens && u.prompt_tokens && !u.completion_tokens) u.total_tokens = u.prompt_tokens;

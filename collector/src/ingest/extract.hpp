@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +21,8 @@ std::string extract_model(const nlohmann::json& request, const nlohmann::json& r
 // Token usage of the response (or of the chunk that carries it). Fields not found stay empty;
 // total_tokens is derived as prompt + completion when both are known and total is not sent.
 model::token_usage extract_usage(const nlohmann::json& response);
+// usage.prompt_tokens_details.cached_tokens (or input_tokens_details.cached_tokens) of a usage object.
+std::optional<int64_t> cached_token_count(const nlohmann::json& usage);
 
 // Message text only (never whole JSON): request messages / input / prompt / instructions, response choices'
 // message content / text / output_text / output content text, streamed deltas. Parts are joined by '\n';

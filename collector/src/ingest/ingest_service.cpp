@@ -5,13 +5,25 @@
 
 namespace llmtrace::ingest {
 
-ingest_service::ingest_service(storage::store& store, commit_listener on_commit)
-    : store_(store), on_commit_(std::move(on_commit)) {}
+ingest_service::ingest_service(storage::store& store, commit_listener on_commit, const pricing* prices)
+    : store_(store), on_commit_(std::move(on_commit)), prices_(prices) {}
+
+void ingest_service::price(storage::record_write& w) const {
+  // The client's own cost wins; a report without usage (the seed's `pending`) stays unpriced, and its final
+  // report is priced when it arrives.
+  if (w.cost_usd || !prices_ || !w.model) return;
+  w.cost_usd = prices_->cost(*w.model, w.usage);
+}
 
 std::vector<storage::write_result> ingest_service::commit(const std::vector<storage::record_write>& writes) {
   if (writes.empty()) return {};
   auto results = write_batch(store_, writes);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t k = 0; k < results.size() && k < writes.size(); ++k) {
+    if (results[k].outcome != storage::write_outcome::stale && writes[k].cost_usd && *writes[k].cost_usd > 0)
+      counters_.cost_nano_usd.fetch_add(static_cast<uint64_t>(*writes[k].cost_usd * 1e9 + 0.5),
+                                        std::memory_order_relaxed);
+  }
   for (const auto& r : results) {
     switch (r.outcome) {
       case storage::write_outcome::created:
@@ -36,6 +48,7 @@ item_result ingest_service::ingest_one(const nlohmann::json& trace, const raw_sp
     count_rejected(out.error.code);
     return out;
   }
+  price(w);
   std::vector<storage::record_write> batch;
   batch.push_back(std::move(w));
   auto results = commit(batch);
@@ -56,6 +69,7 @@ std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& trac
     out[i].index = i;
     storage::record_write w;
     if (parse_trace(t, now, w, out[i].error, raw ? &(*raw)[i] : nullptr)) {
+      price(w);
       writes.push_back(std::move(w));
       positions.push_back(i);
     } else {
@@ -70,7 +84,10 @@ std::vector<item_result> ingest_service::ingest_batch(const nlohmann::json& trac
 }
 
 std::vector<storage::write_result> ingest_service::write(std::vector<storage::record_write> writes) {
-  for (auto& w : writes) fill_derived_fields(w);
+  for (auto& w : writes) {
+    fill_derived_fields(w);
+    price(w);
+  }
   return commit(writes);
 }
 

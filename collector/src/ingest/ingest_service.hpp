@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ingest/pricing.hpp"
 #include "ingest/raw_spans.hpp"
 #include "ingest/record_parser.hpp"
 #include "storage/store.hpp"
@@ -33,6 +34,9 @@ struct ingest_counters {
   std::atomic<uint64_t> updated{0};
   std::atomic<uint64_t> stale{0};
   std::atomic<uint64_t> batches{0};
+  // Known cost of the reports stored (created or updated with a cost_usd, sent or priced), in nano-USD so
+  // that it adds atomically without a lock.
+  std::atomic<uint64_t> cost_nano_usd{0};
 };
 
 class ingest_service {
@@ -40,7 +44,10 @@ class ingest_service {
   // Called after every committed write with its results (in order). Must not throw.
   using commit_listener = std::function<void(const std::vector<storage::write_result>&)>;
 
-  explicit ingest_service(storage::store& store, commit_listener on_commit = {});
+  // `prices` (owned by the caller, outlives the service) prices every write that has a model and usage but
+  // no cost_usd of its own; null: nothing is priced.
+  explicit ingest_service(storage::store& store, commit_listener on_commit = {},
+                          const pricing* prices = nullptr);
 
   // One trace object. Invalid: returns the error (nothing stored). `raw`: the spans of its request/response/
   // metadata in the body as sent (scan_trace_spans), stored as is; null: the parsed values are serialised.
@@ -66,9 +73,11 @@ class ingest_service {
 
  private:
   std::vector<storage::write_result> commit(const std::vector<storage::record_write>& writes);
+  void price(storage::record_write& w) const;
 
   storage::store& store_;
   commit_listener on_commit_;
+  const pricing* prices_;
   ingest_counters counters_;
   std::atomic<int> inflight_{0};
   mutable std::mutex rejected_mu_;

@@ -238,6 +238,7 @@ bool parse_trace(const json& trace, int64_t now_ms, storage::record_write& w, fi
     if (!get_count(u, "total_tokens", nullptr, w.usage.total_tokens, err)) return false;
     if (!w.usage.total_tokens && w.usage.prompt_tokens && w.usage.completion_tokens)
       w.usage.total_tokens = *w.usage.prompt_tokens + *w.usage.completion_tokens;
+    w.usage.cached_tokens = cached_token_count(u);
   }
 
   // Metadata: the object sent, plus every unknown top-level field under its own key (never an error).

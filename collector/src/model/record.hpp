@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace llmtrace::model {
 
@@ -26,6 +27,23 @@ struct token_usage {
   std::optional<int64_t> prompt_tokens;
   std::optional<int64_t> completion_tokens;
   std::optional<int64_t> total_tokens;
+  // Of prompt_tokens, those read from the provider's prompt cache
+  // (usage.prompt_tokens_details.cached_tokens): priced at the cached input rate at ingest, not stored.
+  std::optional<int64_t> cached_tokens;
+};
+
+// Feedback or an evaluation attached to a record or a session (SPEC "Query and control API", scores).
+enum class score_target { record, session };
+
+struct score {
+  std::string id;  // time-ordered, made by the server
+  score_target target = score_target::record;
+  std::string target_id;   // the record's or the session's id
+  std::string session_id;  // the session it belongs to (the target itself for a session score)
+  std::string name;
+  std::string value_json;  // a JSON number, true/false or string
+  std::string comment;     // empty: none
+  int64_t created_at_ms = 0;
 };
 
 // Times are milliseconds since the Unix epoch, UTC; the API renders them as RFC 3339 with milliseconds.
@@ -51,20 +69,10 @@ struct record {
   std::string name;       // span name; empty: none
   record_kind kind = record_kind::llm;
   std::optional<double> cost_usd;  // sent by the client, else priced from model + usage; none: unknown
-};
-
-// Feedback or an evaluation attached to a record or a session (SPEC "Query and control API", scores).
-enum class score_target { record, session };
-
-struct score {
-  std::string id;  // time-ordered, made by the server
-  score_target target = score_target::record;
-  std::string target_id;   // the record's or the session's id
-  std::string session_id;  // the session it belongs to (the target itself for a session score)
-  std::string name;
-  std::string value_json;  // a JSON number, true/false or string
-  std::string comment;     // empty: none
-  int64_t created_at_ms = 0;
+  // Filled by the routes that show scores (one list_scores per page), oldest first; none: not loaded, and
+  // then the JSON has no "scores" key (an SSE event from ingest, which would otherwise cost a read per
+  // batch).
+  std::optional<std::vector<score>> scores;
 };
 
 struct session {
@@ -77,7 +85,8 @@ struct session {
   int64_t turn_count = 0;
   int64_t error_count = 0;
   int64_t total_tokens = 0;
-  double cost_usd = 0;  // sum over the records whose cost is known
+  double cost_usd = 0;                       // sum over the records whose cost is known
+  std::optional<std::vector<score>> scores;  // the session's own scores, as record::scores
 };
 
 }  // namespace llmtrace::model

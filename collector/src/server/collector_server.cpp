@@ -15,6 +15,7 @@
 #include "api/metrics.hpp"
 #include "api/routes.hpp"
 #include "ingest/ingest_service.hpp"
+#include "ingest/pricing.hpp"
 #include "proxy/consistent_reader.hpp"
 #include "proxy/forwarder.hpp"
 #include "proxy/proxy_routes.hpp"
@@ -52,7 +53,11 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   metrics_ = std::make_unique<api::metrics>();
   // The listener reads sessions back from the store itself: it runs on the recorder's thread too, and must
   // not wait for the recorder's own queue.
-  ingest_ = std::make_unique<ingest::ingest_service>(*store_, api::publish_after_commit(*events_, *store_));
+  // The price table: built in, plus --prices. A bad file throws here, so the collector refuses to start.
+  prices_ = std::make_unique<ingest::pricing>(ingest::pricing::builtin());
+  if (!cfg_.prices_file.empty()) prices_->merge_file(cfg_.prices_file);
+  ingest_ = std::make_unique<ingest::ingest_service>(*store_, api::publish_after_commit(*events_, *store_),
+                                                     prices_.get());
   recorder_ = std::make_unique<proxy::recorder>(*ingest_);
   reads_ = std::make_unique<proxy::consistent_reader>(*store_, *recorder_);
 

@@ -25,6 +25,7 @@ struct api_deps;
 }  // namespace api
 namespace ingest {
 class ingest_service;
+class pricing;
 }
 namespace proxy {
 class recorder;
@@ -68,6 +69,7 @@ class collector_server {
   std::unique_ptr<storage::store> store_;
   std::unique_ptr<api::event_hub> events_;
   std::unique_ptr<api::metrics> metrics_;
+  std::unique_ptr<ingest::pricing> prices_;
   std::unique_ptr<ingest::ingest_service> ingest_;
   std::unique_ptr<proxy::recorder> recorder_;
   std::unique_ptr<proxy::consistent_reader> reads_;

@@ -41,6 +41,13 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   if (q.status) add_cond("r.status = ?2");
   if (!q.model.empty()) add_cond("r.model = ?3");
   if (!q.session_id.empty()) add_cond("r.session_id = ?4");
+  // Scored records are few: the IN list is read from scores first, then each record found by its id.
+  if (!q.score_name.empty()) {
+    add_cond(
+        q.score_value
+            ? "r.id IN (SELECT target_id FROM scores WHERE target = 'record' AND name = ?7 AND value = ?8)"
+            : "r.id IN (SELECT target_id FROM scores WHERE target = 'record' AND name = ?7)");
+  }
   const std::string from =
       fts_driven ? " FROM records_fts JOIN records r ON r.rid = records_fts.rowid" : " FROM records r";
   const std::string status_text = q.status ? std::string(model::to_string(*q.status)) : std::string();
@@ -49,6 +56,8 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
     if (q.status) s.bindNoCopy(2, status_text);
     if (!q.model.empty()) s.bindNoCopy(3, q.model);
     if (!q.session_id.empty()) s.bindNoCopy(4, q.session_id);
+    if (!q.score_name.empty()) s.bindNoCopy(7, q.score_name);
+    if (!q.score_name.empty() && q.score_value) s.bindNoCopy(8, *q.score_value);
   };
   {
     // With text, FTS5 yields matches in rowid order itself, so LIMIT stops early instead of sorting.
@@ -59,7 +68,7 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
     s->bind(6, (out.page - 1) * out.size);
     while (s->executeStep()) out.items.push_back(read_record(*s).record);
   }
-  if (!has_text && q.model.empty()) {
+  if (!has_text && q.model.empty() && q.score_name.empty()) {
     // Status and session filters alone are answered from the session counters.
     std::string sql =
         "SELECT COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
@@ -83,7 +92,8 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   } else {
     // Counting every match of a common word costs as much as reading them: count up to a cap.
     // Text alone needs no row of records: count the FTS matches without the join.
-    const bool text_only = fts_driven && !q.status && q.model.empty() && q.session_id.empty();
+    const bool text_only =
+        fts_driven && !q.status && q.model.empty() && q.session_id.empty() && q.score_name.empty();
     stmt_use n(c, text_only ? std::string("SELECT COUNT(*) FROM (SELECT 1 FROM records_fts WHERE records_fts "
                                           "MATCH ?1 LIMIT ?5)")
                             : "SELECT COUNT(*) FROM (SELECT 1" + from + where + " LIMIT ?5)");

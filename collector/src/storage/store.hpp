@@ -56,6 +56,13 @@ struct search_query {
   std::optional<model::record_status> status;
   std::string model;
   std::string session_id;
+  // Records that have a score (target record, not their session's) with this name; empty: no score filter.
+  // With score_value, only a score whose stored value text (model::score::value_json) equals it exactly: the
+  // API canonicalises both sides (api/score_routes.hpp), so a store compares text, e.g. in SQL
+  //   r.id IN (SELECT target_id FROM scores WHERE target = 'record' AND name = ? [AND value = ?])
+  // With a score filter, `total` is counted as with text (exact up to 10,000).
+  std::string score_name;
+  std::optional<std::string> score_value;
   page_request paging;
 };
 
