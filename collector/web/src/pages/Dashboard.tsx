@@ -44,7 +44,8 @@ function rangeFromQuery(query: URLSearchParams): { preset: RangePreset; custom: 
 function bucketLabel(ms: number): string {
   if (ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
-  return `${ms / 60_000} min`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${ms / 1000} s`;
 }
 
 export function Dashboard({ query }: { query: URLSearchParams }) {
