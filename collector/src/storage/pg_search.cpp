@@ -206,6 +206,12 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   if (q.status) add_cond("status = ", std::string(model::to_string(*q.status)), "");
   if (!q.model.empty()) add_cond("model = ", q.model, "");
   if (!q.session_id.empty()) add_cond("session_id = ", q.session_id, "");
+  if (!q.score_name.empty()) {
+    // As SQLite: the ids of the records with such a score (the API canonicalises the value text).
+    add_cond("id IN (SELECT target_id FROM scores WHERE target = 'record' AND name = ", q.score_name,
+             q.score_value ? "" : ")");
+    if (q.score_value) add_cond("value = ", *q.score_value, ")");
+  }
   const std::string n1 = "$" + std::to_string(p.size() + 1);
   const std::string n2 = "$" + std::to_string(p.size() + 2);
   {
@@ -217,7 +223,7 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
                    pl);
     for (int i = 0; i < r.rows(); ++i) out.items.push_back(read_record(r, i).record);
   }
-  if (!has_text && q.model.empty()) {
+  if (!has_text && q.model.empty() && q.score_name.empty()) {
     // Status and session filters alone are answered from the session counters (as SQLite).
     auto n = q.session_id.empty()
                  ? c.run(

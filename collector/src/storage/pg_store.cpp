@@ -249,6 +249,28 @@ class pg_store final : public store {
     });
   }
 
+  std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) override {
+    return pool_.with([&](connection& c) {
+      auto r = c.run("SELECT id FROM sessions WHERE updated_at < $1 ORDER BY updated_at, id LIMIT $2",
+                     {std::to_string(older_than_ms), std::to_string(limit)});
+      std::vector<std::string> out;
+      for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+      return out;
+    });
+  }
+
+  int64_t used_bytes() override {
+    // What the data takes (tables, their indexes and TOAST), not the whole database's files.
+    return pool_.with([&](connection& c) {
+      return c
+          .run(
+              "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+              "JOIN pg_namespace n ON n.oid = c.relnamespace "
+              "WHERE n.nspname = current_schema() AND c.relkind = 'r'")
+          .i64(0, 0);
+    });
+  }
+
   void for_each_record(const std::string& session_id,
                        const std::function<bool(const model::record&)>& fn) override {
     // Pages by (turn, nested, rid), so a huge session never sits in memory at once and fn may call back

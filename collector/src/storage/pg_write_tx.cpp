@@ -220,17 +220,20 @@ void pg_write_tx::update_record(const found_record& before, const model::record&
              {std::to_string(before.row), indexed, tsvector_literal(indexed)});
     }
   }
-  auto& d = deltas_[after.session_id];
-  add(d, before.record, -1);
-  add(d, after, +1);
-  if (after.turn_number != before.record.turn_number) {
-    if (!turn_present(after.session_id, before.record.turn_number)) d.turns -= 1;
+  // `after` may be in another session or turn (a trace re-homed into its root's session): both sessions'
+  // counters follow.
+  auto& from = deltas_[before.record.session_id];
+  auto& to = deltas_[after.session_id];
+  add(from, before.record, -1);
+  add(to, after, +1);
+  if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
+    if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
     auto n = c_.run(
         "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = $1 AND turn_number = $2 LIMIT 2) t",
         {after.session_id, std::to_string(after.turn_number)});
-    if (n.i64(0, 0) == 1) d.turns += 1;
+    if (n.i64(0, 0) == 1) to.turns += 1;
   }
-  d.touched_at = std::max(d.touched_at, after.updated_at_ms);
+  to.touched_at = std::max(to.touched_at, after.updated_at_ms);
   changed_.emplace_back(after.id, "updated");
 }
 

@@ -1,24 +1,31 @@
 // The shell: header with search and filters, the live indicator, the routed view and the API-key prompt.
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from 'react';
 import { getAuth, subscribeAuth } from './api';
 import { ApiKeyPrompt } from './components/ApiKeyPrompt';
+import { CompareTray } from './components/CompareSelect';
 import { liveMode, subscribeLive, subscribeLiveMode } from './live';
+import { ComparePage } from './pages/Compare';
 import { match, navigate, useLocation } from './router';
 import { RecordView } from './views/RecordView';
 import { SearchView } from './views/SearchView';
 import { SessionsList } from './views/SessionsList';
 import { SessionView } from './views/SessionView';
 
+// The dashboard (and its chart library) loads only when opened.
+const Dashboard = lazy(() => import('./pages/Dashboard').then((m) => ({ default: m.Dashboard })));
+
 function SearchBar({ query }: { query: URLSearchParams }) {
   const [q, setQ] = useState(query.get('q') ?? '');
   const [status, setStatus] = useState(query.get('status') ?? '');
   const [model, setModel] = useState(query.get('model') ?? '');
+  const [score, setScore] = useState(query.get('score') ?? '');
   const key = query.toString();
   useEffect(() => {
     const p = new URLSearchParams(key);
     setQ(p.get('q') ?? '');
     setStatus(p.get('status') ?? '');
     setModel(p.get('model') ?? '');
+    setScore(p.get('score') ?? '');
   }, [key]);
   return (
     <form
@@ -30,6 +37,7 @@ function SearchBar({ query }: { query: URLSearchParams }) {
         if (q.trim()) p.set('q', q.trim());
         if (status) p.set('status', status);
         if (model.trim()) p.set('model', model.trim());
+        if (score) p.set('score', score);
         navigate(`/search${p.toString() ? `?${p}` : ''}`);
       }}
     >
@@ -41,6 +49,13 @@ function SearchBar({ query }: { query: URLSearchParams }) {
         <option value="pending">pending</option>
       </select>
       <input className="model-filter" placeholder="model" value={model} onChange={(e) => setModel(e.target.value)} aria-label="model filter" />
+      <select value={score} onChange={(e) => setScore(e.target.value)} aria-label="score filter">
+        <option value="">any score</option>
+        <option value="thumbs">any thumbs</option>
+        <option value="thumbs:true">thumbs up</option>
+        <option value="thumbs:false">thumbs down</option>
+        {score && !['thumbs', 'thumbs:true', 'thumbs:false'].includes(score) && <option value={score}>{score}</option>}
+      </select>
       <button type="submit" className="btn btn-small">Search</button>
     </form>
   );
@@ -78,6 +93,16 @@ export function App() {
     case 'search':
       view = <SearchView query={query} />;
       break;
+    case 'dashboard':
+      view = (
+        <Suspense fallback={<div className="page muted">Loading…</div>}>
+          <Dashboard query={query} />
+        </Suspense>
+      );
+      break;
+    case 'compare':
+      view = <ComparePage query={query} />;
+      break;
     default:
       view = (
         <div className="page">
@@ -91,11 +116,15 @@ export function App() {
         <a href="/" className="brand" onClick={(e) => { e.preventDefault(); navigate('/'); }}>
           llmtrace
         </a>
+        <a href="/dashboard" className={route.name === 'dashboard' ? 'nav-link active' : 'nav-link'} onClick={(e) => { e.preventDefault(); navigate('/dashboard'); }}>
+          Dashboard
+        </a>
         <SearchBar query={route.name === 'search' ? query : new URLSearchParams()} />
         <span className="spacer" />
         <LiveIndicator />
       </header>
       <main key={`${auth.version}`}>{view}</main>
+      <CompareTray />
       <ApiKeyPrompt />
     </div>
   );

@@ -1,6 +1,6 @@
 // Talks to the collector's REST API. Holds the API key (sessionStorage) and tells the UI when a 401 means it
 // must ask for one. Module state is shared by every view; React reads it through useSyncExternalStore.
-import type { Page, Session, TraceRecord } from './types';
+import type { Page, Score, Session, TraceRecord } from './types';
 
 const KEY_STORAGE = 'llmtrace.apiKey';
 
@@ -121,8 +121,13 @@ export const api = {
   record: (id: string) => request<TraceRecord>('GET', `/api/records/${enc(id)}`),
   deleteRecord: (id: string) => request<unknown>('DELETE', `/api/records/${enc(id)}`),
   replay: (id: string, req: unknown) => request<TraceRecord>('POST', `/api/records/${enc(id)}/replay`, { request: req }),
-  search: (p: { q?: string; status?: string; model?: string; session_id?: string; page?: number; size?: number }) =>
+  search: (p: { q?: string; status?: string; model?: string; score?: string; session_id?: string; page?: number; size?: number }) =>
     request<Page<TraceRecord>>('GET', `/api/search${q(p)}`),
+  addScore: (target: 'record' | 'session', id: string, score: { name: string; value: number | boolean | string; comment?: string }) =>
+    request<Score>('POST', `/api/${target === 'record' ? 'records' : 'sessions'}/${enc(id)}/scores`, score),
+  // The raw answer of GET /api/stats/timeseries; lib/insight.ts normalises it.
+  timeseries: (p: { from: string; to: string; bucket: string | number; group_by?: string }) =>
+    request<unknown>('GET', `/api/stats/timeseries${q(p)}`),
 };
 
 // Every record of a session: pages through the list (the API caps a page at 200).

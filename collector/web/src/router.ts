@@ -31,11 +31,15 @@ export type Route =
   | { name: 'session'; id: string }
   | { name: 'record'; id: string }
   | { name: 'search' }
+  | { name: 'dashboard' }
+  | { name: 'compare' }
   | { name: 'not_found' };
 
 export function match(path: string): Route {
   if (path === '/' || path === '') return { name: 'sessions' };
   if (path === '/search') return { name: 'search' };
+  if (path === '/dashboard' || path === '/dashboard/') return { name: 'dashboard' };
+  if (path === '/compare' || path === '/compare/') return { name: 'compare' };
   let m = /^\/sessions\/([^/]+)\/?$/.exec(path);
   if (m) return { name: 'session', id: safeDecode(m[1]) };
   m = /^\/records\/([^/]+)\/?$/.exec(path);

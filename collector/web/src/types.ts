@@ -29,7 +29,8 @@ export interface TraceRecord {
   trace_id?: string | null;
   name?: string | null;
   kind?: SpanKind | string | null;
-  cost_usd?: number | null;
+  cost_usd?: number | null; // null: unknown model (never guessed)
+  scores?: Score[];
 }
 
 export type SpanKind = 'llm' | 'agent' | 'tool' | 'retrieval' | 'embedding' | 'chain' | 'other';
@@ -43,6 +44,31 @@ export interface Session {
   turn_count: number;
   error_count: number;
   total_tokens: number;
+  cost_usd?: number | null;
+  scores?: Score[];
+}
+
+// Feedback or an evaluation on a record or a session (POST /api/records/:id/scores, /api/sessions/:id/scores).
+export interface Score {
+  id: string;
+  name: string;
+  value: number | boolean | string;
+  comment?: string | null;
+  created_at: string;
+}
+
+// One row of GET /api/stats/timeseries: a bucket (and a model, when grouped by model).
+export interface TimeseriesRow {
+  bucket_ms: number; // bucket start, epoch ms (normalised from whatever the server sends)
+  model: string | null;
+  calls: number;
+  errors: number;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  cost_usd: number;
 }
 
 export interface Page<T> {

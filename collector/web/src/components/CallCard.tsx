@@ -5,7 +5,10 @@ import { fmtCount, fmtLatency, fmtTime } from '../format';
 import { requestMessages, responseView } from '../messages';
 import { recordPath, navigate } from '../router';
 import type { TraceRecord } from '../types';
+import { fmtCost } from '../lib/insight';
 import { StatusBadge } from './common';
+import { CompareToggle } from './CompareSelect';
+import { ScoreBar } from './Scores';
 import { MessageList, ResponseBlock } from './Messages';
 import { ReplayCompare, ReplayEditor } from './ReplayEditor';
 
@@ -21,6 +24,11 @@ export function CallMeta({ record }: { record: TraceRecord }) {
           {u.prompt_tokens != null && u.completion_tokens != null && (
             <span className="small"> ({fmtCount(u.prompt_tokens)}+{fmtCount(u.completion_tokens)})</span>
           )}
+        </span>
+      )}
+      {record.cost_usd != null && (
+        <span className="muted cost" data-testid="cost" title={`${record.cost_usd} USD`}>
+          {fmtCost(record.cost_usd)}
         </span>
       )}
       {record.latency_ms != null && <span className="muted">{fmtLatency(record.latency_ms)}</span>}
@@ -71,6 +79,7 @@ export function CallCard({
         <CallMeta record={record} />
         <span className="spacer" />
         {record.replay_of && <span className="tag">replay</span>}
+        <CompareToggle id={record.id} />
         <RecordLink id={record.id} />
         <button type="button" className="btn btn-small" onClick={() => setEditing((v) => !v)}>
           {editing ? 'Close replay' : 'Replay…'}
@@ -92,6 +101,7 @@ export function CallCard({
           {record.error_message}
         </div>
       )}
+      {!record.replay_of && <ScoreBar target="record" id={record.id} scores={record.scores} />}
       {editing && <ReplayEditor record={record} onReplayed={onReplayed} onClose={() => setEditing(false)} />}
       {children.length > 0 && (
         <div className="children">

@@ -2,13 +2,13 @@
 import { diffWordsWithSpace } from 'diff';
 import { useMemo } from 'react';
 
-export function DiffView({ before, after }: { before: string; after: string }) {
+export function DiffView({ before, after, title = 'Diff of the response text' }: { before: string; after: string; title?: string }) {
   const parts = useMemo(() => diffWordsWithSpace(before, after), [before, after]);
   const same = parts.every((p) => !p.added && !p.removed);
   return (
     <div className="diff" data-testid="diff">
       <div className="diff-head">
-        Diff of the response text{' '}
+        {title}{' '}
         {same ? <span className="muted">(identical)</span> : <span className="muted">(removed / added)</span>}
       </div>
       <pre className="mono diff-body">

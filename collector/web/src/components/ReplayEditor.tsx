@@ -250,20 +250,28 @@ export function ReplayEditor({
   );
 }
 
-export function ReplayCompare({ original, replay }: { original: TraceRecord; replay: TraceRecord }) {
+export function ReplayCompare({
+  original,
+  replay,
+  labels = ['Original', 'Replay'],
+}: {
+  original: TraceRecord;
+  replay: TraceRecord;
+  labels?: [string, string];
+}) {
   return (
     <div className="replay-compare" data-testid="replay-compare">
       <div className="compare-cols">
         <div className="compare-col">
           <div className="compare-title">
-            Original <StatusBadge status={original.status} /> <span className="mono small">{original.model}</span>
+            {labels[0]} <StatusBadge status={original.status} /> <span className="mono small">{original.model}</span>
           </div>
           <ResponseBlock view={responseView(original.response)} />
           {original.error_message && <div className="error-line">{original.error_message}</div>}
         </div>
         <div className="compare-col">
           <div className="compare-title">
-            Replay <StatusBadge status={replay.status} /> <span className="mono small">{replay.model}</span>
+            {labels[1]} <StatusBadge status={replay.status} /> <span className="mono small">{replay.model}</span>
             <span className="spacer" />
             <a
               className="small"

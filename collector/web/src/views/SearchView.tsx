@@ -2,7 +2,9 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api } from '../api';
 import { ErrorLine, StatusBadge } from '../components/common';
-import { fmtLatency, fmtTime } from '../format';
+import { ScoreChips } from '../components/Scores';
+import { fmtCount, fmtLatency, fmtTime } from '../format';
+import { fmtCost } from '../lib/insight';
 import { requestMessages, responseView } from '../messages';
 import { navigate, recordPath, sessionPath } from '../router';
 import type { Page, TraceRecord } from '../types';
@@ -21,19 +23,20 @@ export function SearchView({ query }: { query: URLSearchParams }) {
   const q = query.get('q') ?? '';
   const status = query.get('status') ?? '';
   const model = query.get('model') ?? '';
+  const score = query.get('score') ?? '';
   const [page, setPage] = useState(1);
   const [data, setData] = useState<Page<TraceRecord> | null>(null);
   const [error, setError] = useState<unknown>(null);
 
   const load = useCallback(async () => {
     try {
-      setData(await api.search({ q, status, model, page, size: SIZE }));
+      setData(await api.search({ q, status, model, score, page, size: SIZE }));
       setError(null);
     } catch (e) {
       setError(e);
     }
-  }, [q, status, model, page]);
-  useEffect(() => setPage(1), [q, status, model]);
+  }, [q, status, model, score, page]);
+  useEffect(() => setPage(1), [q, status, model, score]);
   useEffect(() => {
     void load();
   }, [load]);
@@ -47,6 +50,7 @@ export function SearchView({ query }: { query: URLSearchParams }) {
           {q && <>“{q}” </>}
           {status && <>status={status} </>}
           {model && <>model={model} </>}
+          {score && <>score={score} </>}
           {data && <>· {data.total} result{data.total === 1 ? '' : 's'}</>}
         </span>
       </div>
@@ -55,7 +59,7 @@ export function SearchView({ query }: { query: URLSearchParams }) {
       {data && data.items.length > 0 && (
         <table className="table" data-testid="search-results">
           <thead>
-            <tr><th>Status</th><th>Model</th><th>Session / turn</th><th>Text</th><th>Latency</th><th>Time</th></tr>
+            <tr><th>Status</th><th>Model</th><th>Session / turn</th><th>Text</th><th>Score</th><th>Tokens</th><th>Latency</th><th>Time</th></tr>
           </thead>
           <tbody>
             {data.items.map((r) => (
@@ -69,6 +73,11 @@ export function SearchView({ query }: { query: URLSearchParams }) {
                   #{r.turn_number}
                 </td>
                 <td className="snippet">{snippet(r)}</td>
+                <td><ScoreChips scores={r.scores ?? []} /></td>
+                <td className="muted num">
+                  {fmtCount(r.usage?.total_tokens)}
+                  {r.cost_usd != null && <div className="small">{fmtCost(r.cost_usd)}</div>}
+                </td>
                 <td className="muted">{fmtLatency(r.latency_ms)}</td>
                 <td className="muted small">{fmtTime(r.created_at)}</td>
               </tr>

@@ -13,7 +13,9 @@ import { CallCard } from '../components/CallCard';
 import { TurnTree } from '../components/TurnTree';
 import { isTraceTurn } from '../lib/tree';
 import { ErrorLine } from '../components/common';
+import { ScoreBar } from '../components/Scores';
 import { fmtTime, plural } from '../format';
+import { fmtCost } from '../lib/insight';
 import { useLive } from '../live';
 import { conversationAfter, requestMessages, sharedPrefix } from '../messages';
 import { navigate, recordPath } from '../router';
@@ -506,10 +508,12 @@ export function SessionView({ id }: { id: string }) {
         {session && (
           <span className="muted small">
             {plural(session.turn_count, 'turn')} · {plural(session.record_count, 'call')} ·{' '}
-            {plural(session.error_count, 'error')} · {plural(session.total_tokens, 'token')} · last activity{' '}
+            {plural(session.error_count, 'error')} · {plural(session.total_tokens, 'token')}
+            {session.cost_usd ? <> · <span data-testid="session-cost">{fmtCost(session.cost_usd)}</span></> : null} · last activity{' '}
             {fmtTime(session.updated_at)}
           </span>
         )}
+        {session && <ScoreBar target="session" id={id} scores={session.scores} />}
       </div>
       {count > 0 && (
         <div className="timeline-tools">

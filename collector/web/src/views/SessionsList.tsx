@@ -4,6 +4,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api';
 import { ErrorLine } from '../components/common';
 import { fmtAgo, fmtCount, fmtTime } from '../format';
+import { fmtCostOrDash } from '../lib/insight';
 import { useLive } from '../live';
 import { navigate, sessionPath } from '../router';
 import type { Page, Session } from '../types';
@@ -152,6 +153,7 @@ export function SessionsList() {
               <th className="num">Calls</th>
               <th className="num">Errors</th>
               <th className="num">Tokens</th>
+              <th className="num">Cost</th>
               <th />
             </tr>
           </thead>
@@ -167,6 +169,7 @@ export function SessionsList() {
                 <td className="num">{fmtCount(s.record_count)}</td>
                 <td className={s.error_count > 0 ? 'num err' : 'num'}>{fmtCount(s.error_count)}</td>
                 <td className="num">{fmtCount(s.total_tokens)}</td>
+                <td className="num muted">{fmtCostOrDash(s.cost_usd || null)}</td>
                 <td className="actions">
                   <button type="button" className="btn btn-small btn-danger" onClick={() => void remove(s)}>
                     Delete
