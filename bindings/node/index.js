@@ -90,6 +90,7 @@ function loadLibrary() {
     gzip: 'int32_t',
     disabled: 'int32_t',
     exit_flush_deadline_ms: 'int32_t',
+    protocol: 'int32_t', // lt_options version 2
   });
   const ltStats = koffi.struct('lt_client_stats', {
     enqueued: 'uint64_t',

@@ -314,5 +314,6 @@ test('a Client the program drops is collected, not kept alive by the binding', a
     await new Promise((r) => setTimeout(r, 50));
     gc();
   }
-  assert.equal(llmtrace.liveClientCount(), before);
+  // <= : a Client an earlier test dropped may be collected by the same gc() calls.
+  assert.ok(llmtrace.liveClientCount() <= before, `${llmtrace.liveClientCount()} live, ${before} before`);
 });

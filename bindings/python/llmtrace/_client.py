@@ -53,6 +53,7 @@ class _Options(ctypes.Structure):
         ("gzip", ctypes.c_int32),
         ("disabled", ctypes.c_int32),
         ("exit_flush_deadline_ms", ctypes.c_int32),
+        ("protocol", ctypes.c_int32),  # lt_options version 2
     ]
 
 

@@ -26,10 +26,11 @@ struct json_body_rules {
   std::function<void(const std::string& reason)> on_reject;
 };
 
-// The parsed tree of a body may take at most max_tree_expansion x its size plus tree_allowance_bytes
+// The parsed tree of a body may take at most max_tree_expansion x its size plus tree_allowance_bytes (32 MiB:
+// an ordinary batch of many small records builds a tree ~10x its size, which must pass)
 // (estimated_tree_bytes); beyond, parse_json_object answers 413 too_many_values without parsing.
 inline constexpr std::size_t max_tree_expansion = 2;
-inline constexpr std::size_t tree_allowance_bytes = 1u << 20;
+inline constexpr std::size_t tree_allowance_bytes = 32u << 20;
 std::size_t estimated_tree_bytes(std::string_view text) noexcept;
 
 // Reads the body and parses it as one JSON object. On failure writes the error itself and returns false.
