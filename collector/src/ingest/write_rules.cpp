@@ -60,6 +60,17 @@ void merge_into(model::record& r, const record_write& w) {
   fill_latency(r, w);
 }
 
+// The last step of every create: the report's fields over r's placement (id, session, turn), then stored.
+write_result insert_new(write_tx& tx, write_result out, const record_write& w, int64_t at) {
+  model::record& r = out.record;
+  merge_into(r, w);
+  r.created_at_ms = at;
+  r.updated_at_ms = at;
+  tx.insert_record(r, w.search_text);
+  out.outcome = write_outcome::created;
+  return out;
+}
+
 std::string session_name(const record_write& w, int64_t at) {
   return w.new_session_name.empty() ? model::format_local_session_name(at) : w.new_session_name;
 }
@@ -137,12 +148,7 @@ write_result create(write_tx& tx, const record_write& w, int64_t at) {
   } else {
     r.turn_number = tx.max_top_level_turn(r.session_id) + 1;
   }
-  merge_into(r, w);
-  r.created_at_ms = at;
-  r.updated_at_ms = at;
-  tx.insert_record(r, w.search_text);
-  out.outcome = write_outcome::created;
-  return out;
+  return insert_new(tx, std::move(out), w, at);
 }
 
 // One trace = one turn (record_write::trace_turn). The session: the span's own hint, else the session of a
@@ -228,12 +234,7 @@ write_result apply_trace(write_tx& tx, const record_write& w, int64_t at) {
   r.id = *w.id;
   r.session_id = session;
   r.turn_number = turn;
-  merge_into(r, w);
-  r.created_at_ms = at;
-  r.updated_at_ms = at;
-  tx.insert_record(r, w.search_text);
-  out.outcome = write_outcome::created;
-  return out;
+  return insert_new(tx, std::move(out), w, at);
 }
 
 write_result apply(write_tx& tx, const record_write& w, int64_t now) {

@@ -186,7 +186,7 @@ void pg_write_tx::insert_record(const model::record& r, const std::string& searc
       "search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
       "$19, $20, $21, $22, $23, $24, $25::tsvector, $26)",
       p);
-  add(d, r, +1);
+  d.add(r, +1);
   d.touched_at = std::max(d.touched_at, r.updated_at_ms);
   changed_.emplace_back(r.id, "created");
 }
@@ -224,8 +224,8 @@ void pg_write_tx::update_record(const found_record& before, const model::record&
   // counters follow.
   auto& from = deltas_[before.record.session_id];
   auto& to = deltas_[after.session_id];
-  add(from, before.record, -1);
-  add(to, after, +1);
+  from.add(before.record, -1);
+  to.add(after, +1);
   if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
     if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
     auto n = c_.run(
@@ -241,7 +241,7 @@ void pg_write_tx::erase_record(const found_record& r) {
   c_.run("DELETE FROM records WHERE rid = $1", {std::to_string(r.row)});
   c_.run("DELETE FROM scores WHERE target = 'record' AND target_id = $1", {r.record.id});
   auto& d = deltas_[r.record.session_id];
-  add(d, r.record, -1);
+  d.add(r.record, -1);
   if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
   notify("record", "deleted", r.record.id);
 }
@@ -249,18 +249,6 @@ void pg_write_tx::erase_record(const found_record& r) {
 void pg_write_tx::notify(const std::string& kind, const std::string& change, const std::string& id) {
   if (notify_as_.empty() || id.size() > 4000) return;  // a NOTIFY payload stays under 8000 bytes
   c_.run("SELECT pg_notify('llmtrace_changes', $1)", {notify_as_ + "\t" + kind + "\t" + change + "\t" + id});
-}
-
-void pg_write_tx::add(session_delta& d, const model::record& r, int sign) {
-  const int64_t prompt = r.usage.prompt_tokens.value_or(0);
-  const int64_t completion = r.usage.completion_tokens.value_or(0);
-  d.records += sign;
-  d.errors += sign * (r.status == model::record_status::error ? 1 : 0);
-  d.pending += sign * (r.status == model::record_status::pending ? 1 : 0);
-  d.prompt += sign * prompt;
-  d.completion += sign * completion;
-  d.total += sign * r.usage.total_tokens.value_or(prompt + completion);
-  d.cost += sign * r.cost_usd.value_or(0.0);
 }
 
 void pg_write_tx::finish() {

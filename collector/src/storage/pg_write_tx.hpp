@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "storage/pg_connection.hpp"
+#include "storage/session_delta.hpp"
 #include "storage/write_tx.hpp"
 
 namespace llmtrace::storage::pg {
@@ -42,13 +43,7 @@ class pg_write_tx final : public write_tx {
   void finish();
 
  private:
-  struct session_delta {
-    int64_t records = 0, turns = 0, errors = 0, pending = 0, prompt = 0, completion = 0, total = 0;
-    double cost = 0;
-    int64_t touched_at = 0;
-  };
   bool turn_present(const std::string& session_id, int64_t turn);
-  void add(session_delta& d, const model::record& r, int sign);
 
   void notify(const std::string& kind, const std::string& change, const std::string& id);
 

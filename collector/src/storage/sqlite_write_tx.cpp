@@ -95,7 +95,7 @@ void sqlite_write_tx::insert_record(const model::record& r, const std::string& s
     rid = c_.db().getLastInsertRowid();
   }
   if (!search_text.empty()) set_search_text(rid, search_text, false);
-  add(d, r, +1);
+  d.add(r, +1);
   d.touched_at = std::max(d.touched_at, r.updated_at_ms);
 }
 
@@ -118,8 +118,8 @@ void sqlite_write_tx::update_record(const found_record& before, const model::rec
   // and join the new one's. unordered_map references survive the second insertion.
   auto& from = deltas_[before.record.session_id];
   auto& to = deltas_[after.session_id];
-  add(from, before.record, -1);
-  add(to, after, +1);
+  from.add(before.record, -1);
+  to.add(after, +1);
   if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
     if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
     // The moved record itself is now at the new turn; count it if it is alone there.
@@ -142,7 +142,7 @@ void sqlite_write_tx::erase_record(const found_record& r) {
     s->exec();
   }
   auto& d = deltas_[r.record.session_id];
-  add(d, r.record, -1);
+  d.add(r.record, -1);
   if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
 }
 
@@ -156,19 +156,6 @@ void sqlite_write_tx::set_search_text(int64_t rid, const std::string& text, bool
   s->bind(3, existing ? 1 : 0);
   s->exec();
   last_pending_seq_ = c_.db().getLastInsertRowid();
-}
-
-void sqlite_write_tx::add(session_delta& d, const model::record& r, int sign) {
-  const int64_t prompt = r.usage.prompt_tokens.value_or(0);
-  const int64_t completion = r.usage.completion_tokens.value_or(0);
-  d.records += sign;
-  d.errors += sign * (r.status == model::record_status::error ? 1 : 0);
-  d.pending += sign * (r.status == model::record_status::pending ? 1 : 0);
-  d.prompt += sign * prompt;
-  d.completion += sign * completion;
-  // A report with only the parts still counts towards the session's total.
-  d.total += sign * r.usage.total_tokens.value_or(prompt + completion);
-  d.cost += sign * r.cost_usd.value_or(0.0);
 }
 
 void sqlite_write_tx::finish() {

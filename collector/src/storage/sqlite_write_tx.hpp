@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "storage/session_delta.hpp"
 #include "storage/sqlite_connection.hpp"
 #include "storage/write_tx.hpp"
 
@@ -39,14 +40,6 @@ class sqlite_write_tx final : public write_tx {
   int64_t last_pending_seq() const { return last_pending_seq_; }
 
  private:
-  // What records contribute to their session's counters (summed, signed).
-  struct session_delta {
-    int64_t records = 0, errors = 0, pending = 0, prompt = 0, completion = 0, total = 0;
-    int64_t turns = 0;
-    int64_t touched_at = 0;
-    double cost = 0;
-  };
-  static void add(session_delta& d, const model::record& r, int sign);
   bool turn_present(const std::string& session_id, int64_t turn);
   void set_search_text(int64_t rid, const std::string& text, bool existing);
 
