@@ -8,8 +8,9 @@
 int main(int argc, char** argv) {
   using namespace llmtrace::bench;
   if (argc < 2) {
-    std::cerr << "usage: llmtrace_bench_load ingest|otlp|queries|live|proxy|footprint --collector BIN --work DIR "
-                 "--out FILE [--db DB]\n";
+    std::cerr
+        << "usage: llmtrace_bench_load ingest|otlp|queries|live|proxy|footprint --collector BIN --work DIR "
+           "--out FILE [--db DB]\n";
     return 2;
   }
   const char* cmd = argv[1];

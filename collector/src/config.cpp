@@ -97,8 +97,7 @@ std::string apply(config& c, std::string_view name, const std::string& value) {
 bool known_flag(std::string_view n) {
   for (auto v : {"host", "port", "db", "api-key", "upstream", "upstream-ca-file", "upstream-ca-dir",
                  "upstream-timeout-ms", "log-level", "max-body-bytes", "threads", "max-streams",
-                 "max-ingest-inflight", "allowed-host", "heartbeat-ms", "retain-days", "max-db-mb",
-                 "prices"})
+                 "max-ingest-inflight", "allowed-host", "heartbeat-ms", "retain-days", "max-db-mb", "prices"})
     if (n == v) return true;
   return false;
 }

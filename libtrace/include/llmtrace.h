@@ -38,7 +38,8 @@ typedef enum lt_status {
 #define LT_OPTIONS_VERSION 2u
 
 #define LT_PROTOCOL_NATIVE 0    /* POST <endpoint>/api/traces (the collector's own batches) */
-#define LT_PROTOCOL_OTLP_JSON 1 /* POST <endpoint>/v1/traces, OTLP/HTTP JSON (any OpenTelemetry Collector) */
+#define LT_PROTOCOL_OTLP_JSON 1 /* POST <endpoint>/v1/traces, OTLP/HTTP JSON (any OpenTelemetry Collector) \
+                                 */
 
 #define LT_OVERFLOW_DROP_NEW 0
 #define LT_OVERFLOW_BLOCK 1

@@ -240,7 +240,8 @@ TEST_CASE("kill -9 of one collector leaves the others serving" * doctest::descri
 }
 
 TEST_CASE(
-    "PostgreSQL restarting under load: 503 + Retry-After meanwhile, then reconnects and nothing acked is lost") {
+    "PostgreSQL restarting under load: 503 + Retry-After meanwhile, then reconnects and nothing acked is "
+    "lost") {
   // A server of this test's own: it is restarted under the collector.
   llmtrace::testing::pg_detail::private_server server;
   REQUIRE_MESSAGE(!server.info.base_url.empty(), server.info.problem);

@@ -393,7 +393,8 @@ TEST_CASE("reliability: a 16 MiB body of tiny values does not become a tree 32 t
   // write's and the record's copies, the live event, the reply): a regression guard, not the 4x goal
   // (docs/RELIABILITY.md gives the figure).
 #if defined(__SANITIZE_ADDRESS__)
-  // AddressSanitizer's redzones and quarantine of freed blocks add to every copy (11.6x measured in `make asan`).
+  // AddressSanitizer's redzones and quarantine of freed blocks add to every copy (11.6x measured in `make
+  // asan`).
   CHECK(text_x <= 16.0);
 #else
   CHECK(text_x <= 8.0);

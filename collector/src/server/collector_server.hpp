@@ -26,7 +26,7 @@ struct api_deps;
 namespace ingest {
 class ingest_service;
 class pricing;
-}
+}  // namespace ingest
 namespace proxy {
 class recorder;
 class consistent_reader;
