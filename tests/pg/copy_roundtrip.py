@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Round trip of `llmtrace-collector copy`: SQLite -> PostgreSQL -> SQLite gives the same API answers.
 
-  copy_roundtrip.py --collector BIN [--records N] [--work DIR]
+  copy_roundtrip.py --collector BIN [--records N] [--work DIR] [--out ROWS]
 
 A real collector on a fresh SQLite file is seeded over HTTP with N records (default 100000): many sessions of
 native records (successes, errors, pending reports completed by a final one with the same id, some left
@@ -345,6 +345,7 @@ def main():
     ap.add_argument("--collector", required=True)
     ap.add_argument("--records", type=int, default=100000)
     ap.add_argument("--work")
+    ap.add_argument("--out", help="append a row of the benchmark table (scripts/bench.sh) to this file")
     args = ap.parse_args()
     t_start = time.time()
     work = args.work or tempfile.mkdtemp(prefix="lt_copy_rt_")
@@ -369,6 +370,7 @@ def main():
             if os.path.exists(p + suf):
                 os.remove(p + suf)
     passed, failed = 0, 0
+    timings = {}
     try:
         r = random.Random(12)
         col = Collector(args.collector, orig, os.path.join(work, "orig.log"))
@@ -385,6 +387,7 @@ def main():
             cp = subprocess.run([args.collector, "copy", "--from", src, "--to", dst], stderr=subprocess.PIPE,
                                 text=True)
             last = cp.stderr.replace("\r", "\n").strip().splitlines()[-2:]
+            timings["to_pg" if dst == pg_url else "to_sqlite"] = time.time() - t0
             print("copy %s -> %s: exit %d in %.1f s: %s" % ("orig.db" if src == orig else "pg",
                                                             "pg" if dst == pg_url else "final.db",
                                                             cp.returncode, time.time() - t0, " | ".join(last)))
@@ -435,7 +438,17 @@ def main():
             subprocess.run([sys.executable, PG_SERVER, "stop", own_pg])
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    print("copy_roundtrip: %d records, %.1f s in all" % (args.records, time.time() - t_start))
+    total = time.time() - t_start
+    print("copy_roundtrip: %d records, %.1f s in all" % (args.records, total))
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write("| 12 Copy round trip | llmtrace-collector copy SQLite -> PostgreSQL -> SQLite, %d records "
+                    "(sessions, turns, pending/final, errors, OTLP traces, scores): API answers of the three "
+                    "stores compared | %s | copy to PostgreSQL %.0f s, back to SQLite %.0f s, whole test %.0f s | - "
+                    "| identical answers | %s |\n" % (
+                        args.records, "%d checks passed, %d failed" % (passed, failed),
+                        timings.get("to_pg", -1), timings.get("to_sqlite", -1), total,
+                        "yes" if failed == 0 and passed > 0 else "no"))
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 and passed > 0 else 1
 
