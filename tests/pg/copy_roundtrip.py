@@ -277,7 +277,15 @@ def answers(col, sample, sessions_hint):
     out = {}
 
     def get(path):
-        out[path] = col.json(path)
+        st, data = col.request("GET", path)
+        if st == 422 and b"search_too_costly" in data:
+            # The store stopped a slow search (its 2 s budget): a speed limit of that store, not data the copy
+            # moved; listed apart by the comparison below.
+            out[path] = {"__too_costly__": True}
+            return out[path]
+        if st != 200:
+            raise RuntimeError("GET %s -> %d %s" % (path, st, data[:200]))
+        out[path] = json.loads(data)
         return out[path]
 
     first = get("/api/sessions?page=1&size=200")
@@ -350,6 +358,7 @@ def main():
     t_start = time.time()
     work = args.work or tempfile.mkdtemp(prefix="lt_copy_rt_")
     os.makedirs(work, exist_ok=True)
+    os.chmod(work, 0o755)  # a server started here runs as `nobody` when we are root (pg_test_server.py)
     own_pg = None
     pg_dir = os.environ.get("LLMTRACE_TEST_PG_DIR")
     if not pg_dir or not os.path.exists(os.path.join(pg_dir, "url")):
@@ -415,20 +424,31 @@ def main():
             failed += 1
         else:
             passed += 1
+        too_costly = 0
         for other in ("pg", "final"):
             keys = sorted(set(got["orig"]) | set(got[other]))
             bad = 0
             for k in keys:
-                d = diff(got["orig"].get(k), got[other].get(k), k)
+                a, b = got["orig"].get(k), got[other].get(k)
+                if (isinstance(a, dict) and "__too_costly__" in a) or (isinstance(b, dict) and "__too_costly__" in b):
+                    print("NOT COMPARED: %s: orig %s, %s %s (422 search_too_costly: the store's 2 s search budget)" % (
+                        k, "422" if "__too_costly__" in a else "200", other, "422" if "__too_costly__" in b else "200"))
+                    too_costly += 1
+                    continue
+                d = diff(a, b, k)
                 if d:
                     if bad < 5:
                         print("FAIL: orig vs %s differ at %s" % (other, "; ".join(d[:5])))
                     bad += 1
-            print("orig vs %s: %d answers compared, %d differ" % (other, len(keys), bad))
+            print("orig vs %s: %d answers, %d differ" % (other, len(keys), bad))
             if bad:
                 failed += 1
             else:
                 passed += 1
+        if too_costly > 4:
+            print("FAIL: %d answers could not be compared (search too costly)" % too_costly)
+            failed += 1
+        timings["too_costly"] = too_costly
     except SystemExit:
         pass
     finally:
@@ -446,7 +466,8 @@ def main():
                     "(sessions, turns, pending/final, errors, OTLP traces, scores): API answers of the three "
                     "stores compared | %s | copy to PostgreSQL %.0f s, back to SQLite %.0f s, whole test %.0f s | - "
                     "| identical answers | %s |\n" % (
-                        args.records, "%d checks passed, %d failed" % (passed, failed),
+                        args.records, "%d checks passed, %d failed; %d searches not compared (422 too costly)" % (
+                            passed, failed, timings.get("too_costly", 0)),
                         timings.get("to_pg", -1), timings.get("to_sqlite", -1), total,
                         "yes" if failed == 0 and passed > 0 else "no"))
     print("%d passed, %d failed" % (passed, failed))
