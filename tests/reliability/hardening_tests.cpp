@@ -127,7 +127,9 @@ class hardening_collector {
     if (tweak) tweak(c);
     const config d;
     std::string missing;
-    if (c.max_streams_per_client != d.max_streams_per_client) missing += " max_streams_per_client";
+    // Half of --max-streams is the binary's default share (0 says the same).
+    if (c.max_streams_per_client != 0 && c.max_streams_per_client != std::max(1, c.max_streams / 2))
+      missing += " max_streams_per_client";
     if (c.retention_interval_ms != d.retention_interval_ms) missing += " retention_interval_ms";
     if (c.search_budget_ms != d.search_budget_ms) missing += " search_budget_ms";
     if (c.body_timeout_ms != d.body_timeout_ms) missing += " body_timeout_ms";
