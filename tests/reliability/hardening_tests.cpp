@@ -87,6 +87,15 @@ long reset_peak_rss(const collector_process& p) {
   return p.peak_rss_kib();
 }
 
+// Sends GET /api/events on conn and waits for the collector's ": connected" (what was read goes to seen).
+bool open_event_stream(raw_conn& conn, std::string& seen) {
+  if (!conn.send_all("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) return false;
+  return wait_until([&] {
+    seen += conn.read_until_close(std::chrono::milliseconds(100));
+    return seen.find(": connected") != std::string::npos;
+  });
+}
+
 // Used bytes of the database as the store counts them (pages in use), read from the file by its own
 // connection, so it works whichever process runs the collector.
 int64_t db_used_bytes(const std::string& db_path) {
@@ -640,12 +649,8 @@ TEST_CASE("reliability: --retain-days deletes idle sessions in the background an
     REQUIRE(c->Post("/api/trace", trace_body("keep-" + std::to_string(i)), "application/json")->status ==
             201);
   raw_conn events(tc.port());
-  REQUIRE(events.send_all("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   std::string seen;
-  REQUIRE(wait_until([&] {
-    seen += events.read_until_close(std::chrono::milliseconds(100));
-    return seen.find(": connected") != std::string::npos;
-  }));
+  REQUIRE(open_event_stream(events, seen));
   // 20 sessions last active three days ago (set in the file, as if the collector had been running).
   {
     sqlite3* db = nullptr;
@@ -824,12 +829,8 @@ TEST_CASE("reliability: a large record's live event carries the whole record, re
   hardening_collector tc;
   auto c = tc.client();
   raw_conn events(tc.port());
-  REQUIRE(events.send_all("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   std::string seen;
-  REQUIRE(wait_until([&] {
-    seen += events.read_until_close(std::chrono::milliseconds(100));
-    return seen.find(": connected") != std::string::npos;
-  }));
+  REQUIRE(open_event_stream(events, seen));
   // Past the ring's inline limit (256 KiB of texts): the ring holds it without its texts.
   const std::string text(600 * 1024, 'l');
   auto r = c->Post("/api/trace", trace_body("large-event", text), "application/json");

@@ -151,7 +151,7 @@ replay_outcome replay_service::replay(const std::string& id, std::string_view bo
                 "replay needs an upstream API key: set OPENAI_API_KEY in the collector's environment "
                 "(and --upstream / OPENAI_BASE_URL for a non-OpenAI endpoint), then restart the collector");
 
-  // Counted with the proxy's calls from the same address (its "addr:" callers).
+  // The proxy's "addr:" callers (keyless, not on loopback) share the same count.
   upstream::upstream_slot slot(limiter_, client.empty() ? std::string() : "addr:" + client);
   if (!slot.admitted()) {
     auto out = fail(503, "upstream_busy", "too many upstream calls in flight; retry after a second");
