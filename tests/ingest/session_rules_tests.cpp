@@ -95,6 +95,37 @@ TEST_CASE("session: an update by id keeps the record in its session") {
   });
 }
 
+TEST_CASE("session: delete_session_step deletes a session in bounded transactions (retention)") {
+  for_each_store([](subject& s) {
+    std::vector<model::record_write> batch;
+    for (int i = 0; i < 25; ++i) batch.push_back(report("big"));
+    s.write_batch(batch);
+    s.write(report("other"));
+    // 25 records, 10 per step: two steps leave the session with 5 records, the third deletes the rest and
+    // the session.
+    auto step = s.store->delete_session_step("big", 10);
+    CHECK(!step.finished);
+    // (A page's items: its total is the session's counter, which still counts the deleted records.)
+    CHECK(s.store->list_records("big", {1, 50}).items.size() == 15);
+    // Other writers get in between two steps (nothing is held across them).
+    s.write(report("other"));
+    step = s.store->delete_session_step("big", 10);
+    CHECK(!step.finished);
+    CHECK(s.store->list_records("big", {1, 50}).items.size() == 5);
+    CHECK(s.store->get_session("big").has_value());
+    step = s.store->delete_session_step("big", 10);
+    CHECK(step.finished);
+    CHECK(step.deleted);
+    CHECK(!s.store->get_session("big").has_value());
+    CHECK(s.store->list_records("big", {1, 50}).items.empty());
+    CHECK(s.store->get_session("other")->record_count == 2);
+    // Unknown (or already deleted): finished, nothing deleted.
+    step = s.store->delete_session_step("big", 10);
+    CHECK(step.finished);
+    CHECK(!step.deleted);
+  });
+}
+
 TEST_CASE("session: rename, deleting a record and deleting a session keep the counters right") {
   for_each_store([](subject& s) {
     auto a = report("s", 0, record_status::error);

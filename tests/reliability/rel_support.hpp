@@ -75,9 +75,16 @@ class collector_process {
 
   // Starts the binary and waits until /healthz answers. Returns false (and leaves it stopped) otherwise.
   bool start(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
-    std::vector<std::string> args = {
-        LLMTRACE_COLLECTOR_BIN, "--port", std::to_string(opts_.port), "--db", opts_.db_path,
-        "--log-level",          "info"};
+    // LLMTRACE_TEST_COLLECTOR_BIN runs the tests against another build (scripts/prefix_check.sh: the
+    // collector before a change).
+    const char* other_bin = std::getenv("LLMTRACE_TEST_COLLECTOR_BIN");
+    std::vector<std::string> args = {other_bin && *other_bin ? other_bin : LLMTRACE_COLLECTOR_BIN,
+                                     "--port",
+                                     std::to_string(opts_.port),
+                                     "--db",
+                                     opts_.db_path,
+                                     "--log-level",
+                                     "info"};
     if (!opts_.omit_host) args.insert(args.begin() + 1, {"--host", "127.0.0.1"});
     args.insert(args.end(), opts_.args.begin(), opts_.args.end());
     std::map<std::string, std::string> envm;

@@ -18,9 +18,19 @@ const std::string& event_hub::event::wire() const {
     std::string& out = wire_;
     out = "id: " + std::to_string(id) + "\nevent: " + type + "\ndata: ";
     if (auto* r = std::get_if<model::record>(&payload_)) {
-      out.reserve(out.size() + 512 + r->request_json.size() + r->response_json.size() +
-                  r->metadata_json.size());
-      http::append_json(out, *r, change_);
+      std::optional<model::record> loaded;
+      if (load_) {
+        try {
+          loaded = load_(r->id);
+        } catch (const std::exception&) {
+          // Store busy or gone: the event goes out without the texts (the UI reads the record on open).
+        }
+        if (loaded) loaded->scores = r->scores;  // the event's shape: scores only where the event had them
+      }
+      const model::record& rec = loaded ? *loaded : *r;
+      out.reserve(out.size() + 512 + rec.request_json.size() + rec.response_json.size() +
+                  rec.metadata_json.size());
+      http::append_json(out, rec, change_);
     } else if (auto* s = std::get_if<model::session>(&payload_)) {
       http::append_json(out, *s);
     } else if (auto* d = std::get_if<deleted_ref>(&payload_)) {
@@ -43,6 +53,12 @@ std::size_t event_hub::event::approx_bytes() const {
   return 512;
 }
 
+namespace {
+std::size_t text_bytes(const model::record& r) {
+  return r.request_json.size() + r.response_json.size() + r.metadata_json.size();
+}
+}  // namespace
+
 event_hub::event_hub(options opts) : opts_(opts) {}
 
 void event_hub::push(std::shared_ptr<event> e) {
@@ -62,7 +78,35 @@ void event_hub::push(std::shared_ptr<event> e) {
 void event_hub::publish_record(const model::record& r, std::string_view change) {
   auto e = std::make_shared<event>();
   e->type = "record";
-  e->payload_ = r;
+  if (opts_.load_record && text_bytes(r) > opts_.inline_text_bytes) {
+    // The record without its texts (a copy of a large trace would live in the ring as long as the event).
+    // At render time the record read back replaces it whole; these fields are only the fallback for a
+    // record that can no longer be read (deleted meanwhile, store busy).
+    model::record head;
+    head.id = r.id;
+    head.session_id = r.session_id;
+    head.turn_number = r.turn_number;
+    head.status = r.status;
+    head.error_message = r.error_message;
+    head.created_at_ms = r.created_at_ms;
+    head.updated_at_ms = r.updated_at_ms;
+    head.started_at_ms = r.started_at_ms;
+    head.ended_at_ms = r.ended_at_ms;
+    head.latency_ms = r.latency_ms;
+    head.model = r.model;
+    head.usage = r.usage;
+    head.replay_of = r.replay_of;
+    head.parent_id = r.parent_id;
+    head.trace_id = r.trace_id;
+    head.name = r.name;
+    head.kind = r.kind;
+    head.cost_usd = r.cost_usd;
+    head.scores = r.scores;
+    e->payload_ = std::move(head);
+    e->load_ = opts_.load_record;
+  } else {
+    e->payload_ = r;
+  }
   e->change_ = std::string(change);
   push(std::move(e));
 }

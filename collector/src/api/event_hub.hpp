@@ -2,14 +2,17 @@
 // and record routes) append to a bounded ring of recent events with monotonically increasing ids; each open
 // stream waits on a condition variable (no polling) and resumes from Last-Event-ID while the ring holds it.
 // Event data is rendered lazily, once, by the first stream that sends it, so ingest pays nothing without
-// listeners. Thread safety: all members may be called from any thread. shutdown() wakes and ends every
-// stream.
+// listeners. A record whose texts (request, response, metadata) are large is held without them and read back
+// from the store when a stream first renders it (options::load_record), so the ring never holds a second copy
+// of a large trace while its ingest request is still answering. Thread safety: all members may be called from
+// any thread. shutdown() wakes and ends every stream.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +35,10 @@ class event_hub {
     int max_streams = 16;
     int max_streams_per_client = 0;  // 0: half of max_streams (at least 1)
     std::chrono::milliseconds heartbeat{15000};
+    // Reads a record back by id (the store's get_record); unset: every record event holds its texts.
+    std::function<std::optional<model::record>(const std::string& id)> load_record;
+    // Records whose texts add up to more than this are held without them when load_record is set.
+    std::size_t inline_text_bytes = 256u * 1024u;
   };
 
   struct deleted_ref {
@@ -51,6 +58,8 @@ class event_hub {
     friend class event_hub;
     std::variant<std::monostate, model::record, model::session, deleted_ref> payload_;
     std::string change_;
+    // Set when payload_'s record was stored without its texts: they are read back with it at render time.
+    std::function<std::optional<model::record>(const std::string& id)> load_;
     mutable std::once_flag rendered_;
     mutable std::string wire_;
   };

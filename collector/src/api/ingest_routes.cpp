@@ -139,12 +139,14 @@ void mount_ingest(httplib::Server& server, const api_deps& deps) {
               [&deps](httplib::Response& res, std::string& text, json& body) {
                 auto spans = ingest::scan_trace_spans(text);
                 http::with_store(res, [&] {
-                  auto r = deps.ingest.ingest_one(body, spans ? &*spans : nullptr);
-                  // Peak memory per request: the body and its tree go before the reply is rendered (the
-                  // reply repeats the stored record), and the reply is written as text, not as a tree.
-                  spans.reset();
-                  std::string().swap(text);
-                  body = nullptr;
+                  // Peak memory per request: the body and its tree go as soon as the trace has become a
+                  // write, before it is stored (the write holds the texts it needs), and the reply is written
+                  // as text, not as a tree.
+                  auto r = deps.ingest.ingest_one(body, spans ? &*spans : nullptr, [&] {
+                    spans.reset();
+                    std::string().swap(text);
+                    body = nullptr;
+                  });
                   if (!r.result)
                     return http::write_error(res, 400, r.error.code, r.error.message, r.error.field);
                   std::string out = http::render_json(r.result->record);

@@ -123,14 +123,55 @@ void append_opt_string(std::string& out, const std::string& s) {
     append_json_string(out, s);
 }
 
+// One JSON object, member by member: the braces, commas and quoted keys in one place, one writer per kind of
+// value. Callers name the members in the order nlohmann's (sorted) objects dump them, so the text equals
+// to_json(...).dump().
+class object_writer {
+ public:
+  explicit object_writer(std::string& out) : out_(out) { out_ += '{'; }
+  object_writer(const object_writer&) = delete;
+  object_writer& operator=(const object_writer&) = delete;
+
+  void string(std::string_view key, std::string_view v) { append_json_string(member(key), v); }
+  // An empty string is "not set": null.
+  void opt_string(std::string_view key, const std::string& v) { append_opt_string(member(key), v); }
+  void integer(std::string_view key, int64_t v) { append_int(member(key), v); }
+  void opt_integer(std::string_view key, const std::optional<int64_t>& v) { append_opt_int(member(key), v); }
+  void number(std::string_view key, double v) { append_double(member(key), v); }
+  void opt_number(std::string_view key, const std::optional<double>& v) {
+    if (v)
+      append_double(member(key), *v);
+    else
+      put(member(key), "null");
+  }
+  void time(std::string_view key, int64_t ms) { append_time(member(key), ms); }
+  void opt_time(std::string_view key, const std::optional<int64_t>& ms) { append_opt_time(member(key), ms); }
+  // Stored JSON text as a value (append_stored_json).
+  void stored(std::string_view key, std::string_view text, bool as_object = false) {
+    append_stored_json(member(key), text, as_object);
+  }
+  // The caller writes the value into the returned string.
+  std::string& member(std::string_view key) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    out_ += '"';
+    out_.append(key);
+    put(out_, "\":");
+    return out_;
+  }
+  void close() { out_ += '}'; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
 void append_usage(std::string& out, const model::token_usage& u) {
-  put(out, "{\"completion_tokens\":");
-  append_opt_int(out, u.completion_tokens);
-  put(out, ",\"prompt_tokens\":");
-  append_opt_int(out, u.prompt_tokens);
-  put(out, ",\"total_tokens\":");
-  append_opt_int(out, u.total_tokens);
-  out += '}';
+  object_writer o(out);
+  o.opt_integer("completion_tokens", u.completion_tokens);
+  o.opt_integer("prompt_tokens", u.prompt_tokens);
+  o.opt_integer("total_tokens", u.total_tokens);
+  o.close();
 }
 
 }  // namespace
@@ -248,31 +289,24 @@ void append_stored_json(std::string& out, std::string_view text, bool as_object)
 }
 
 void append_json(std::string& out, const model::score& sc) {
-  put(out, "{\"comment\":");
-  append_opt_string(out, sc.comment);
-  put(out, ",\"created_at\":");
-  append_time(out, sc.created_at_ms);
-  put(out, ",\"id\":");
-  append_json_string(out, sc.id);
-  put(out, ",\"name\":");
-  append_json_string(out, sc.name);
-  put(out, ",\"session_id\":");
-  append_json_string(out, sc.session_id);
-  if (sc.target == model::score_target::record)
-    put(out, ",\"target\":\"record\"");
-  else
-    put(out, ",\"target\":\"session\"");
-  put(out, ",\"target_id\":");
-  append_json_string(out, sc.target_id);
-  put(out, ",\"value\":");
-  append_stored_json(out, sc.value_json);
-  out += '}';
+  object_writer o(out);
+  o.opt_string("comment", sc.comment);
+  o.time("created_at", sc.created_at_ms);
+  o.string("id", sc.id);
+  o.string("name", sc.name);
+  o.string("session_id", sc.session_id);
+  o.string("target", sc.target == model::score_target::record ? "record" : "session");
+  o.string("target_id", sc.target_id);
+  o.stored("value", sc.value_json);
+  o.close();
 }
 
 namespace {
-void append_scores(std::string& out, const std::optional<std::vector<model::score>>& scores) {
+// "scores" only when the reader asked for them (absent otherwise, as in to_json).
+void append_scores(object_writer& o, const std::optional<std::vector<model::score>>& scores) {
   if (!scores) return;
-  put(out, ",\"scores\":[");
+  std::string& out = o.member("scores");
+  out += '[';
   bool first = true;
   for (const auto& sc : *scores) {
     if (!first) out += ',';
@@ -284,86 +318,46 @@ void append_scores(std::string& out, const std::optional<std::vector<model::scor
 }  // namespace
 
 void append_json(std::string& out, const model::record& r, std::string_view change) {
-  // Keys in the order nlohmann's (sorted) objects dump them, so both renderings are the same text.
-  out += '{';
-  if (!change.empty()) {
-    put(out, "\"change\":");
-    append_json_string(out, change);
-    out += ',';
-  }
-  put(out, "\"cost_usd\":");
-  if (r.cost_usd)
-    append_double(out, *r.cost_usd);
-  else
-    put(out, "null");
-  put(out, ",\"created_at\":");
-  append_time(out, r.created_at_ms);
-  put(out, ",\"ended_at\":");
-  append_opt_time(out, r.ended_at_ms);
-  put(out, ",\"error_message\":");
-  append_json_string(out, r.error_message);
-  put(out, ",\"id\":");
-  append_json_string(out, r.id);
-  put(out, ",\"kind\":\"");
-  out += model::to_string(r.kind);
-  put(out, "\",\"latency_ms\":");
-  if (r.latency_ms)
-    append_double(out, *r.latency_ms);
-  else
-    put(out, "null");
-  put(out, ",\"metadata\":");
-  append_stored_json(out, r.metadata_json, true);
-  put(out, ",\"model\":");
-  append_opt_string(out, r.model);
-  put(out, ",\"name\":");
-  append_opt_string(out, r.name);
-  put(out, ",\"parent_id\":");
-  append_opt_string(out, r.parent_id);
-  put(out, ",\"replay_of\":");
-  append_opt_string(out, r.replay_of);
-  put(out, ",\"request\":");
-  append_stored_json(out, r.request_json);
-  put(out, ",\"response\":");
-  append_stored_json(out, r.response_json);
-  append_scores(out, r.scores);
-  put(out, ",\"session_id\":");
-  append_json_string(out, r.session_id);
-  put(out, ",\"started_at\":");
-  append_opt_time(out, r.started_at_ms);
-  put(out, ",\"status\":\"");
-  out += model::to_string(r.status);
-  put(out, "\",\"trace_id\":");
-  append_opt_string(out, r.trace_id);
-  put(out, ",\"turn_number\":");
-  append_int(out, r.turn_number);
-  put(out, ",\"updated_at\":");
-  append_time(out, r.updated_at_ms);
-  put(out, ",\"usage\":");
-  append_usage(out, r.usage);
-  out += '}';
+  object_writer o(out);
+  if (!change.empty()) o.string("change", change);
+  o.opt_number("cost_usd", r.cost_usd);
+  o.time("created_at", r.created_at_ms);
+  o.opt_time("ended_at", r.ended_at_ms);
+  o.string("error_message", r.error_message);
+  o.string("id", r.id);
+  o.string("kind", model::to_string(r.kind));
+  o.opt_number("latency_ms", r.latency_ms);
+  o.stored("metadata", r.metadata_json, true);
+  o.opt_string("model", r.model);
+  o.opt_string("name", r.name);
+  o.opt_string("parent_id", r.parent_id);
+  o.opt_string("replay_of", r.replay_of);
+  o.stored("request", r.request_json);
+  o.stored("response", r.response_json);
+  append_scores(o, r.scores);
+  o.string("session_id", r.session_id);
+  o.opt_time("started_at", r.started_at_ms);
+  o.string("status", model::to_string(r.status));
+  o.opt_string("trace_id", r.trace_id);
+  o.integer("turn_number", r.turn_number);
+  o.time("updated_at", r.updated_at_ms);
+  append_usage(o.member("usage"), r.usage);
+  o.close();
 }
 
 void append_json(std::string& out, const model::session& s) {
-  put(out, "{\"cost_usd\":");
-  append_double(out, s.cost_usd);
-  put(out, ",\"created_at\":");
-  append_time(out, s.created_at_ms);
-  put(out, ",\"error_count\":");
-  append_int(out, s.error_count);
-  put(out, ",\"id\":");
-  append_json_string(out, s.id);
-  put(out, ",\"name\":");
-  append_json_string(out, s.name);
-  put(out, ",\"record_count\":");
-  append_int(out, s.record_count);
-  append_scores(out, s.scores);
-  put(out, ",\"total_tokens\":");
-  append_int(out, s.total_tokens);
-  put(out, ",\"turn_count\":");
-  append_int(out, s.turn_count);
-  put(out, ",\"updated_at\":");
-  append_time(out, s.updated_at_ms);
-  out += '}';
+  object_writer o(out);
+  o.number("cost_usd", s.cost_usd);
+  o.time("created_at", s.created_at_ms);
+  o.integer("error_count", s.error_count);
+  o.string("id", s.id);
+  o.string("name", s.name);
+  o.integer("record_count", s.record_count);
+  append_scores(o, s.scores);
+  o.integer("total_tokens", s.total_tokens);
+  o.integer("turn_count", s.turn_count);
+  o.time("updated_at", s.updated_at_ms);
+  o.close();
 }
 
 std::string render_json(const model::record& r) {

@@ -77,11 +77,13 @@ bool usage_from(const json& obj, model::token_usage& u) {
 class text_sink {
  public:
   explicit text_sink(std::size_t max) : max_(max) {}
-  void add(const std::string& s) {
+  void add(std::string_view s) {
     if (s.empty() || full()) return;
     if (!out_.empty()) out_ += '\n';
-    out_ += s;
-    // The cut never splits a character.
+    // Only what can be kept is copied (a 15 MiB message must not become a 15 MiB buffer for 256 KiB of
+    // text), plus the bytes of the character the cut may fall in, so the cut never splits a character.
+    const std::size_t room = max_ > out_.size() ? max_ - out_.size() : 0;
+    out_.append(s.substr(0, room + 4));
     if (out_.size() > max_) out_.resize(json_text::utf8_prefix(out_, max_).size());
   }
   bool full() const { return out_.size() >= max_; }
@@ -95,15 +97,15 @@ class text_sink {
 // content: a string, or an array of parts ({"type":"text"|"input_text"|"output_text","text":...} or strings).
 void add_content(const json& content, text_sink& out) {
   if (content.is_string()) {
-    out.add(content.get<std::string>());
+    out.add(content.get_ref<const std::string&>());
   } else if (content.is_array()) {
     for (const auto& part : content) {
       if (part.is_string()) {
-        out.add(part.get<std::string>());
+        out.add(part.get_ref<const std::string&>());
       } else if (part.is_object()) {
         const json* t = member(part, "text");
         if (t && t->is_string())
-          out.add(t->get<std::string>());
+          out.add(t->get_ref<const std::string&>());
         else if (t && t->is_object())
           out.add(string_member(*t, "value"));  // assistants-style text object
       }
@@ -116,7 +118,7 @@ void add_messages(const json& messages, text_sink& out) {
   for (const auto& m : messages) {
     if (out.full()) return;
     if (m.is_string()) {
-      out.add(m.get<std::string>());
+      out.add(m.get_ref<const std::string&>());
     } else if (m.is_object()) {
       if (const json* c = member(m, "content")) add_content(*c, out);
     }
@@ -125,25 +127,26 @@ void add_messages(const json& messages, text_sink& out) {
 
 void add_request(const json& req, text_sink& out) {
   if (req.is_string()) {
-    out.add(req.get<std::string>());
+    out.add(req.get_ref<const std::string&>());
     return;
   }
   if (!req.is_object()) return;
   if (const json* s = member(req, "system")) add_content(*s, out);
-  if (const json* i = member(req, "instructions"); i && i->is_string()) out.add(i->get<std::string>());
+  if (const json* i = member(req, "instructions"); i && i->is_string())
+    out.add(i->get_ref<const std::string&>());
   if (const json* m = member(req, "messages")) add_messages(*m, out);
   if (const json* in = member(req, "input")) {
     if (in->is_string())
-      out.add(in->get<std::string>());
+      out.add(in->get_ref<const std::string&>());
     else
       add_messages(*in, out);  // responses API items and embeddings string arrays alike
   }
   if (const json* p = member(req, "prompt")) {
     if (p->is_string())
-      out.add(p->get<std::string>());
+      out.add(p->get_ref<const std::string&>());
     else if (p->is_array())
       for (const auto& s : *p)
-        if (s.is_string()) out.add(s.get<std::string>());
+        if (s.is_string()) out.add(s.get_ref<const std::string&>());
   }
 }
 
@@ -153,11 +156,11 @@ void add_response_object(const json& raw, text_sink& out) {
     for (const auto& c : *choices) {
       if (const json* msg = member(c, "message"))
         if (const json* content = member(*msg, "content")) add_content(*content, out);
-      if (const json* t = member(c, "text"); t && t->is_string()) out.add(t->get<std::string>());
+      if (const json* t = member(c, "text"); t && t->is_string()) out.add(t->get_ref<const std::string&>());
     }
   }
   if (const json* ot = member(resp, "output_text"); ot && ot->is_string())
-    out.add(ot->get<std::string>());
+    out.add(ot->get_ref<const std::string&>());
   else if (const json* output = member(resp, "output"); output && output->is_array()) {
     for (const auto& item : *output)
       if (const json* c = member(item, "content")) add_content(*c, out);
@@ -202,7 +205,7 @@ std::string extract_search_text(const json& request, const json& response, std::
   text_sink out(max_bytes);
   add_request(request, out);
   if (response.is_string()) {
-    out.add(response.get<std::string>());
+    out.add(response.get_ref<const std::string&>());
   } else if (response.is_object()) {
     add_response_object(response, out);
   } else if (is_chunk_array(response)) {
@@ -212,7 +215,7 @@ std::string extract_search_text(const json& request, const json& response, std::
         for (const auto& c : *choices)
           if (const json* d = member(c, "delta"))
             if (const json* content = member(*d, "content"); content && content->is_string())
-              streamed += content->get<std::string>();
+              streamed += content->get_ref<const std::string&>();
       std::string type = string_member(chunk, "type");
       if (type == "response.output_text.delta") streamed += string_member(chunk, "delta");
       if (streamed.size() > max_bytes) break;

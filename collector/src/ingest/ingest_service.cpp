@@ -33,9 +33,9 @@ void ingest_service::drop_emptied_sessions(const std::vector<storage::write_resu
   }
 }
 
-std::vector<storage::write_result> ingest_service::commit(const std::vector<storage::record_write>& writes) {
+std::vector<storage::write_result> ingest_service::commit(std::vector<storage::record_write>& writes) {
   if (writes.empty()) return {};
-  auto results = write_batch(store_, writes);
+  auto results = write_batch_moving(store_, writes);
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   for (std::size_t k = 0; k < results.size() && k < writes.size(); ++k) {
     if (results[k].outcome != storage::write_outcome::stale && writes[k].cost_usd && *writes[k].cost_usd > 0)
@@ -60,10 +60,13 @@ std::vector<storage::write_result> ingest_service::commit(const std::vector<stor
   return results;
 }
 
-item_result ingest_service::ingest_one(const nlohmann::json& trace, const raw_spans* raw) {
+item_result ingest_service::ingest_one(const nlohmann::json& trace, const raw_spans* raw,
+                                       const std::function<void()>& parsed) {
   item_result out;
   storage::record_write w;
-  if (!parse_trace(trace, model::now_ms(), w, out.error, raw)) {
+  const bool ok = parse_trace(trace, model::now_ms(), w, out.error, raw);
+  if (parsed) parsed();  // trace and raw are not used past this point
+  if (!ok) {
     count_rejected(out.error.code);
     return out;
   }

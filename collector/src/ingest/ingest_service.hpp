@@ -51,7 +51,11 @@ class ingest_service {
 
   // One trace object. Invalid: returns the error (nothing stored). `raw`: the spans of its request/response/
   // metadata in the body as sent (scan_trace_spans), stored as is; null: the parsed values are serialised.
-  item_result ingest_one(const nlohmann::json& trace, const raw_spans* raw = nullptr);
+  // `parsed`, when set, is called once the trace has become a write and before it is stored: trace and raw
+  // are not used after it, so the caller may free the body and its tree there (a large body then is not
+  // held three times while it is written).
+  item_result ingest_one(const nlohmann::json& trace, const raw_spans* raw = nullptr,
+                         const std::function<void()>& parsed = {});
 
   // An array of trace objects: valid items are stored in ONE transaction, invalid ones reported by index.
   // `raw`: one entry per item (scan_batch_spans), or null.
@@ -72,7 +76,8 @@ class ingest_service {
   std::map<std::string, uint64_t> rejected_by_reason() const;
 
  private:
-  std::vector<storage::write_result> commit(const std::vector<storage::record_write>& writes);
+  // Stores `writes` (their texts move into the results: write_batch_moving) and publishes the results.
+  std::vector<storage::write_result> commit(std::vector<storage::record_write>& writes);
   void drop_emptied_sessions(const std::vector<storage::write_result>& results);
   void price(storage::record_write& w) const;
 

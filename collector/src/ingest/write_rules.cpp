@@ -37,13 +37,11 @@ void fill_latency(model::record& r, const record_write& w) {
   r.latency_ms = static_cast<double>(*r.ended_at_ms - *r.started_at_ms);
 }
 
-// Overlays the fields a report sets.
+// Overlays the fields a report sets. The large texts (request, response, metadata) are not copied here:
+// lent_texts hands them over for the statement that stores the record.
 void merge_into(model::record& r, const record_write& w) {
-  if (w.request_json) r.request_json = *w.request_json;
-  if (w.response_json) r.response_json = *w.response_json;
   r.status = w.status;
   if (w.error_message) r.error_message = *w.error_message;
-  if (w.metadata_json) r.metadata_json = *w.metadata_json;
   if (w.started_at_ms) r.started_at_ms = w.started_at_ms;
   if (w.ended_at_ms) r.ended_at_ms = w.ended_at_ms;
   if (w.latency_ms) r.latency_ms = w.latency_ms;
@@ -60,13 +58,50 @@ void merge_into(model::record& r, const record_write& w) {
   fill_latency(r, w);
 }
 
+// The report's large texts, moved into the record for the statement that stores it and moved back when that
+// statement is done (also when it throws), so that a transaction the store runs again finds the report
+// whole. A large trace's texts so exist once during the write instead of twice; write_batch moves them into
+// the results after the commit.
+class lent_texts {
+ public:
+  lent_texts(record_write& w, model::record& r) : w_(w), r_(r) {
+    if (w_.request_json) r_.request_json = std::move(*w_.request_json);
+    if (w_.response_json) r_.response_json = std::move(*w_.response_json);
+    if (w_.metadata_json) r_.metadata_json = std::move(*w_.metadata_json);
+  }
+  ~lent_texts() {
+    if (w_.request_json) *w_.request_json = std::move(r_.request_json);
+    if (w_.response_json) *w_.response_json = std::move(r_.response_json);
+    if (w_.metadata_json) *w_.metadata_json = std::move(r_.metadata_json);
+  }
+  lent_texts(const lent_texts&) = delete;
+  lent_texts& operator=(const lent_texts&) = delete;
+
+ private:
+  record_write& w_;
+  model::record& r_;
+};
+
+// After the commit: the texts of the report go to the record it wrote (a stale report wrote nothing and keeps
+// the stored record), and its search text, already stored, is freed.
+void hand_over_texts(record_write& w, write_result& out) {
+  std::string().swap(w.search_text);
+  if (out.outcome == write_outcome::stale) return;
+  if (w.request_json) out.record.request_json = std::move(*w.request_json);
+  if (w.response_json) out.record.response_json = std::move(*w.response_json);
+  if (w.metadata_json) out.record.metadata_json = std::move(*w.metadata_json);
+}
+
 // The last step of every create: the report's fields over r's placement (id, session, turn), then stored.
-write_result insert_new(write_tx& tx, write_result out, const record_write& w, int64_t at) {
+write_result insert_new(write_tx& tx, write_result out, record_write& w, int64_t at) {
   model::record& r = out.record;
   merge_into(r, w);
   r.created_at_ms = at;
   r.updated_at_ms = at;
-  tx.insert_record(r, w.search_text);
+  {
+    lent_texts lent(w, r);
+    tx.insert_record(r, w.search_text);
+  }
   out.outcome = write_outcome::created;
   return out;
 }
@@ -91,7 +126,7 @@ void lock_named_sessions(write_tx& tx, const std::vector<record_write>& batch) {
   if (!ids.empty()) tx.lock_sessions(ids);
 }
 
-write_result update(write_tx& tx, found_record old, const record_write& w, int64_t at) {
+write_result update(write_tx& tx, found_record old, record_write& w, int64_t at) {
   write_result out;
   if (w.status == model::record_status::pending && old.record.status != model::record_status::pending) {
     out.outcome = write_outcome::stale;
@@ -107,13 +142,16 @@ write_result update(write_tx& tx, found_record old, const record_write& w, int64
   // A record stays in its session; an explicit different turn moves it within the session.
   if (w.turn_number > 0) r.turn_number = w.turn_number;
   r.updated_at_ms = at;
-  tx.update_record(old, r, w.search_text);
+  {
+    lent_texts lent(w, r);
+    tx.update_record(old, r, w.search_text);
+  }
   out.outcome = write_outcome::updated;
   out.record = std::move(r);
   return out;
 }
 
-write_result create(write_tx& tx, const record_write& w, int64_t at) {
+write_result create(write_tx& tx, record_write& w, int64_t at) {
   write_result out;
   model::record& r = out.record;
   // A replay or child span without a session or turn joins the record it belongs to, so it lists under
@@ -155,7 +193,7 @@ write_result create(write_tx& tx, const record_write& w, int64_t at) {
 // record of the trace that is not in the trace-id fallback session (a root first), else the record's own when
 // it exists, else the trace id. The turn: the trace's turn in that session, else the next one there. Records
 // of the trace waiting in the trace-id fallback session (children that came before any hinted span) move in.
-write_result apply_trace(write_tx& tx, const record_write& w, int64_t at) {
+write_result apply_trace(write_tx& tx, record_write& w, int64_t at) {
   const std::string& trace_id = *w.trace_id;
   std::vector<found_record> trace = tx.find_trace_records(trace_id);
   std::optional<found_record> self;
@@ -225,7 +263,10 @@ write_result apply_trace(write_tx& tx, const record_write& w, int64_t at) {
     r.session_id = session;
     r.turn_number = turn;
     r.updated_at_ms = at;
-    tx.update_record(*self, r, w.search_text);
+    {
+      lent_texts lent(w, r);
+      tx.update_record(*self, r, w.search_text);
+    }
     out.outcome = write_outcome::updated;
     out.record = std::move(r);
     return out;
@@ -237,7 +278,7 @@ write_result apply_trace(write_tx& tx, const record_write& w, int64_t at) {
   return insert_new(tx, std::move(out), w, at);
 }
 
-write_result apply(write_tx& tx, const record_write& w, int64_t now) {
+write_result apply(write_tx& tx, record_write& w, int64_t now) {
   const int64_t at = w.received_at_ms > 0 ? w.received_at_ms : now;
   if (w.trace_turn && has_text(w.id) && has_text(w.trace_id)) return apply_trace(tx, w, at);
   std::optional<found_record> existing;
@@ -252,7 +293,7 @@ write_result apply(write_tx& tx, const record_write& w, int64_t now) {
 
 }  // namespace
 
-std::vector<write_result> write_batch(storage::store_writer& store, const std::vector<record_write>& batch) {
+std::vector<write_result> write_batch_moving(storage::store_writer& store, std::vector<record_write>& batch) {
   std::vector<write_result> out;
   if (batch.empty()) return out;
   const int64_t now = model::now_ms();
@@ -260,9 +301,15 @@ std::vector<write_result> write_batch(storage::store_writer& store, const std::v
     out.clear();  // the store may run this again after an aborted attempt
     out.reserve(batch.size());
     lock_named_sessions(tx, batch);
-    for (const auto& w : batch) out.push_back(apply(tx, w, now));
+    for (auto& w : batch) out.push_back(apply(tx, w, now));
   });
+  for (std::size_t i = 0; i < out.size(); ++i) hand_over_texts(batch[i], out[i]);
   return out;
+}
+
+std::vector<write_result> write_batch(storage::store_writer& store, const std::vector<record_write>& batch) {
+  std::vector<record_write> copy = batch;
+  return write_batch_moving(store, copy);
 }
 
 }  // namespace llmtrace::ingest

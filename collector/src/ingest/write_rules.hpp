@@ -21,4 +21,10 @@ namespace llmtrace::ingest {
 std::vector<model::write_result> write_batch(storage::store_writer& store,
                                              const std::vector<model::record_write>& batch);
 
+// The same, without copying the reports' texts: request/response/metadata move from `batch` into the results
+// (a stale item's stay in `batch`), and the search texts are freed after the commit, so a large report exists
+// once in memory rather than twice. The other fields of `batch` are left as they were.
+std::vector<model::write_result> write_batch_moving(storage::store_writer& store,
+                                                    std::vector<model::record_write>& batch);
+
 }  // namespace llmtrace::ingest

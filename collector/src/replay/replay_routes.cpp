@@ -23,7 +23,8 @@ void mount(httplib::Server& server, replay_service& replays, const config& cfg) 
                 auto st = http::read_body(req, reader, cfg.max_body_bytes, body, res);
                 if (st != http::body_status::ok) return http::write_body_error(res, st, cfg.max_body_bytes);
                 http::with_store(res, [&] {
-                  replay_outcome out = replays.replay(req.matches[1], body, req.local_addr, req.local_port);
+                  replay_outcome out =
+                      replays.replay(req.matches[1], body, req.local_addr, req.local_port, req.remote_addr);
                   if (!out.record) return http::write_failure(res, out.error);
                   http::write_json_text(res, 201, http::render_json(*out.record));
                 });

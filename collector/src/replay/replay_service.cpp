@@ -134,7 +134,8 @@ replay_service::replay_service(storage::store_reader& reads, ingest::ingest_serv
       collector_api_key_(std::move(collector_api_key)) {}
 
 replay_outcome replay_service::replay(const std::string& id, std::string_view body,
-                                      const std::string& local_addr, int local_port) {
+                                      const std::string& local_addr, int local_port,
+                                      const std::string& client) {
   const std::optional<model::record> original = reads_.get_record(id);
   if (!original) return fail(404, "not_found", "record '" + id + "' not found", "id");
   json request;
@@ -150,7 +151,8 @@ replay_outcome replay_service::replay(const std::string& id, std::string_view bo
                 "replay needs an upstream API key: set OPENAI_API_KEY in the collector's environment "
                 "(and --upstream / OPENAI_BASE_URL for a non-OpenAI endpoint), then restart the collector");
 
-  upstream::upstream_slot slot(limiter_);
+  // The proxy's "addr:" callers (keyless, not on loopback) share the same count.
+  upstream::upstream_slot slot(limiter_, client.empty() ? std::string() : "addr:" + client);
   if (!slot.admitted()) {
     auto out = fail(503, "upstream_busy", "too many upstream calls in flight; retry after a second");
     out.error.retry_after = "1";

@@ -41,8 +41,12 @@ class replay_service {
 
   // body: the route's body as sent: empty, or {"request": {...} | "<JSON text of an object>"}.
   // local_addr/local_port: where the request arrived (an upstream pointing there is refused as a loop).
+  // client: the caller's peer address; one address holds at most call_limiter::max_per_client() of the
+  // upstream slots (replays all spend the collector's key, so the address is what tells callers apart),
+  // and its next replay gets 503 + Retry-After while another address still gets a slot. Empty: counted in
+  // the total only.
   replay_outcome replay(const std::string& id, std::string_view body, const std::string& local_addr,
-                        int local_port);
+                        int local_port, const std::string& client = {});
 
  private:
   storage::store_reader& reads_;

@@ -53,6 +53,8 @@ collector_server::collector_server(config cfg, std::unique_ptr<storage::store> s
   eo.max_streams = cfg_.max_streams;
   eo.max_streams_per_client = cfg_.max_streams_per_client;
   eo.heartbeat = std::chrono::milliseconds(cfg_.heartbeat_ms);
+  // A large record's event is read back when a stream sends it instead of being held twice (event_hub.hpp).
+  eo.load_record = [this](const std::string& id) { return store_->get_record(id); };
   events_ = std::make_unique<api::event_hub>(eo);
   metrics_ = std::make_unique<api::metrics>();
   // The listener reads sessions back from the store itself: it runs on the recorder's thread too, and must

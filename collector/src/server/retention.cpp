@@ -38,8 +38,12 @@ int retention::run_once() {
   int deleted = 0;
   auto delete_all = [&](const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
-      if (stopping()) return;
-      if (store_.delete_session(id)) {
+      storage::store_writer::delete_step step;
+      while (!step.finished) {
+        if (stopping()) return;  // a session half deleted is finished by the next pass
+        step = store_.delete_session_step(id, opts_.records_per_step);
+      }
+      if (step.deleted) {
         ++deleted;
         if (on_deleted_) on_deleted_(id);
       }

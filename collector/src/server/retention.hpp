@@ -1,7 +1,8 @@
 // Bounded disk (SPEC "Deployment"): a background worker that deletes whole sessions, oldest activity first,
-// while they are older than --retain-days or while the stored data is over --max-db-mb. Each deletion is its
-// own store transaction (delete_session), so ingest waits at most for one of them; each is published as a
-// `deleted` event so the live UI drops the session.
+// while they are older than --retain-days or while the stored data is over --max-db-mb. A session is deleted
+// in transactions of at most records_per_step records (delete_session_step), so ingest waits at most for one
+// such small step, however large the session; each deleted session is published as a `deleted` event so the
+// live UI drops it.
 // Threading: one worker thread, started by the constructor when a limit is set, joined by the destructor
 // (stop() wakes it early). The store and the publisher must outlive the object.
 #pragma once
@@ -20,10 +21,11 @@ class store;
 namespace llmtrace::server {
 
 struct retention_options {
-  int retain_days = 0;       // 0: no age limit
-  int64_t max_db_mb = 0;     // 0: no size limit (MiB of used_bytes())
-  int interval_ms = 60'000;  // time between passes (the first pass runs at once)
-  int batch = 20;            // sessions read per oldest_sessions() call
+  int retain_days = 0;          // 0: no age limit
+  int64_t max_db_mb = 0;        // 0: no size limit (MiB of used_bytes())
+  int interval_ms = 60'000;     // time between passes (the first pass runs at once)
+  int batch = 20;               // sessions read per oldest_sessions() call
+  int records_per_step = 1000;  // records deleted per transaction (store::delete_session_step)
 };
 
 class retention {

@@ -128,6 +128,27 @@ class pg_store final : public store {
     });
   }
 
+  delete_step delete_session_step(const std::string& id, int max_records) override {
+    return pool_.with([&](connection& c) {
+      transaction tx(c);
+      c.run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {id});
+      const auto n = c.run(
+                          "DELETE FROM records WHERE rid IN (SELECT rid FROM records WHERE session_id = $1 "
+                          "LIMIT $2)",
+                          {id, std::to_string(max_records)})
+                         .affected();
+      delete_step out;
+      if (n < max_records) {
+        c.run("DELETE FROM scores WHERE session_id = $1", {id});
+        out.deleted = c.run("DELETE FROM sessions WHERE id = $1", {id}).affected() > 0;
+        out.finished = true;
+        if (out.deleted) notify(c, "session", "deleted", id);
+      }
+      tx.commit();
+      return out;
+    });
+  }
+
   bool delete_record(const std::string& id) override {
     return pool_.with([&](connection& c) {
       transaction tx(c);

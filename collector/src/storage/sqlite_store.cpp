@@ -93,6 +93,31 @@ class sqlite_store final : public store {
     });
   }
 
+  delete_step delete_session_step(const std::string& id, int max_records) override {
+    return pool_.with_writer([&](connection& c) {
+      SQLite::Transaction tx(c.db(), SQLite::TransactionBehavior::IMMEDIATE);
+      int n = 0;
+      {
+        static const std::string k_sql =
+            "DELETE FROM records WHERE rid IN (SELECT rid FROM records WHERE session_id = ?1 LIMIT ?2)";
+        stmt_use d(c, k_sql);
+        d->bindNoCopy(1, id);
+        d->bind(2, max_records);
+        n = d->exec();
+      }
+      delete_step out;
+      if (n < max_records) {
+        static const std::string k_sql = "DELETE FROM sessions WHERE id = ?1";
+        stmt_use d(c, k_sql);
+        d->bindNoCopy(1, id);
+        out.deleted = d->exec() > 0;
+        out.finished = true;
+      }
+      tx.commit();
+      return out;
+    });
+  }
+
   bool delete_record(const std::string& id) override {
     return pool_.with_writer([&](connection& c) {
       SQLite::Transaction tx(c.db(), SQLite::TransactionBehavior::IMMEDIATE);

@@ -126,6 +126,18 @@ class store_writer {
   virtual bool rename_session(const std::string& id, const std::string& name, int64_t now_ms) = 0;
   virtual bool delete_session(const std::string& id) = 0;  // and its records
   virtual bool delete_record(const std::string& id) = 0;
+  // A session deleted in bounded transactions (retention), so that a huge one never holds the write lock for
+  // long: one call deletes at most max_records of its records in ONE transaction, and the session itself
+  // (with the rest, as delete_session) once fewer than max_records were left. Call again until `finished`.
+  // Between calls the session's counters still count the records already deleted (it is on its way out).
+  struct delete_step {
+    bool finished = false;  // the session is gone (or never existed)
+    bool deleted = false;   // this call deleted the session row (false: there was none)
+  };
+  virtual delete_step delete_session_step(const std::string& id, int max_records) {
+    (void)max_records;  // a store without bounded steps deletes the session at once
+    return {true, delete_session(id)};
+  }
   // Stores a score on an existing record or session (score.target / target_id); the store fills
   // score.session_id. nullopt: no such target. The score's id and created_at are the caller's.
   virtual std::optional<model::score> add_score(const model::score& s) = 0;
