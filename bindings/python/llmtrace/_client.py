@@ -215,6 +215,7 @@ def _make_record_chunks():
 
 
 _record_chunks = _make_record_chunks()
+_TEXT = (str, bytes, bytearray)  # a request/response/metadata given as JSON text, spliced in as is
 
 
 def _json_text(value):
@@ -416,12 +417,18 @@ class Client:
             d["session_id"] = str(session_id)
         if turn_number:
             d["turn_number"] = int(turn_number)
-        for key, value in (("request", request), ("response", response), ("metadata", metadata)):
-            if isinstance(value, (str, bytes, bytearray)):
-                text = _json_text(value)
-                raw = [(key, text)] if raw is None else raw + [(key, text)]
-            elif value is not None or key != "metadata":
-                d[key] = value
+        if not (isinstance(request, _TEXT) or isinstance(response, _TEXT) or isinstance(metadata, _TEXT)):
+            d["request"] = request  # the common case: objects, encoded with the rest below
+            d["response"] = response
+            if metadata is not None:
+                d["metadata"] = metadata
+        else:
+            for key, value in (("request", request), ("response", response), ("metadata", metadata)):
+                if isinstance(value, _TEXT):
+                    text = _json_text(value)
+                    raw = [(key, text)] if raw is None else raw + [(key, text)]
+                elif value is not None or key != "metadata":
+                    d[key] = value
         if error_message:
             d["error_message"] = str(error_message)
         if model:
