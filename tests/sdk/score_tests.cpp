@@ -68,6 +68,10 @@ TEST_CASE("score: thumbs down with a comment, a number and a label are stored on
   CHECK(c.score(score_target::record, rid, "label", "hallucination").status == score_status::ok);
   CHECK(c.score(score_target::session, "score-sess", "quality", 0.75).status == score_status::ok);
   CHECK(c.score(score_target::session, "score-sess", "stars", 4).status == score_status::ok);
+  llmtrace::options gz = options_for(col.base_url());
+  gz.gzip = true;  // the body is compressed like the client's batches
+  llmtrace::client zipped(gz);
+  CHECK(zipped.score(score_target::session, "score-sess", "gzip", true).status == score_status::ok);
 
   const json rec = scores_at(*http, "/api/records/" + rid);
   REQUIRE(rec.size() == 2);
@@ -77,9 +81,10 @@ TEST_CASE("score: thumbs down with a comment, a number and a label are stored on
   CHECK(rec[1]["value"] == "hallucination");
   CHECK(rec[1]["comment"].is_null());
   const json sess = scores_at(*http, "/api/sessions/score-sess");
-  REQUIRE(sess.size() == 2);
+  REQUIRE(sess.size() == 3);
   CHECK(sess[0]["value"] == 0.75);
   CHECK(sess[1]["value"] == 4);
+  CHECK(sess[2]["name"] == "gzip");
 }
 
 TEST_CASE("score: an unknown record or session is not_found (404), an id with '/' stays one path segment") {
