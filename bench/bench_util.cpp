@@ -318,7 +318,7 @@ void collector_process::start(const std::string& binary, const std::string& db,
   // The collector's log goes next to the database, so a failing run can be diagnosed.
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  const std::string log = db + ".log";
+  const std::string log = log_.empty() ? db + ".log" : log_;
   posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   const auto t0 = steady::now();

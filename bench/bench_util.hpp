@@ -115,6 +115,9 @@ class collector_process {
   // SIGTERM, then SIGKILL after a bounded wait. Returns the exit status (or -1).
   int stop();
 
+  // Where the collector's stderr goes (default: db + ".log"; set it when db is a postgresql:// URL).
+  void set_log(std::string path) { log_ = std::move(path); }
+
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -124,6 +127,7 @@ class collector_process {
   pid_t pid_ = -1;
   int port_ = 0;
   double start_ms_ = 0;
+  std::string log_;
 };
 
 // Value of argv "--name value" (or fallback).

@@ -2,7 +2,8 @@
 // scales it) through the collector's own ingest parser (ingest::parse_trace) and store (open_sqlite_store +
 // ingest::write_batch), so it holds exactly what ingest would make. Also writes DB.sample (session ids and a
 // sample of record ids) for the query load, and appends the database size per record to the results. Usage:
-// llmtrace_bench_gen_db --db PATH --out ROWS_FILE
+// llmtrace_bench_gen_db --db PATH --out ROWS_FILE [--row NAME] (NAME: the rows' label, default "3 Queries at
+// scale")
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -25,6 +26,7 @@ namespace lb = llmtrace::bench;
 int main(int argc, char** argv) {
   const std::string db = lb::arg_value(argc, argv, "--db");
   lb::result_sink out(lb::arg_value(argc, argv, "--out"));
+  const std::string row_name = lb::arg_value(argc, argv, "--row", "3 Queries at scale");
   if (db.empty()) {
     std::cerr << "usage: llmtrace_bench_gen_db --db PATH [--out FILE]\n";
     return 2;
@@ -146,7 +148,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(sessions), seconds, lb::fmt_bytes(static_cast<double>(bytes)).c_str());
 
   lb::result_row row;
-  row.row = "3 Queries at scale";
+  row.row = row_name;
   row.metric = "database size per record (" + lb::fmt_num(static_cast<double>(written)) + " records, " +
                lb::fmt_num(static_cast<double>(sessions)) + " sessions)";
   row.ours = lb::fmt_num(static_cast<double>(bytes) / static_cast<double>(written)) + " B/record";

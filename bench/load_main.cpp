@@ -8,15 +8,16 @@
 int main(int argc, char** argv) {
   using namespace llmtrace::bench;
   if (argc < 2) {
-    std::cerr
-        << "usage: llmtrace_bench_load ingest|otlp|queries|live|proxy|footprint --collector BIN --work DIR "
-           "--out FILE [--db DB]\n";
+    std::cerr << "usage: llmtrace_bench_load ingest|otlp|pgingest|queries|live|proxy|footprint --collector "
+                 "BIN --work DIR "
+                 "--out FILE [--db DB] [--store URL] [--pg-dir DIR]\n";
     return 2;
   }
   const char* cmd = argv[1];
   try {
     if (!std::strcmp(cmd, "ingest")) return run_ingest(argc, argv);
     if (!std::strcmp(cmd, "otlp")) return run_otlp(argc, argv);
+    if (!std::strcmp(cmd, "pgingest")) return run_pg_ingest(argc, argv);
     if (!std::strcmp(cmd, "queries")) return run_queries(argc, argv);
     if (!std::strcmp(cmd, "live")) return run_live(argc, argv);
     if (!std::strcmp(cmd, "proxy")) return run_proxy(argc, argv);

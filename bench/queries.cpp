@@ -1,6 +1,8 @@
 // Row 3: query latency at scale on a database made by llmtrace_bench_gen_db: sessions page, a session's
 // records page, record detail and full-text search, each p50/p95/p99, from 2 client threads while a
 // background writer ingests at a moderate rate. Also RSS of the collector after this load (row 6).
+// With --store URL the collector runs on that store instead (row 3p: the same database copied into
+// PostgreSQL with `llmtrace-collector copy`); the sample of ids still comes from --db's DB.sample.
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -39,6 +41,9 @@ std::string url_escape(const std::string& s) {
 int run_queries(int argc, char** argv) {
   const std::string bin = arg_value(argc, argv, "--collector");
   const std::string db = arg_value(argc, argv, "--db");
+  const std::string store = arg_value(argc, argv, "--store", db);
+  const bool pg = store != db;
+  const std::string row_name = pg ? "3p Queries at scale (PostgreSQL)" : "3 Queries at scale";
   result_sink out(arg_value(argc, argv, "--out"));
   const int iters = static_cast<int>(env_int("LLMTRACE_BENCH_QUERY_ITERS", 200));  // per thread and kind
   constexpr int kReaders = 2;
@@ -55,7 +60,8 @@ int run_queries(int argc, char** argv) {
     throw std::runtime_error("no " + db + ".sample: run llmtrace_bench_gen_db");
 
   collector_process col;
-  col.start(bin, db);
+  if (pg) col.set_log(db + ".pg.log");
+  col.start(bin, store, {}, {}, std::chrono::seconds(60));
   const double start_ms = col.start_ms();
 
   auto make_path = [&](int k, rng& r) {
@@ -217,7 +223,7 @@ int run_queries(int argc, char** argv) {
   {
     const summary s = summarize(ts_lat);
     result_row r;
-    r.row = "3 Queries at scale";
+    r.row = row_name;
     r.metric =
         "dashboard timeseries, 24 h in 5 min buckets by model (GET /api/stats/timeseries) p50 / p95 / p99";
     r.ours = fmt_ms(s.p50) + " / " + fmt_ms(s.p95) + " / " + fmt_ms(s.p99);
@@ -231,7 +237,7 @@ int run_queries(int argc, char** argv) {
     const summary s = summarize(lat[1][k]);
     const summary idle = summarize(lat[0][k]);
     result_row r;
-    r.row = "3 Queries at scale";
+    r.row = row_name;
     r.metric = std::string(kind_name[k]) + " p50 / p95 / p99 under ingest";
     r.ours = fmt_ms(s.p50) + " / " + fmt_ms(s.p95) + " / " + fmt_ms(s.p99);
     r.peer = "same queries without ingest: " + fmt_ms(idle.p50) + " / " + fmt_ms(idle.p95) + " / " +
@@ -243,12 +249,12 @@ int run_queries(int argc, char** argv) {
     out.add(r);
   }
   result_row r;
-  r.row = "6 Footprint";
-  r.metric = "collector RSS after row 3's load";
+  r.row = pg ? "6 Footprint (PostgreSQL)" : "6 Footprint";
+  r.metric = std::string("collector RSS after row ") + (pg ? "3p" : "3") + "'s load";
   r.ours = rss;
   r.target = "(informative)";
   out.add(r);
-  r.metric = "start to first /healthz 200 on row 3's database";
+  r.metric = std::string("start to first /healthz 200 on row ") + (pg ? "3p" : "3") + "'s database";
   r.ours = fmt_ms(start_ms);
   out.add(r);
   std::string codes;
@@ -256,7 +262,8 @@ int run_queries(int argc, char** argv) {
     codes += " HTTP " + (code < 0 ? std::string("no answer") : std::to_string(code)) + ": " +
              std::to_string(count) + ".";
   out.note(
-      "Row 3: " + std::to_string(kReaders) + " reader threads x " + std::to_string(iters) +
+      std::string(pg ? "Row 3p (PostgreSQL): " : "Row 3: ") + std::to_string(kReaders) +
+      " reader threads x " + std::to_string(iters) +
       " rounds of the 6 queries without ingest, then again while a background writer ingested " +
       fmt_num(static_cast<double>(written_total)) + " records (" + std::to_string(kWriterBatch) + " every " +
       std::to_string(kWriterPeriodMs) + " ms, ~1 KB each), " + std::to_string(writer_errors_total) +
@@ -264,10 +271,10 @@ int run_queries(int argc, char** argv) {
       " searches with no hit. Peer column: the same queries in the same run with no writer. Collector CPU: " +
       fmt_num(phase_cpu[0], 1) + " s over " + fmt_num(phase_wall[0], 1) + " s without ingest, " +
       fmt_num(phase_cpu[1], 1) + " s over " + fmt_num(phase_wall[1], 1) + " s with ingest." + codes);
-  out.note(
-      "Row 3, collector CPU per query (all its threads, from /proc/<pid>/task/*/schedstat; 40 sequential "
-      "queries of one kind, no ingest): " +
-      cpu_per_query + ".");
+  out.note(std::string(pg ? "Row 3p" : "Row 3") +
+           ", collector CPU per query (all its threads, from /proc/<pid>/task/*/schedstat; 40 sequential "
+           "queries of one kind, no ingest): " +
+           cpu_per_query + ".");
   return errors == 0 ? 0 : 1;
 }
 

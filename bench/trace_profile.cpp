@@ -26,6 +26,25 @@ namespace lb = llmtrace::bench;
 
 namespace {
 
+// The i-th record of a burst: the same chat pair every time, as a chat loop's calls look to the SDK.
+llmtrace::record bench_record(const lb::chat_pair& p, int i) {
+  llmtrace::record rec;
+  rec.session_id = "bench-session";
+  rec.turn_number = 1 + i;
+  rec.request_json = p.request_json;
+  rec.response_json = p.response_json;
+  rec.model = "gpt-4o-mini";
+  rec.latency_ms = 812.5;
+  return rec;
+}
+
+// Nanoseconds one trace() call takes on the caller's thread (the record is built before the clock starts).
+double timed_trace(llmtrace::client& c, const llmtrace::record& rec) {
+  const auto t0 = lb::steady::now();
+  c.trace(rec);
+  return std::chrono::duration<double, std::nano>(lb::steady::now() - t0).count();
+}
+
 struct tail_counts {
   std::vector<double> ns;
   long slow = 0, slow_csw = 0, slow_flt = 0, slow_none = 0, csw = 0, flt = 0;
@@ -49,16 +68,7 @@ void tail_round(const std::string& endpoint, const lb::chat_pair& p, int n, tail
     getrusage(RUSAGE_THREAD, &before);
     const long faults0 = out.flt;
     for (int i = 0; i < n; ++i) {
-      llmtrace::record rec;
-      rec.session_id = "bench-session";
-      rec.turn_number = 1 + i;
-      rec.request_json = p.request_json;
-      rec.response_json = p.response_json;
-      rec.model = "gpt-4o-mini";
-      rec.latency_ms = 812.5;
-      const auto t0 = lb::steady::now();
-      c.trace(rec);
-      const double ns = std::chrono::duration<double, std::nano>(lb::steady::now() - t0).count();
+      const double ns = timed_trace(c, bench_record(p, i));
       getrusage(RUSAGE_THREAD, &after);
       const long csw = after.ru_nivcsw - before.ru_nivcsw, flt = after.ru_minflt - before.ru_minflt;
       out.csw += csw;
@@ -160,16 +170,7 @@ int main(int argc, char** argv) {
       o.on_warning = [](std::string_view) {};
       llmtrace::client c(o);
       for (int i = 0; i < per_round; ++i) {
-        llmtrace::record rec;
-        rec.session_id = "bench-session";
-        rec.turn_number = 1 + i;
-        rec.request_json = p.request_json;
-        rec.response_json = p.response_json;
-        rec.model = "gpt-4o-mini";
-        rec.latency_ms = 812.5;
-        const auto t0 = lb::steady::now();
-        c.trace(rec);
-        const double ns = std::chrono::duration<double, std::nano>(lb::steady::now() - t0).count();
+        const double ns = timed_trace(c, bench_record(p, i));
         // enqueue() signals the flusher when the count reaches a multiple of max_batch_records (512).
         ((i + 1) % 512 == 0 ? wake : other).push_back(ns);
       }

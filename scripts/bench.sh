@@ -4,7 +4,10 @@
 # Benchmarks need a Release build: when BUILD_DIR is not one, a Release tree is configured and built at
 # BUILD_DIR-release (same UI setting) and measured instead; results still land in BUILD_DIR/bench/results.md.
 # Env: LLMTRACE_BENCH_RECORDS (row 3 database size, default 1000000), LLMTRACE_BENCH_INGEST_RECORDS (row 2,
-# default 131072), LLMTRACE_BENCH_QUERY_ITERS, LLMTRACE_BENCH_LIVE_RECORDS, LLMTRACE_BENCH_PROXY_CALLS.
+# default 131072), LLMTRACE_BENCH_PG_INGEST_RECORDS (row 2c, default 16384), LLMTRACE_BENCH_PG_RECORDS (row 3p, default 100000),
+# LLMTRACE_BENCH_ROUNDTRIP_RECORDS (copy round trip, default 100000), LLMTRACE_BENCH_QUERY_ITERS, LLMTRACE_BENCH_LIVE_RECORDS, LLMTRACE_BENCH_PROXY_CALLS.
+# PostgreSQL rows (2c ingest, 3p queries) run on a throwaway server this script starts with
+# tests/support/pg_test_server.py (postgresql-15, as `nobody` when root) and stops at exit.
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -68,9 +71,54 @@ STEP_LOAD=()
 step "1 SDK hot path" 240 "$BIN/llmtrace_bench_hot_path" --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "2 Ingest" 150 "$BIN/llmtrace_bench_load" ingest --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "2b OTLP ingest" 150 "$BIN/llmtrace_bench_load" otlp --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
+PG_DIR="$WORK/pg"
+stop_pg() { python3 "$ROOT/tests/support/pg_test_server.py" stop "$PG_DIR" >/dev/null 2>&1 || true; }
+trap stop_pg EXIT
+python3 "$ROOT/tests/support/pg_test_server.py" start "$PG_DIR" >>"$LOG" 2>&1 || true
+HAVE_PG=0
+[[ -s "$PG_DIR/url" ]] && HAVE_PG=1
+if [[ $HAVE_PG == 1 ]]; then
+  step "2c PostgreSQL ingest" 300 "$BIN/llmtrace_bench_load" pgingest --collector "$COLLECTOR" --pg-dir "$PG_DIR" \
+    --work "$WORK" --out "$ROWS"
+else
+  echo "bench: no PostgreSQL server (see $LOG); rows 2c, 3p and 12 skipped" | tee -a "$LOG" >&2
+  FAILED+=("2c PostgreSQL ingest" "3p PostgreSQL queries" "12 Copy round trip")
+fi
 step "3 Generate database" 300 "$BIN/llmtrace_bench_gen_db" --db "$WORK/scale.db" --out "$ROWS"
 step "3 Queries" 200 "$BIN/llmtrace_bench_load" queries --collector "$COLLECTOR" --db "$WORK/scale.db" --out "$ROWS"
 rm -f "$WORK/scale.db" "$WORK/scale.db-wal" "$WORK/scale.db-shm"
+# Row 3p: a database made like row 3's (LLMTRACE_BENCH_PG_RECORDS, default 100000: `llmtrace-collector copy`
+# reads its source in OFFSET pages and stops at 1M records here, see docs/BENCHMARKS.md), copied into PostgreSQL
+# with the collector's own copy command, then row 3's queries on a collector using PostgreSQL.
+if [[ $HAVE_PG == 1 ]]; then
+  step "3p Generate database" 300 env LLMTRACE_BENCH_RECORDS="${LLMTRACE_BENCH_PG_RECORDS:-100000}" \
+    "$BIN/llmtrace_bench_gen_db" --db "$WORK/scale_pg.db" --out "$ROWS" --row "3p Queries at scale (PostgreSQL)"
+  PG_SCALE="$(sed 's#/postgres$#/bench_scale#' "$PG_DIR/url")"
+  copy_to_pg() {
+    set -o pipefail
+    psql -q -v ON_ERROR_STOP=1 "$(cat "$PG_DIR/url")" -c "DROP DATABASE IF EXISTS bench_scale" \
+      -c "CREATE DATABASE bench_scale" &&
+      "$COLLECTOR" copy --from "$WORK/scale_pg.db" --to "$PG_SCALE" 2>&1 | tr '\r' '\n' | tail -n 3
+  }
+  export -f copy_to_pg
+  export PG_DIR PG_SCALE COLLECTOR WORK
+  FAILED_BEFORE=${#FAILED[@]}
+  c0=$(date +%s)
+  step "3p Copy to PostgreSQL" 900 bash -c copy_to_pg
+  c1=$(date +%s)
+  if [[ ${#FAILED[@]} == "$FAILED_BEFORE" ]]; then
+    n_rec="$(sqlite3 "$WORK/scale_pg.db" 'SELECT count(*) FROM records' 2>/dev/null || echo "?")"
+    echo "| 3p Queries at scale (PostgreSQL) | seeding: llmtrace-collector copy of that database ($n_rec records) SQLite -> PostgreSQL | $((c1 - c0)) s ($(( n_rec / (c1 - c0 > 0 ? c1 - c0 : 1) )) rec/s) | - | - | (informative) | - |" >>"$ROWS"
+    step "3p PostgreSQL queries" 200 "$BIN/llmtrace_bench_load" queries --collector "$COLLECTOR" \
+      --db "$WORK/scale_pg.db" --store "$PG_SCALE" --out "$ROWS"
+  fi
+  psql -q "$(cat "$PG_DIR/url")" -c "DROP DATABASE IF EXISTS bench_scale" >>"$LOG" 2>&1 || true
+  rm -f "$WORK/scale_pg.db" "$WORK/scale_pg.db-wal" "$WORK/scale_pg.db-shm"
+  # Issue 12: the copy command round-trips a 100k-record database SQLite -> PostgreSQL -> SQLite with identical
+  # API answers (tests/pg/copy_roundtrip.py; `make test` runs it at 10k records as pg/copy_roundtrip).
+  step "12 Copy round trip" 900 env LLMTRACE_TEST_PG_DIR="$PG_DIR" python3 "$ROOT/tests/pg/copy_roundtrip.py" \
+    --collector "$COLLECTOR" --records "${LLMTRACE_BENCH_ROUNDTRIP_RECORDS:-100000}" --out "$ROWS"
+fi
 step "4 Live latency" 60 "$BIN/llmtrace_bench_load" live --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "5 Proxy overhead" 90 "$BIN/llmtrace_bench_load" proxy --collector "$COLLECTOR" --work "$WORK" --out "$ROWS"
 step "6 Footprint" 60 "$BIN/llmtrace_bench_load" footprint --collector "$COLLECTOR" --work "$WORK" --out "$ROWS" \

@@ -1,7 +1,7 @@
 // json_text: the one home of JSON *text* handling shared by the SDK and the collector: a strict RFC 8259 scan
-// (validate without building a tree), string escaping, UTF-8 checking and cutting at a code-point boundary,
-// and minifying. It never allocates except to grow a caller's std::string, and depends on the standard
-// library only. Threading: pure functions, safe from any thread.
+// (validate without building a tree), string escaping, UTF-8 checking, cutting at a code-point boundary and
+// encoding, and minifying. It never allocates except to grow a caller's std::string, and depends on the
+// standard library only. Threading: pure functions, safe from any thread.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +24,9 @@ bool utf8_valid(std::string_view s) noexcept;
 // The longest prefix of s of at most max bytes that does not split a multi-byte sequence (a cut never
 // creates ill-formed UTF-8 out of well-formed input).
 std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept;
+// Appends the code point cp (at most U+10FFFF) as its 1 to 4 UTF-8 bytes. It writes what it is given: a
+// caller that must not emit a surrogate (a lone \uD800, say) refuses it first.
+void append_utf8(std::string& out, char32_t cp);
 
 // ---- escaping
 

@@ -1,6 +1,7 @@
 // json_text: the shared JSON text module. Where nlohmann (the collector's parser) is the reference, the tests
 // compare against it, so "valid" here means "the collector accepts it".
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <cstdio>
 #include <random>
 #include <string>
 
@@ -164,6 +165,24 @@ TEST_CASE("json_text: UTF-8 check and cut at a code-point boundary") {
   CHECK(jt::utf8_prefix(s, 5) == "ab");
   CHECK(jt::utf8_prefix(s, 6) == "ab\xf0\x9f\x98\x80");
   for (std::size_t n = 0; n <= s.size(); ++n) CHECK(jt::utf8_valid(jt::utf8_prefix(s, n)));
+}
+
+TEST_CASE("json_text: append_utf8 writes each code point as nlohmann encodes it, at every length boundary") {
+  for (char32_t cp : {0x0u, 0x41u, 0x7Fu, 0x80u, 0xE9u, 0x7FFu, 0x800u, 0x20ACu, 0xFFFDu, 0xFFFFu, 0x10000u,
+                      0x1F600u, 0x10FFFFu}) {
+    std::string out = "x";
+    jt::append_utf8(out, cp);
+    char esc[16];
+    if (cp < 0x10000) {
+      std::snprintf(esc, sizeof esc, "\\u%04X", static_cast<unsigned>(cp));
+    } else {
+      const unsigned v = static_cast<unsigned>(cp) - 0x10000;
+      std::snprintf(esc, sizeof esc, "\\u%04X\\u%04X", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+    }
+    CAPTURE(esc);
+    CHECK(out == "x" + nlohmann::json::parse(std::string("\"") + esc + "\"").get<std::string>());
+    CHECK(jt::utf8_valid(out));
+  }
 }
 
 TEST_CASE("json_text: object_bounds checks only the braces") {

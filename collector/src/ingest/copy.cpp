@@ -39,10 +39,13 @@ void copy_records(storage::store& to, const std::vector<model::record>& batch,
     for (const auto& r : batch) ids.emplace_back(r.session_id);
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    tx.lock_sessions(ids);
-    for (auto id : ids) {
-      const std::string sid(id);
-      if (tx.session_exists(sid)) continue;
+    tx.lock_sessions(ids);  // in sorted order (no lock-order deadlock with another writer)
+    // Sessions are created in the order of their first record, as at ingest: the source's creation order,
+    // which breaks ties of last activity in the sessions list (a batch commits many sessions in one ms).
+    std::set<std::string_view> made;
+    for (const auto& rec : batch) {
+      const std::string& sid = rec.session_id;
+      if (!made.insert(sid).second || tx.session_exists(sid)) continue;
       auto it = sessions.find(sid);
       tx.insert_session(sid, it != sessions.end() ? it->second.name : sid,
                         it != sessions.end() ? it->second.created_at_ms : batch.front().created_at_ms);

@@ -143,4 +143,10 @@ void check_count(std::size_t n, std::size_t max, const char* what) {
          413);
 }
 
+void event_name_from_attributes(log_record& l) {
+  if (!l.event_name.empty()) return;
+  auto it = l.attributes.find("event.name");
+  if (it != l.attributes.end() && it->is_string()) l.event_name = it->get<std::string>();
+}
+
 }  // namespace llmtrace::otlp::detail

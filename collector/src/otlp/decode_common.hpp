@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "otlp/decode.hpp"
 #include "otlp/wire_reader.hpp"
@@ -49,5 +51,16 @@ void check_string(std::string_view s, const limits& lim);
 std::string base64(std::string_view raw);
 
 void check_count(std::size_t n, std::size_t max, const char* what);
+
+// A log record with no event_name takes its "event.name" attribute (where older semantic conventions put it).
+void event_name_from_attributes(log_record& l);
+
+// Appends a decoded item (a span or a log record) with the indexes of its resource and scope in the request.
+template <class T>
+void place(std::vector<T>& items, T item, std::size_t resource_index, std::size_t scope_index) {
+  item.resource_index = resource_index;
+  item.scope_index = scope_index;
+  items.push_back(std::move(item));
+}
 
 }  // namespace llmtrace::otlp::detail

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstddef>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -522,20 +524,12 @@ std::string session_of(const json& a) {
 }
 
 const char* span_kind_name(span_kind k) {
-  switch (k) {
-    case span_kind::internal:
-      return "internal";
-    case span_kind::server:
-      return "server";
-    case span_kind::client:
-      return "client";
-    case span_kind::producer:
-      return "producer";
-    case span_kind::consumer:
-      return "consumer";
-    default:
-      return "unspecified";
-  }
+  // Indexed by the OTLP enum value (span_kind's numbering); anything outside it reads as unspecified.
+  static constexpr const char* k_names[] = {"unspecified", "internal", "server",
+                                            "client",      "producer", "consumer"};
+  static_assert(std::size(k_names) == static_cast<std::size_t>(span_kind::consumer) + 1);
+  const auto i = static_cast<std::size_t>(k);
+  return i < std::size(k_names) ? k_names[i] : k_names[0];
 }
 
 void fill_llm(record_draft& d, const json& a, const std::vector<content_event>& events) {

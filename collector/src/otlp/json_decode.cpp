@@ -4,6 +4,7 @@
 // a nesting limit derived from the AnyValue depth limit, then walked.
 #include <charconv>
 #include <cmath>
+#include <vector>
 
 #include "ingest/json_parse.hpp"
 #include "otlp/decode.hpp"
@@ -44,39 +45,20 @@ class json_decoder {
   explicit json_decoder(const limits& lim) : lim_(lim) {}
 
   traces_request traces(const json& doc) {
-    need_object(doc);
-    traces_request out;
-    const json& groups = array_member(doc, "resourceSpans", "resource_spans");
-    for (std::size_t i = 0; i < groups.size(); ++i)
-      within(indexed("resourceSpans", i), [&] {
-        resource_group(groups[i], out, "scopeSpans", "scope_spans", [&](const json& sg, std::size_t ri) {
-          scope_group(sg, out, "spans", "spans", [&](const json& sp, std::size_t si) {
-            check_count(++spans_, lim_.max_spans, "spans");
-            out.spans.push_back(span_of(sp));
-            out.spans.back().resource_index = ri;
-            out.spans.back().scope_index = si;
-          });
-        });
-      });
-    return out;
+    return request_of<traces_request>(doc, {"resourceSpans", "resource_spans"}, {"scopeSpans", "scope_spans"},
+                                      {"spans", "spans"}, &traces_request::spans, [&](const json& sp) {
+                                        check_count(++spans_, lim_.max_spans, "spans");
+                                        return span_of(sp);
+                                      });
   }
 
   logs_request logs(const json& doc) {
-    need_object(doc);
-    logs_request out;
-    const json& groups = array_member(doc, "resourceLogs", "resource_logs");
-    for (std::size_t i = 0; i < groups.size(); ++i)
-      within(indexed("resourceLogs", i), [&] {
-        resource_group(groups[i], out, "scopeLogs", "scope_logs", [&](const json& sg, std::size_t ri) {
-          scope_group(sg, out, "logRecords", "log_records", [&](const json& lr, std::size_t si) {
-            check_count(++logs_, lim_.max_log_records, "log records");
-            out.records.push_back(log_of(lr));
-            out.records.back().resource_index = ri;
-            out.records.back().scope_index = si;
-          });
-        });
-      });
-    return out;
+    return request_of<logs_request>(doc, {"resourceLogs", "resource_logs"}, {"scopeLogs", "scope_logs"},
+                                    {"logRecords", "log_records"}, &logs_request::records,
+                                    [&](const json& lr) {
+                                      check_count(++logs_, lim_.max_log_records, "log records");
+                                      return log_of(lr);
+                                    });
   }
 
  private:
@@ -228,6 +210,30 @@ class json_decoder {
     return out;
   }
 
+  // A level's member name in OTLP/JSON (lowerCamelCase) and in the proto (snake_case).
+  struct names {
+    const char* camel;
+    const char* snake;
+  };
+
+  // A request: resource groups > scope groups > items (spans or log records, read by `item`), each item
+  // placed in out.*list with the indexes of its resource and scope.
+  template <class Request, class T, class Item>
+  Request request_of(const json& doc, names groups, names scopes, names items, std::vector<T> Request::*list,
+                     Item&& item) {
+    need_object(doc);
+    Request out;
+    const json& all = array_member(doc, groups.camel, groups.snake);
+    for (std::size_t i = 0; i < all.size(); ++i)
+      within(indexed(groups.camel, i), [&] {
+        resource_group(all[i], out, scopes.camel, scopes.snake, [&](const json& sg, std::size_t ri) {
+          scope_group(sg, out, items.camel, items.snake,
+                      [&](const json& it, std::size_t si) { place(out.*list, item(it), ri, si); });
+        });
+      });
+    return out;
+  }
+
   template <class Request, class Items>
   void resource_group(const json& g, Request& out, const char* camel, const char* snake, Items&& items) {
     need_object(g);
@@ -323,10 +329,7 @@ class json_decoder {
     l.attributes = attributes(j);
     l.trace_id = id_member(j, "traceId", "trace_id", id_kind::trace, true);
     l.span_id = id_member(j, "spanId", "span_id", id_kind::span, true);
-    if (l.event_name.empty()) {
-      auto it = l.attributes.find("event.name");
-      if (it != l.attributes.end() && it->is_string()) l.event_name = it->get<std::string>();
-    }
+    event_name_from_attributes(l);
     return l;
   }
 

@@ -105,6 +105,29 @@ void post_signal(httplib::Server& server, const char* path, ingest::ingest_servi
   });
 }
 
+// A signal the receiver takes (/v1/traces, /v1/logs): decode (a bad request is counted and answered in its
+// own encoding), hand the request to the receiver, answer with the export response in the request's encoding.
+template <class Request>
+void post_export(httplib::Server& server, const char* path, signal sig,
+                 decode_result<Request> (*decode)(std::string_view, std::string_view, std::string_view,
+                                                  const limits&),
+                 export_outcome (receiver::*take)(const Request&), receiver& rx,
+                 ingest::ingest_service& ingest, const config& cfg, const limits& lim) {
+  post_signal(server, path, ingest, cfg,
+              [&rx, &ingest, lim, sig, decode, take](httplib::Response& res, const std::string& body,
+                                                     const std::string& ct, std::string_view ce) {
+                auto dec = decode(body, ct, ce, lim);
+                if (!dec.ok) {
+                  ingest.count_rejected("otlp_invalid");
+                  return reply_status(res, dec.enc, dec.error.http_status, dec.error.message);
+                }
+                const export_outcome out = (rx.*take)(dec.value);
+                res.status = 200;
+                res.set_content(export_response(sig, dec.enc, out.rejected, out.message),
+                                std::string(content_type_of(dec.enc)));
+              });
+}
+
 }  // namespace
 
 // Content that arrives concurrently with its span is never lost: the span side stores, then looks for held
@@ -159,32 +182,8 @@ export_outcome receiver::logs(const logs_request& req) {
 void mount(httplib::Server& server, receiver& rx, ingest::ingest_service& ingest, const config& cfg) {
   limits lim;
   lim.max_body_bytes = cfg.max_body_bytes;
-  post_signal(server, "/v1/traces", ingest, cfg,
-              [&rx, &ingest, lim](httplib::Response& res, const std::string& body, const std::string& ct,
-                                  std::string_view ce) {
-                auto dec = decode_traces(body, ct, ce, lim);
-                if (!dec.ok) {
-                  ingest.count_rejected("otlp_invalid");
-                  return reply_status(res, dec.enc, dec.error.http_status, dec.error.message);
-                }
-                const export_outcome out = rx.traces(dec.value);
-                res.status = 200;
-                res.set_content(export_response(signal::traces, dec.enc, out.rejected, out.message),
-                                std::string(content_type_of(dec.enc)));
-              });
-  post_signal(server, "/v1/logs", ingest, cfg,
-              [&rx, &ingest, lim](httplib::Response& res, const std::string& body, const std::string& ct,
-                                  std::string_view ce) {
-                auto dec = decode_logs(body, ct, ce, lim);
-                if (!dec.ok) {
-                  ingest.count_rejected("otlp_invalid");
-                  return reply_status(res, dec.enc, dec.error.http_status, dec.error.message);
-                }
-                const export_outcome out = rx.logs(dec.value);
-                res.status = 200;
-                res.set_content(export_response(signal::logs, dec.enc, out.rejected, out.message),
-                                std::string(content_type_of(dec.enc)));
-              });
+  post_export(server, "/v1/traces", signal::traces, &decode_traces, &receiver::traces, rx, ingest, cfg, lim);
+  post_export(server, "/v1/logs", signal::logs, &decode_logs, &receiver::logs, rx, ingest, cfg, lim);
   // Metrics: accepted and dropped; only the content type is checked, so a misconfigured exporter still
   // learns it speaks something we cannot read.
   post_signal(server, "/v1/metrics", ingest, cfg,

@@ -4,6 +4,7 @@
 // wire type is an error, since silently skipping it would drop data the client meant to send.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "otlp/decode.hpp"
 #include "otlp/decode_common.hpp"
@@ -39,35 +40,25 @@ class pb_decoder {
 
   traces_request traces(std::string_view body) {
     traces_request out;
-    reader r(body);
-    std::size_t i = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      if (f.number != 1) {
-        r.skip(f);
-        continue;
-      }
-      std::size_t base = 0;
-      auto bytes = bytes_of(r, f, base);
-      within(indexed("resource_spans", i++), [&] { resource_spans(bytes, base, out); });
-    }
+    each_message(body, 0, 1, "resource_spans", [&](std::string_view b, std::size_t base) {
+      resource_group(b, base, out, "scope_spans", "spans", out.spans,
+                     [&](std::string_view sb, std::size_t ss) {
+                       check_count(++spans_, lim_.max_spans, "spans");
+                       return span_of(sb, ss);
+                     });
+    });
     return out;
   }
 
   logs_request logs(std::string_view body) {
     logs_request out;
-    reader r(body);
-    std::size_t i = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      if (f.number != 1) {
-        r.skip(f);
-        continue;
-      }
-      std::size_t base = 0;
-      auto bytes = bytes_of(r, f, base);
-      within(indexed("resource_logs", i++), [&] { resource_logs(bytes, base, out); });
-    }
+    each_message(body, 0, 1, "resource_logs", [&](std::string_view b, std::size_t base) {
+      resource_group(b, base, out, "scope_logs", "log_records", out.records,
+                     [&](std::string_view lb, std::size_t ls) {
+                       check_count(++logs_, lim_.max_log_records, "log records");
+                       return log_of(lb, ls);
+                     });
+    });
     return out;
   }
 
@@ -95,23 +86,110 @@ class pb_decoder {
     need(f, wire_type::fixed64);
     return r.read_fixed64();
   }
+  // The same, for a named field: a failure's path names it.
+  std::string string_at(reader& r, const field_header& f, const char* name) {
+    return within(name, [&] { return string_of(r, f); });
+  }
+  static uint64_t fixed64_at(reader& r, const field_header& f, const char* name) {
+    return within(name, [&] { return fixed64_of(r, f); });
+  }
 
-  json any_value(std::string_view bytes, std::size_t base, std::size_t depth) {
-    json v;  // an AnyValue with no field set is null
+  // The walk of every message: on(r, f) for each field in wire order; a field it does not take (it returns
+  // false) is skipped, as proto3 readers must skip unknown fields.
+  template <class On>
+  static void each_field(std::string_view bytes, std::size_t base, On&& on) {
     reader r(bytes, base);
     while (!r.done()) {
       auto f = r.next_field();
-      std::size_t sub = 0;
+      if (!on(r, f)) r.skip(f);
+    }
+  }
+
+  // An embedded message field: decode(bytes, base) on its bytes, with `step` on the path of a failure inside.
+  template <class Decode>
+  static decltype(auto) message_of(reader& r, const field_header& f, std::string_view step, Decode&& decode) {
+    std::size_t sub = 0;
+    auto b = bytes_of(r, f, sub);
+    return within(step, [&]() -> decltype(auto) { return decode(b, sub); });
+  }
+
+  // Each occurrence of the repeated message field `number`, as name[0], name[1], ...; other fields are
+  // skipped.
+  template <class Decode>
+  static void each_message(std::string_view bytes, std::size_t base, uint32_t number, const char* name,
+                           Decode&& decode) {
+    std::size_t i = 0;
+    each_field(bytes, base, [&](reader& r, const field_header& f) {
+      if (f.number != number) return false;
+      message_of(r, f, indexed(name, i++), decode);
+      return true;
+    });
+  }
+
+  // Field bindings for the plain fields of a message: "field `number`, named `name` on a failure's path, is
+  // read into `out`". read_fields takes a message's bindings and its attributes field.
+  struct string_into {
+    uint32_t number;
+    const char* name;
+    std::string& out;
+  };
+  struct fixed64_into {
+    uint32_t number;
+    const char* name;
+    uint64_t& out;
+  };
+  struct id_into {
+    uint32_t number;
+    const char* name;
+    id_kind kind;
+    bool optional;
+    std::string& out;
+  };
+  bool take(reader& r, const field_header& f, const string_into& b) {
+    if (f.number != b.number) return false;
+    b.out = string_at(r, f, b.name);
+    return true;
+  }
+  static bool take(reader& r, const field_header& f, const fixed64_into& b) {
+    if (f.number != b.number) return false;
+    b.out = fixed64_at(r, f, b.name);
+    return true;
+  }
+  static bool take(reader& r, const field_header& f, const id_into& b) {
+    if (f.number != b.number) return false;
+    b.out = id_field(r, f, b.name, b.kind, b.optional);
+    return true;
+  }
+
+  // A message of plain fields (the bindings) and attributes (field `attributes_number`, KeyValues into
+  // attrs); a field neither takes is offered to `other` (r, f) -> bool, then skipped.
+  template <class Other, class... Bindings>
+  void read_fields(std::string_view bytes, std::size_t base, uint32_t attributes_number, json& attrs,
+                   Other&& other, const Bindings&... bindings) {
+    std::size_t i = 0;
+    each_field(bytes, base, [&](reader& r, const field_header& f) {
+      if (f.number == attributes_number) {
+        attribute(r, f, attrs, i);
+        return true;
+      }
+      return (take(r, f, bindings) || ...) || other(r, f);
+    });
+  }
+  static bool no_other(reader&, const field_header&) { return false; }
+
+  json any_value(std::string_view bytes, std::size_t base, std::size_t depth) {
+    json v;  // an AnyValue with no field set is null
+    each_field(bytes, base, [&](reader& r, const field_header& f) {
       switch (f.number) {
         case 1:
-          v = within("string_value", [&] { return string_of(r, f); });
-          break;
+          v = string_at(r, f, "string_value");
+          return true;
         case 2:
           v = varint_of(r, f) != 0;
-          break;
+          return true;
         case 3:
           v = static_cast<int64_t>(varint_of(r, f));
-          break;
+          return true;
         case 4: {
           const uint64_t raw = fixed64_of(r, f);
           double d = 0;
@@ -123,30 +201,30 @@ class pb_decoder {
             v = d > 0 ? "Infinity" : "-Infinity";
           else
             v = d;
-          break;
+          return true;
         }
-        case 5: {
-          auto b = bytes_of(r, f, sub);
-          v = within("array_value", [&] { return array_value(b, sub, depth + 1); });
-          break;
-        }
-        case 6: {
-          auto b = bytes_of(r, f, sub);
-          v = json::object();
-          within("kvlist_value", [&] { key_values(b, sub, depth + 1, v); });
-          break;
-        }
+        case 5:
+          v = message_of(r, f, "array_value",
+                         [&](std::string_view b, std::size_t sub) { return array_value(b, sub, depth + 1); });
+          return true;
+        case 6:
+          message_of(r, f, "kvlist_value", [&](std::string_view b, std::size_t sub) {
+            v = json::object();
+            key_values(b, sub, depth + 1, v);
+          });
+          return true;
         case 7: {
+          std::size_t sub = 0;
           auto b = bytes_of(r, f, sub);
           if (b.size() > lim_.max_value_bytes)
             within("bytes_value", [&] { check_string(b, lim_); });  // reports the size
           v = base64(b);
-          break;
+          return true;
         }
         default:
-          r.skip(f);
+          return false;
       }
-    }
+    });
     return v;
   }
 
@@ -158,54 +236,37 @@ class pb_decoder {
   json array_value(std::string_view bytes, std::size_t base, std::size_t depth) {
     check_depth(depth);
     json arr = json::array();
-    reader r(bytes, base);
-    while (!r.done()) {
-      auto f = r.next_field();
-      if (f.number != 1) {
-        r.skip(f);
-        continue;
-      }
+    each_field(bytes, base, [&](reader& r, const field_header& f) {
+      if (f.number != 1) return false;
       std::size_t sub = 0;
       auto b = bytes_of(r, f, sub);
       check_count(arr.size() + 1, lim_.max_attributes, "array elements");
       arr.push_back(within(indexed("values", arr.size()), [&] { return any_value(b, sub, depth); }));
-    }
+      return true;
+    });
     return arr;
   }
 
   // KeyValueList.values, or any message's `attributes`, when called per KeyValue field.
   void key_values(std::string_view bytes, std::size_t base, std::size_t depth, json& obj) {
     check_depth(depth);
-    reader r(bytes, base);
-    std::size_t i = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      if (f.number != 1) {
-        r.skip(f);
-        continue;
-      }
-      std::size_t sub = 0;
-      auto b = bytes_of(r, f, sub);
-      within(indexed("values", i++), [&] { key_value(b, sub, depth, obj); });
-    }
+    each_message(bytes, base, 1, "values",
+                 [&](std::string_view b, std::size_t sub) { key_value(b, sub, depth, obj); });
   }
 
   void key_value(std::string_view bytes, std::size_t base, std::size_t depth, json& obj) {
-    reader r(bytes, base);
     std::string key;
     json value;
-    while (!r.done()) {
-      auto f = r.next_field();
-      if (f.number == 1) {
-        key = within("key", [&] { return string_of(r, f); });
-      } else if (f.number == 2) {
-        std::size_t sub = 0;
-        auto b = bytes_of(r, f, sub);
-        value = within("value", [&] { return any_value(b, sub, depth); });
-      } else {
-        r.skip(f);
-      }
-    }
+    each_field(bytes, base, [&](reader& r, const field_header& f) {
+      if (f.number == 1)
+        key = string_at(r, f, "key");
+      else if (f.number == 2)
+        value = message_of(r, f, "value",
+                           [&](std::string_view b, std::size_t sub) { return any_value(b, sub, depth); });
+      else
+        return false;
+      return true;
+    });
     if (obj.size() >= lim_.max_attributes && !obj.contains(key))
       check_count(obj.size() + 1, lim_.max_attributes, "attributes");
     obj[key] = std::move(value);
@@ -213,286 +274,152 @@ class pb_decoder {
 
   // One `attributes` entry (a KeyValue) of a message, at AnyValue depth 0.
   void attribute(reader& r, const field_header& f, json& attrs, std::size_t& i) {
-    std::size_t sub = 0;
-    auto b = bytes_of(r, f, sub);
-    within(indexed("attributes", i++), [&] { key_value(b, sub, 0, attrs); });
+    message_of(r, f, indexed("attributes", i++),
+               [&](std::string_view b, std::size_t sub) { key_value(b, sub, 0, attrs); });
   }
 
   json resource(std::string_view bytes, std::size_t base) {
     json attrs = json::object();
-    reader r(bytes, base);
-    std::size_t i = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      if (f.number == 1)
-        attribute(r, f, attrs, i);
-      else
-        r.skip(f);
-    }
+    each_message(bytes, base, 1, "attributes",
+                 [&](std::string_view b, std::size_t sub) { key_value(b, sub, 0, attrs); });
     return attrs;
   }
 
   scope_info scope(std::string_view bytes, std::size_t base) {
     scope_info s;
-    reader r(bytes, base);
-    std::size_t i = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      switch (f.number) {
-        case 1:
-          s.name = within("name", [&] { return string_of(r, f); });
-          break;
-        case 2:
-          s.version = within("version", [&] { return string_of(r, f); });
-          break;
-        case 3:
-          attribute(r, f, s.attributes, i);
-          break;
-        default:
-          r.skip(f);
-      }
-    }
+    read_fields(bytes, base, 3, s.attributes, no_other, string_into{1, "name", s.name},
+                string_into{2, "version", s.version});
     return s;
   }
 
-  // Resource and scope may follow the spans on the wire, so their slots are taken first and filled in place.
-  template <class Request, class Items>
-  void resource_group(std::string_view bytes, std::size_t base, Request& out, const char* items_name,
-                      Items&& items) {
-    const std::size_t resource_index = out.resources.size();
-    out.resources.push_back(json::object());
-    reader r(bytes, base);
+  // A group message: its header (field 1, read by `header`) goes into a slot of `slots` taken first, since it
+  // may follow the items on the wire; each item (repeated field 2) is handed to `item` with the slot's index.
+  template <class Slot, class Header, class Item>
+  void group(std::string_view bytes, std::size_t base, std::vector<Slot>& slots, Slot empty,
+             const char* header_name, Header&& header, const char* items_name, Item&& item) {
+    const std::size_t index = slots.size();
+    slots.push_back(std::move(empty));
     std::size_t i = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      std::size_t sub = 0;
-      if (f.number == 1) {
-        auto b = bytes_of(r, f, sub);
-        out.resources[resource_index] = within("resource", [&] { return resource(b, sub); });
-      } else if (f.number == 2) {
-        auto b = bytes_of(r, f, sub);
-        within(indexed(items_name, i++), [&] { items(b, sub, resource_index); });
-      } else {
-        r.skip(f);
-      }
-    }
-  }
-
-  template <class Request, class Item>
-  void scope_group(std::string_view bytes, std::size_t base, Request& out, std::size_t resource_index,
-                   const char* item_name, Item&& item) {
-    const std::size_t scope_index = out.scopes.size();
-    out.scopes.emplace_back();
-    reader r(bytes, base);
-    std::size_t i = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      std::size_t sub = 0;
-      if (f.number == 1) {
-        auto b = bytes_of(r, f, sub);
-        out.scopes[scope_index] = within("scope", [&] { return scope(b, sub); });
-      } else if (f.number == 2) {
-        auto b = bytes_of(r, f, sub);
-        within(indexed(item_name, i++), [&] { item(b, sub, resource_index, scope_index); });
-      } else {
-        r.skip(f);
-      }
-    }
-  }
-
-  void resource_spans(std::string_view bytes, std::size_t base, traces_request& out) {
-    resource_group(bytes, base, out, "scope_spans", [&](std::string_view b, std::size_t sub, std::size_t ri) {
-      scope_group(b, sub, out, ri, "spans",
-                  [&](std::string_view sb, std::size_t ss, std::size_t ri2, std::size_t si) {
-                    check_count(++spans_, lim_.max_spans, "spans");
-                    out.spans.push_back(span_of(sb, ss));
-                    out.spans.back().resource_index = ri2;
-                    out.spans.back().scope_index = si;
-                  });
+    each_field(bytes, base, [&](reader& r, const field_header& f) {
+      if (f.number == 1)
+        slots[index] = message_of(r, f, header_name, header);
+      else if (f.number == 2)
+        message_of(r, f, indexed(items_name, i++),
+                   [&](std::string_view b, std::size_t sub) { item(b, sub, index); });
+      else
+        return false;
+      return true;
     });
   }
 
-  void resource_logs(std::string_view bytes, std::size_t base, logs_request& out) {
-    resource_group(bytes, base, out, "scope_logs", [&](std::string_view b, std::size_t sub, std::size_t ri) {
-      scope_group(b, sub, out, ri, "log_records",
-                  [&](std::string_view lb, std::size_t ls, std::size_t ri2, std::size_t si) {
-                    check_count(++logs_, lim_.max_log_records, "log records");
-                    out.records.push_back(log_of(lb, ls));
-                    out.records.back().resource_index = ri2;
-                    out.records.back().scope_index = si;
+  // ResourceSpans / ResourceLogs: the resource, its scope groups and their items (spans / log records, read
+  // by `item`), each item placed in `items` with the indexes of its resource and scope.
+  template <class Request, class T, class Item>
+  void resource_group(std::string_view bytes, std::size_t base, Request& out, const char* scopes_name,
+                      const char* items_name, std::vector<T>& items, Item&& item) {
+    auto resource_of = [&](std::string_view b, std::size_t sub) { return resource(b, sub); };
+    auto scope_of = [&](std::string_view b, std::size_t sub) { return scope(b, sub); };
+    group(bytes, base, out.resources, json::object(), "resource", resource_of, scopes_name,
+          [&](std::string_view sb, std::size_t ss, std::size_t ri) {
+            group(sb, ss, out.scopes, scope_info{}, "scope", scope_of, items_name,
+                  [&](std::string_view ib, std::size_t is, std::size_t si) {
+                    place(items, item(ib, is), ri, si);
                   });
-    });
+          });
   }
 
-  std::string id_field(reader& r, const field_header& f, const char* name, id_kind kind, bool optional) {
-    std::size_t sub = 0;
-    auto b = bytes_of(r, f, sub);
-    return within(name, [&] { return hex_id(b, kind, optional); });
+  static std::string id_field(reader& r, const field_header& f, const char* name, id_kind kind,
+                              bool optional) {
+    return message_of(r, f, name, [&](std::string_view b, std::size_t) { return hex_id(b, kind, optional); });
   }
 
   span span_of(std::string_view bytes, std::size_t base) {
     span s;
-    bool has_trace = false, has_span = false;
-    reader r(bytes, base);
-    std::size_t attrs = 0, events = 0, links = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      std::size_t sub = 0;
+    std::size_t events = 0, links = 0;
+    auto other = [&](reader& r, const field_header& f) {
       switch (f.number) {
-        case 1:
-          s.trace_id = id_field(r, f, "trace_id", id_kind::trace, false), has_trace = true;
-          break;
-        case 2:
-          s.span_id = id_field(r, f, "span_id", id_kind::span, false), has_span = true;
-          break;
-        case 4:
-          s.parent_span_id = id_field(r, f, "parent_span_id", id_kind::span, true);
-          break;
-        case 5:
-          s.name = within("name", [&] { return string_of(r, f); });
-          break;
         case 6:
           s.kind = static_cast<span_kind>(std::min<uint64_t>(varint_of(r, f), 5));
-          break;
-        case 7:
-          s.start_time_unix_nano = within("start_time_unix_nano", [&] { return fixed64_of(r, f); });
-          break;
-        case 8:
-          s.end_time_unix_nano = within("end_time_unix_nano", [&] { return fixed64_of(r, f); });
-          break;
-        case 9:
-          attribute(r, f, s.attributes, attrs);
-          break;
+          return true;
         case 11: {
+          std::size_t sub = 0;
           auto b = bytes_of(r, f, sub);
           check_count(s.events.size() + 1, lim_.max_attributes, "events in one span");
           s.events.push_back(within(indexed("events", events++), [&] { return event_of(b, sub); }));
-          break;
+          return true;
         }
         case 13: {
+          std::size_t sub = 0;
           auto b = bytes_of(r, f, sub);
           check_count(s.links.size() + 1, lim_.max_attributes, "links in one span");
           s.links.push_back(within(indexed("links", links++), [&] { return link_of(b, sub); }));
-          break;
+          return true;
         }
-        case 15: {
-          auto b = bytes_of(r, f, sub);
-          within("status", [&] { status_of(b, sub, s); });
-          break;
-        }
+        case 15:
+          message_of(r, f, "status", [&](std::string_view b, std::size_t sub) { status_of(b, sub, s); });
+          return true;
         default:
-          r.skip(f);
+          return false;
       }
-    }
-    if (!has_trace) within("trace_id", [] { fail("trace id is missing"); });
-    if (!has_span) within("span_id", [] { fail("span id is missing"); });
+    };
+    read_fields(
+        bytes, base, 9, s.attributes, other, id_into{1, "trace_id", id_kind::trace, false, s.trace_id},
+        id_into{2, "span_id", id_kind::span, false, s.span_id},
+        id_into{4, "parent_span_id", id_kind::span, true, s.parent_span_id}, string_into{5, "name", s.name},
+        fixed64_into{7, "start_time_unix_nano", s.start_time_unix_nano},
+        fixed64_into{8, "end_time_unix_nano", s.end_time_unix_nano});
+    // A required id read from the wire is never empty (hex_id refuses that), so empty means it was missing.
+    if (s.trace_id.empty()) within("trace_id", [] { fail("trace id is missing"); });
+    if (s.span_id.empty()) within("span_id", [] { fail("span id is missing"); });
     return s;
   }
 
   void status_of(std::string_view bytes, std::size_t base, span& s) {
-    reader r(bytes, base);
-    while (!r.done()) {
-      auto f = r.next_field();
+    each_field(bytes, base, [&](reader& r, const field_header& f) {
       if (f.number == 2)
-        s.status_message = within("message", [&] { return string_of(r, f); });
+        s.status_message = string_at(r, f, "message");
       else if (f.number == 3)
         s.status = static_cast<status_code>(std::min<uint64_t>(varint_of(r, f), 2));
       else
-        r.skip(f);
-    }
+        return false;
+      return true;
+    });
   }
 
   span_event event_of(std::string_view bytes, std::size_t base) {
     span_event e;
-    reader r(bytes, base);
-    std::size_t attrs = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      switch (f.number) {
-        case 1:
-          e.time_unix_nano = within("time_unix_nano", [&] { return fixed64_of(r, f); });
-          break;
-        case 2:
-          e.name = within("name", [&] { return string_of(r, f); });
-          break;
-        case 3:
-          attribute(r, f, e.attributes, attrs);
-          break;
-        default:
-          r.skip(f);
-      }
-    }
+    read_fields(bytes, base, 3, e.attributes, no_other, fixed64_into{1, "time_unix_nano", e.time_unix_nano},
+                string_into{2, "name", e.name});
     return e;
   }
 
   span_link link_of(std::string_view bytes, std::size_t base) {
     span_link l;
-    reader r(bytes, base);
-    std::size_t attrs = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      switch (f.number) {
-        case 1:
-          l.trace_id = id_field(r, f, "trace_id", id_kind::trace, false);
-          break;
-        case 2:
-          l.span_id = id_field(r, f, "span_id", id_kind::span, false);
-          break;
-        case 4:
-          attribute(r, f, l.attributes, attrs);
-          break;
-        default:
-          r.skip(f);
-      }
-    }
+    read_fields(bytes, base, 4, l.attributes, no_other,
+                id_into{1, "trace_id", id_kind::trace, false, l.trace_id},
+                id_into{2, "span_id", id_kind::span, false, l.span_id});
     return l;
   }
 
   log_record log_of(std::string_view bytes, std::size_t base) {
     log_record l;
-    reader r(bytes, base);
-    std::size_t attrs = 0;
-    while (!r.done()) {
-      auto f = r.next_field();
-      std::size_t sub = 0;
-      switch (f.number) {
-        case 1:
-          l.time_unix_nano = within("time_unix_nano", [&] { return fixed64_of(r, f); });
-          break;
-        case 11:
-          l.observed_time_unix_nano = within("observed_time_unix_nano", [&] { return fixed64_of(r, f); });
-          break;
-        case 2:
-          l.severity_number = static_cast<int>(std::min<uint64_t>(varint_of(r, f), 24));
-          break;
-        case 3:
-          l.severity_text = within("severity_text", [&] { return string_of(r, f); });
-          break;
-        case 5: {
-          auto b = bytes_of(r, f, sub);
-          l.body = within("body", [&] { return any_value(b, sub, 0); });
-          break;
-        }
-        case 6:
-          attribute(r, f, l.attributes, attrs);
-          break;
-        case 9:
-          l.trace_id = id_field(r, f, "trace_id", id_kind::trace, true);
-          break;
-        case 10:
-          l.span_id = id_field(r, f, "span_id", id_kind::span, true);
-          break;
-        case 12:
-          l.event_name = within("event_name", [&] { return string_of(r, f); });
-          break;
-        default:
-          r.skip(f);
-      }
-    }
-    if (l.event_name.empty()) {
-      auto it = l.attributes.find("event.name");
-      if (it != l.attributes.end() && it->is_string()) l.event_name = it->get<std::string>();
-    }
+    auto other = [&](reader& r, const field_header& f) {
+      if (f.number == 2)
+        l.severity_number = static_cast<int>(std::min<uint64_t>(varint_of(r, f), 24));
+      else if (f.number == 5)
+        l.body = message_of(r, f, "body",
+                            [&](std::string_view b, std::size_t sub) { return any_value(b, sub, 0); });
+      else
+        return false;
+      return true;
+    };
+    read_fields(bytes, base, 6, l.attributes, other, fixed64_into{1, "time_unix_nano", l.time_unix_nano},
+                fixed64_into{11, "observed_time_unix_nano", l.observed_time_unix_nano},
+                string_into{3, "severity_text", l.severity_text},
+                id_into{9, "trace_id", id_kind::trace, true, l.trace_id},
+                id_into{10, "span_id", id_kind::span, true, l.span_id},
+                string_into{12, "event_name", l.event_name});
+    event_name_from_attributes(l);
     return l;
   }
 

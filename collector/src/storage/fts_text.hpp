@@ -4,8 +4,10 @@
 // elsewhere). Thread safety: pure functions.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace llmtrace::storage {
 
@@ -16,5 +18,20 @@ std::string fts_index_text(std::string_view text);
 // ANDed. Empty when the text has no token that could match anything (only spaces or ASCII punctuation).
 // all_prefix: every token matches as a prefix, as if each ended in '*'.
 std::string fts_match_query(std::string_view text, bool all_prefix = false);
+
+// The pieces both stores' search shares (SQLite's FTS5 query above, PostgreSQL's tsvector/tsquery in
+// pg_search), so that the two read and split text the same way.
+
+// Length (1..4) of the UTF-8 sequence at s[i] (i < s.size()) and its code point in cp. Lenient, as unicode61
+// is: an ill-formed byte is one byte with code point U+FFFD (overlongs and surrogates are not checked).
+std::size_t fts_decode(std::string_view s, std::size_t i, char32_t& cp);
+
+// One whitespace-separated word of a user's query; trailing '*'s are cut off and make it a prefix word.
+struct fts_query_word {
+  std::string_view text;  // never empty before the '*'s were cut; may be empty after ("*")
+  bool prefix = false;    // the user wrote word*, or all_prefix was set
+};
+// The words of a query in order (split at bytes <= ' ').
+std::vector<fts_query_word> fts_query_words(std::string_view text, bool all_prefix);
 
 }  // namespace llmtrace::storage

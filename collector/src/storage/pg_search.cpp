@@ -4,50 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "json_text/json_text.hpp"
 #include "storage/fts_text.hpp"
 #include "storage/pg_write_tx.hpp"
 #include "storage/sqlite_search.hpp"
 
 namespace llmtrace::storage::pg {
 namespace {
-
-// One UTF-8 sequence at s[i]: its length and code point (invalid bytes: one byte, code point 0xFFFD).
-size_t decode(std::string_view s, size_t i, uint32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  size_t len = (b0 & 0xE0) == 0xC0 ? 2 : (b0 & 0xF0) == 0xE0 ? 3 : (b0 & 0xF8) == 0xF0 ? 4 : 0;
-  cp = 0xFFFD;
-  if (len == 0 || i + len > s.size()) return 1;
-  uint32_t v = b0 & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 1;
-    v = (v << 6) | (b & 0x3F);
-  }
-  cp = v;
-  return len;
-}
-
-void encode(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // Separators as unicode61 sees them, for the ranges that matter in practice: ASCII punctuation and space,
 // Latin-1 symbols, general punctuation, CJK symbols and punctuation, full-width punctuation.
@@ -113,13 +76,13 @@ std::vector<std::string> tokens(std::string_view s) {
   std::string cur;
   size_t i = 0;
   while (i < s.size()) {
-    uint32_t cp = 0;
-    i += decode(s, i, cp);
+    char32_t cp = 0;
+    i += fts_decode(s, i, cp);
     if (separator(cp)) {
       if (!cur.empty()) out.push_back(std::move(cur));
       cur.clear();
     } else {
-      encode(fold(cp), cur);
+      json_text::append_utf8(cur, fold(cp));
     }
   }
   if (!cur.empty()) out.push_back(std::move(cur));
@@ -157,31 +120,17 @@ std::string tsvector_literal(std::string_view indexed) {
 
 std::string tsquery_literal(std::string_view text, bool all_prefix) {
   std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && static_cast<unsigned char>(text[i]) <= ' ') ++i;
-    size_t j = i;
-    while (j < text.size() && static_cast<unsigned char>(text[j]) > ' ') ++j;
-    if (j > i) {
-      std::string_view tok = text.substr(i, j - i);
-      bool prefix = all_prefix;
-      while (!tok.empty() && tok.back() == '*') {
-        tok.remove_suffix(1);
-        prefix = true;
-      }
-      auto words = tokens(fts_index_text(tok));
-      if (!words.empty()) {
-        if (!out.empty()) out += " & ";
-        out += '(';
-        for (size_t k = 0; k < words.size(); ++k) {
-          if (k) out += " <-> ";
-          quote_lexeme(words[k], out);
-          if (prefix && k + 1 == words.size()) out += ":*";
-        }
-        out += ')';
-      }
+  for (const auto& w : fts_query_words(text, all_prefix)) {
+    auto words = tokens(fts_index_text(w.text));
+    if (words.empty()) continue;
+    if (!out.empty()) out += " & ";
+    out += '(';
+    for (size_t k = 0; k < words.size(); ++k) {
+      if (k) out += " <-> ";
+      quote_lexeme(words[k], out);
+      if (w.prefix && k + 1 == words.size()) out += ":*";
     }
-    i = j;
+    out += ')';
   }
   return out;
 }
