@@ -4,10 +4,10 @@
 // endpoint is a closed loopback port. Usage: llmtrace_bench_trace_profile [calls per round, default 16384]
 //
 // Tail mode (issue 14: why is p99.9 worse with the collector up?): llmtrace_bench_trace_profile --tail
-// --collector BIN --work DIR [calls per round] runs the same loop against a real collector and against a
-// closed port, and after every call reads this thread's getrusage counters (outside the timed span) to
-// attribute each call above 5 us: an involuntary context switch (the thread lost its CPU), a minor page fault
-// (a fresh buffer touched), or neither. It also reports the flusher's share of CPU over the loop.
+// --collector BIN --work DIR [--warm] [calls per round] runs the same loop against a real collector and
+// against a closed port, and after every call reads this thread's getrusage counters (outside the timed span)
+// to attribute each call above 5 us: an involuntary context switch (the thread lost its CPU), a minor page
+// fault (a fresh buffer touched), or neither. It also reports the flusher's share of CPU over the loop.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -109,6 +109,12 @@ int tail_main(int argc, char** argv, int per_round) {
   collector.start(bin, db);
   const std::string down = "http://127.0.0.1:" + std::to_string(lb::free_loopback_port());
   tail_counts up_c, down_c;
+  // --warm: one unrecorded round first, so that neither side pays for filling the process-wide buffer pool
+  // (without it the collector-up side, which runs first, takes all of the cold pool's page faults).
+  if (std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string(a) == "--warm"; })) {
+    tail_counts warm;
+    tail_round(down, p, per_round, warm);
+  }
   for (int round = 0; round < 6; ++round) {
     tail_round(collector.base_url(), p, per_round, up_c);
     tail_round(down, p, per_round, down_c);
@@ -142,6 +148,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--tail")
       tail = true;
+    else if (a == "--warm")
+      continue;
     else if (a == "--collector" || a == "--work")
       ++i;
     else

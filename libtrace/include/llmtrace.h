@@ -26,20 +26,24 @@ typedef enum lt_status {
   LT_OK = 0,
   LT_EINVAL = -1, /* bad argument (NULL where not allowed, text not shaped like a JSON object, bad options) */
   LT_ENOMEM = -2, /* allocation failed */
-  LT_EQUEUE_FULL = -3, /* the queue's byte budget is used up: the record was dropped and counted */
-  LT_ETIMEOUT = -4,    /* lt_flush / lt_shutdown only: the deadline passed before everything was delivered */
-  LT_EDISABLED = -5,   /* the client is disabled (LLMTRACE_DISABLED=1 or options.disabled): nothing done */
-  LT_ESTOPPED = -6,    /* the client was shut down */
-  LT_EVERSION = -7,    /* lt_options.version is not one this library knows */
-  LT_EINTERNAL = -8    /* unexpected internal error */
+  LT_EQUEUE_FULL = -3,  /* the queue's byte budget is used up: the record was dropped and counted */
+  LT_ETIMEOUT = -4,     /* lt_flush / lt_shutdown only: the deadline passed before everything was delivered */
+  LT_EDISABLED = -5,    /* the client is disabled (LLMTRACE_DISABLED=1 or options.disabled): nothing done */
+  LT_ESTOPPED = -6,     /* the client was shut down */
+  LT_EVERSION = -7,     /* lt_options.version (lt_score.version) is not one this library knows */
+  LT_EINTERNAL = -8,    /* unexpected internal error */
+  LT_ENOTFOUND = -9,    /* lt_score_send: the collector has no such record or session (HTTP 404) */
+  LT_EREJECTED = -10,   /* lt_score_send: the collector refused it otherwise (HTTP 400 bad value, 401, ...) */
+  LT_EUNREACHABLE = -11 /* lt_score_send: no answer (connection refused, timeout, not HTTP) */
 } lt_status;
 
 /* 2: adds `protocol`. Version 1 structs (without it) are still accepted. */
 #define LT_OPTIONS_VERSION 2u
 
-#define LT_PROTOCOL_NATIVE 0    /* POST <endpoint>/api/traces (the collector's own batches) */
-#define LT_PROTOCOL_OTLP_JSON 1 /* POST <endpoint>/v1/traces, OTLP/HTTP JSON (any OpenTelemetry Collector) \
-                                 */
+#define LT_PROTOCOL_NATIVE 0 /* POST <endpoint>/api/traces (the collector's own batches) */
+#define LT_PROTOCOL_OTLP_JSON                                                  \
+  1 /* POST <endpoint>/v1/traces, OTLP/HTTP JSON (any OpenTelemetry Collector) \
+     */
 
 #define LT_OVERFLOW_DROP_NEW 0
 #define LT_OVERFLOW_BLOCK 1
@@ -154,6 +158,39 @@ LT_API const char* lt_span_id(const lt_span* s);
 LT_API const char* lt_span_trace_id(const lt_span* s);
 LT_API const char* lt_span_parent_id(const lt_span* s);
 LT_API const char* lt_span_session_id(const lt_span* s);
+
+/* ---- Scores: feedback or an evaluation attached to a record (a turn's call) or a session. ----
+ * lt_score_send makes ONE direct POST to <endpoint>/api/records/<id>/scores (or /api/sessions/<id>/scores)
+ * with the client's API key and connect/request timeouts; it does not go through the trace queue (lt_flush
+ * first if the record may still be queued), blocks for that request and is never retried (a repeated POST
+ * would store the score twice). Returns LT_OK (stored), LT_EINVAL (NULL/empty id or name, a bad target or
+ * type, a number that is not finite, a version this library does not know: LT_EVERSION), LT_ENOTFOUND,
+ * LT_EREJECTED (lt_last_error has the collector's message and the field it named), LT_EUNREACHABLE,
+ * LT_EDISABLED, LT_ESTOPPED or LT_ENOMEM. Fill the struct with lt_score_init, then set its fields. */
+typedef enum lt_score_target { LT_SCORE_RECORD = 0, LT_SCORE_SESSION = 1 } lt_score_target;
+typedef enum lt_score_type {
+  LT_SCORE_BOOL = 0,   /* thumbs up (non-zero) / down (0): sent as true / false */
+  LT_SCORE_NUMBER = 1, /* a finite number, e.g. 0.8 */
+  LT_SCORE_LABEL = 2   /* a string, e.g. "hallucination" (the collector takes up to 1024 bytes) */
+} lt_score_type;
+
+#define LT_SCORE_VERSION 1u
+
+typedef struct lt_score {
+  uint32_t version;      /* LT_SCORE_VERSION */
+  int32_t target;        /* lt_score_target (default LT_SCORE_RECORD) */
+  const char* target_id; /* the record's or the session's id, NUL terminated */
+  const char* name;      /* e.g. "thumbs", NUL terminated, not empty */
+  int32_t type;          /* lt_score_type: which one of the three value fields below is sent */
+  int32_t boolean;       /* LT_SCORE_BOOL: non-zero true, 0 false */
+  double number;         /* LT_SCORE_NUMBER */
+  const char* label;     /* LT_SCORE_LABEL: NUL terminated (NULL: "") */
+  const char* comment;   /* optional, NUL terminated; NULL or "": none */
+} lt_score;
+
+/* Sets version and the defaults (record target, boolean false, no comment). */
+LT_API void lt_score_init(lt_score* s);
+LT_API lt_status lt_score_send(lt_client* c, const lt_score* s);
 
 /* Writes a new time-ordered UUIDv7 and a NUL into buf; len must be at least 37. */
 LT_API lt_status lt_new_id(char* buf, size_t len);

@@ -1,4 +1,5 @@
 // The C API boundary: converts lt_* calls to the C++ client and catches every exception.
+#include <iterator>
 #include <new>
 #include <string>
 
@@ -60,6 +61,23 @@ lt_status from_trace(llmtrace::trace_result r) noexcept {
       return fail(LT_EINVAL, "record is not a JSON object");
   }
   return fail(LT_EINTERNAL, "unknown result");
+}
+
+// Indexed by llmtrace::score_status.
+constexpr lt_status k_score_codes[] = {LT_OK,           LT_EINVAL,    LT_ENOTFOUND, LT_EREJECTED,
+                                       LT_EUNREACHABLE, LT_EDISABLED, LT_ESTOPPED,  LT_EINTERNAL};
+static_assert(std::size(k_score_codes) == static_cast<std::size_t>(llmtrace::score_status::internal) + 1);
+
+lt_status from_score(const llmtrace::score_result& r) noexcept {
+  if (r) return ok();
+  const auto code = k_score_codes[static_cast<std::size_t>(r.status)];
+  try {
+    std::string msg = r.message;
+    if (!r.field.empty()) msg += " (field: " + r.field + ")";
+    return fail(code, msg.c_str());
+  } catch (...) {
+    return fail(code, "score not stored");
+  }
 }
 
 }  // namespace
@@ -239,6 +257,37 @@ const char* lt_span_parent_id(const lt_span* s) {
 }
 const char* lt_span_session_id(const lt_span* s) {
   return s ? s->s.session_id().c_str() : "";
+}
+
+void lt_score_init(lt_score* s) {
+  if (!s) return;
+  *s = lt_score{};
+  s->version = LT_SCORE_VERSION;
+  s->target = LT_SCORE_RECORD;
+  s->type = LT_SCORE_BOOL;
+}
+
+lt_status lt_score_send(lt_client* c, const lt_score* s) {
+  if (!c) return fail(LT_EINVAL, "client is NULL");
+  if (!s) return fail(LT_EINVAL, "score is NULL");
+  if (s->version != LT_SCORE_VERSION) return fail(LT_EVERSION, "lt_score.version is not LT_SCORE_VERSION");
+  if (s->target != LT_SCORE_RECORD && s->target != LT_SCORE_SESSION)
+    return fail(LT_EINVAL, "target must be LT_SCORE_RECORD or LT_SCORE_SESSION");
+  if (!s->target_id || !*s->target_id) return fail(LT_EINVAL, "target_id is NULL or empty");
+  if (!s->name || !*s->name) return fail(LT_EINVAL, "name is NULL or empty");
+  const auto target =
+      s->target == LT_SCORE_SESSION ? llmtrace::score_target::session : llmtrace::score_target::record;
+  const std::string_view comment = s->comment ? s->comment : "";
+  switch (s->type) {
+    case LT_SCORE_BOOL:
+      return from_score(c->c.score(target, s->target_id, s->name, s->boolean != 0, comment));
+    case LT_SCORE_NUMBER:
+      return from_score(c->c.score(target, s->target_id, s->name, s->number, comment));
+    case LT_SCORE_LABEL:
+      return from_score(c->c.score(target, s->target_id, s->name, s->label ? s->label : "", comment));
+    default:
+      return fail(LT_EINVAL, "type must be LT_SCORE_BOOL, LT_SCORE_NUMBER or LT_SCORE_LABEL");
+  }
 }
 
 lt_status lt_new_id(char* buf, size_t len) {

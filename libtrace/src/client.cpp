@@ -1,9 +1,11 @@
 // The public facade: client, session and the default client forward to client::impl (client_impl.hpp);
 // options::from_env is the one place that reads the environment.
 #include <cstdlib>
+#include <iterator>
 #include <utility>
 
 #include "client_access.hpp"
+#include "enum_names.hpp"
 #include "fork.hpp"
 #include "http_exporter.hpp"
 #include "ids.hpp"
@@ -21,54 +23,23 @@ const char* version() noexcept {
   return LLMTRACE_VERSION;
 }
 
+namespace {
+constexpr const char* k_flush_names[] = {"ok", "timeout", "disabled", "stopped"};
+static_assert(std::size(k_flush_names) == static_cast<std::size_t>(flush_result::stopped) + 1);
+constexpr const char* k_trace_names[] = {"ok", "queue_full", "disabled", "stopped", "invalid"};
+static_assert(std::size(k_trace_names) == static_cast<std::size_t>(trace_result::invalid) + 1);
+constexpr const char* k_kind_names[] = {"llm", "agent", "tool", "retrieval", "embedding", "chain", "other"};
+static_assert(std::size(k_kind_names) == static_cast<std::size_t>(kind::other) + 1);
+}  // namespace
+
 const char* to_string(flush_result r) noexcept {
-  switch (r) {
-    case flush_result::ok:
-      return "ok";
-    case flush_result::timeout:
-      return "timeout";
-    case flush_result::disabled:
-      return "disabled";
-    case flush_result::stopped:
-      return "stopped";
-  }
-  return "unknown";
+  return detail::name_of(r, k_flush_names, "unknown");
 }
-
 const char* to_string(trace_result r) noexcept {
-  switch (r) {
-    case trace_result::ok:
-      return "ok";
-    case trace_result::queue_full:
-      return "queue_full";
-    case trace_result::disabled:
-      return "disabled";
-    case trace_result::stopped:
-      return "stopped";
-    case trace_result::invalid:
-      return "invalid";
-  }
-  return "unknown";
+  return detail::name_of(r, k_trace_names, "unknown");
 }
-
 const char* to_string(kind k) noexcept {
-  switch (k) {
-    case kind::llm:
-      return "llm";
-    case kind::agent:
-      return "agent";
-    case kind::tool:
-      return "tool";
-    case kind::retrieval:
-      return "retrieval";
-    case kind::embedding:
-      return "embedding";
-    case kind::chain:
-      return "chain";
-    case kind::other:
-      return "other";
-  }
-  return "other";
+  return detail::name_of(k, k_kind_names, "other");
 }
 
 std::string new_id() {

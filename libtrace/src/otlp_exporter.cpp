@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <ctime>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #ifndef LLMTRACE_VERSION
@@ -17,7 +16,6 @@ namespace llmtrace::detail {
 namespace {
 
 using nlohmann::json;
-using std::chrono::milliseconds;
 
 bool is_hex(std::string_view s, std::size_t n) {
   if (s.size() != n) return false;
@@ -241,16 +239,14 @@ json span_of(const json& r) {
   return s;
 }
 
-bool is_retryable_status(int s) {
-  return s == 429 || s == 502 || s == 503 || s == 504;
-}
-
-int64_t parse_retry_after_ms(const httplib::Result& res) {
-  if (!res || !res->has_header("Retry-After")) return -1;
-  const std::string v = res->get_header_value("Retry-After");
-  if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) return -1;
-  if (v.size() > 9) return 1000LL * 999999999;
-  return std::stoll(v) * 1000;
+// ExportTraceServiceResponse: partialSuccess.rejectedSpans (an int64, as a string or a number).
+uint64_t rejected_spans(const std::string& body, uint64_t) {
+  const json j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("partialSuccess") || !j["partialSuccess"].is_object()) return 0;
+  const json& rs = j["partialSuccess"].value("rejectedSpans", json());
+  if (rs.is_number_unsigned()) return rs.get<uint64_t>();
+  if (rs.is_string()) return std::strtoull(rs.get_ref<const std::string&>().c_str(), nullptr, 10);
+  return 0;
 }
 
 }  // namespace
@@ -261,35 +257,11 @@ std::string record_to_otlp_span(std::string_view record_json) {
   return dump(span_of(r));
 }
 
-otlp_json_exporter::otlp_json_exporter(const options& opts) : opts_(opts) {
-  std::string ep = opts_.endpoint;
-  while (!ep.empty() && ep.back() == '/') ep.pop_back();
-  const auto scheme_end = ep.find("://");
-  const auto path_start = ep.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
-  scheme_host_ = path_start == std::string::npos ? ep : ep.substr(0, path_start);
-  path_ = (path_start == std::string::npos ? std::string() : ep.substr(path_start)) + "/v1/traces";
-  jitter_state_ ^= reinterpret_cast<uintptr_t>(this);
-}
-
-otlp_json_exporter::~otlp_json_exporter() = default;
-
-void otlp_json_exporter::ensure_client() {
-  std::lock_guard lk(mu_);
-  if (client_) return;
-  auto c = std::make_unique<httplib::Client>(scheme_host_);
-  c->set_keep_alive(true);
-  c->set_tcp_nodelay(true);
-  c->set_connection_timeout(opts_.connect_timeout);
-  c->set_read_timeout(opts_.request_timeout);
-  c->set_write_timeout(opts_.request_timeout);
-  c->set_compress(opts_.gzip);
-  if (!opts_.api_key.empty()) c->set_bearer_token_auth(opts_.api_key);
-  client_ = std::move(c);
-}
+otlp_json_exporter::otlp_json_exporter(const options& opts)
+    : transport_(opts, "/v1/traces", {"OTLP receiver", "spans", &rejected_spans}, 0x9E3779B97F4A7C15ull) {}
 
 void otlp_json_exporter::shutdown(steady_clock::time_point) noexcept {
-  std::lock_guard lk(mu_);
-  if (client_) client_->stop();
+  transport_.shutdown();
 }
 
 export_outcome otlp_json_exporter::export_batch(std::span<const std::string_view> records,
@@ -312,73 +284,12 @@ export_outcome otlp_json_exporter::export_batch(std::span<const std::string_view
     }
     body += "]}]}]}";
     if (n == 0) return {export_result::success, 0, invalid};
-    ensure_client();
-    export_outcome out = post(body, n, ctx);
+    export_outcome out = transport_.post(body, n, ctx);
     if (out.result == export_result::success) out.rejected += invalid;
     return out;
   } catch (...) {
     ctx.warn(warn_kind::internal, "exporter error");
     return {};
-  }
-}
-
-export_outcome otlp_json_exporter::post(const std::string& body, uint64_t n, export_context& ctx) {
-  int attempt = 0;
-  for (;;) {
-    if (ctx.aborted()) return {export_result::aborted};
-    if (const auto deadline = ctx.deadline()) {
-      const auto left = std::chrono::duration_cast<milliseconds>(*deadline - steady_clock::now());
-      if (left.count() <= 0) return {export_result::aborted};
-      std::lock_guard lk(mu_);
-      client_->set_read_timeout(std::min(opts_.request_timeout, left));
-      client_->set_write_timeout(std::min(opts_.request_timeout, left));
-      client_->set_connection_timeout(std::min(opts_.connect_timeout, left));
-    }
-    ctx.count_request();
-    httplib::Result res = client_->Post(path_, body, "application/json");
-    if (res && res->status >= 200 && res->status < 300) {
-      // ExportTraceServiceResponse: partialSuccess.rejectedSpans (an int64, as a string or a number).
-      uint64_t rejected = 0;
-      const json j = json::parse(res->body, nullptr, false);
-      if (j.is_object() && j.contains("partialSuccess") && j["partialSuccess"].is_object()) {
-        const json& rs = j["partialSuccess"].value("rejectedSpans", json());
-        if (rs.is_number_unsigned()) rejected = rs.get<uint64_t>();
-        if (rs.is_string()) rejected = std::strtoull(rs.get_ref<const std::string&>().c_str(), nullptr, 10);
-        rejected = std::min(rejected, n);
-      }
-      if (rejected)
-        ctx.warn(warn_kind::rejected, "OTLP receiver rejected " + std::to_string(rejected) + " of " +
-                                          std::to_string(n) + " spans in a batch (not retried)");
-      return {export_result::success, n - rejected, rejected};
-    }
-    const bool retryable = !res || is_retryable_status(res->status);
-    if (!retryable || attempt >= opts_.max_retries) {
-      if (!res)
-        ctx.warn(warn_kind::connection, "cannot reach " + scheme_host_ + " (" +
-                                            httplib::to_string(res.error()) + "); batch of " +
-                                            std::to_string(n) + " spans dropped");
-      else
-        ctx.warn(warn_kind::http_status, "OTLP receiver answered HTTP " + std::to_string(res->status) +
-                                             "; batch of " + std::to_string(n) + " spans dropped");
-      return {export_result::failure};
-    }
-    int64_t delay = parse_retry_after_ms(res);
-    if (delay < 0) {
-      const int64_t base = std::max<int64_t>(1, opts_.initial_backoff.count());
-      const int64_t cap = std::max<int64_t>(base, opts_.max_backoff.count());
-      int64_t step = base;
-      for (int k = 0; k < attempt && step < cap; ++k) step *= 2;
-      step = std::min(step, cap);
-      jitter_state_ = jitter_state_ * 6364136223846793005ull + 1442695040888963407ull;
-      const double frac =
-          0.5 + 0.5 * static_cast<double>(jitter_state_ >> 11) / static_cast<double>(1ull << 53);
-      delay = static_cast<int64_t>(static_cast<double>(step) * frac);
-    } else {
-      delay = std::min<int64_t>(delay, std::max<int64_t>(opts_.max_backoff.count(), 0));
-    }
-    ++attempt;
-    ctx.count_retry();
-    ctx.sleep_until(steady_clock::now() + milliseconds(delay));
   }
 }
 

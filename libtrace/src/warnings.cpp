@@ -2,26 +2,16 @@
 
 #include <chrono>
 #include <cstdio>
+#include <iterator>
+
+#include "enum_names.hpp"
 
 namespace llmtrace::detail {
 namespace {
 
-const char* warn_name(warn_kind k) noexcept {
-  switch (k) {
-    case warn_kind::queue_full:
-      return "queue_full";
-    case warn_kind::http_status:
-      return "http_status";
-    case warn_kind::connection:
-      return "connection";
-    case warn_kind::rejected:
-      return "rejected";
-    case warn_kind::invalid:
-      return "invalid";
-    default:
-      return "internal";
-  }
-}
+constexpr const char* k_warn_names[] = {"queue_full", "http_status", "connection",
+                                        "rejected",   "invalid",     "internal"};
+static_assert(std::size(k_warn_names) == static_cast<std::size_t>(warn_kind::count_));
 
 }  // namespace
 
@@ -34,7 +24,7 @@ void warner::warn(warn_kind k, const std::string& msg) noexcept {
     int64_t prev = last.load(std::memory_order_relaxed);
     if (prev != 0 && now - prev < 10000) return;
     if (!last.compare_exchange_strong(prev, now)) return;
-    const std::string line = std::string("llmtrace: ") + warn_name(k) + ": " + msg;
+    const std::string line = std::string("llmtrace: ") + name_of(k, k_warn_names, "internal") + ": " + msg;
     if (sink_)
       sink_(line);
     else

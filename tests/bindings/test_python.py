@@ -134,6 +134,28 @@ class ClientTests(unittest.TestCase):
         self.assertFalse(c.trace(session_id="py-1"))
         self.assertIs(c.trace(session_id="py-1"), llmtrace.TraceResult.STOPPED)
 
+    def test_non_ascii_text_arrives_intact_and_a_lone_surrogate_is_dropped_and_counted(self):
+        # trace() writes non-ASCII as \u escapes (emoji as a surrogate pair); the receiver decodes the same text.
+        c = llmtrace.Client(endpoint=self.fc.endpoint)
+        text = "你好，世界 é 😀"
+        self.assertTrue(c.trace(session_id="对话-1", request={"messages": [{"role": "user", "content": text}]},
+                                metadata={"标签": text}))
+        self.assertTrue(c.trace(session_id="lone", request={"content": "bad \ud800 half"}))  # not valid text
+        self.assertTrue(c.trace(session_id="nan", latency_ms=float("nan")))  # NaN is not JSON
+        self.assertTrue(c.flush(5.0))
+        with self.fc.lock:
+            recs = list(self.fc.records)
+        self.assertEqual([r["session_id"] for r in recs], ["对话-1"])
+        self.assertEqual(recs[0]["request"]["messages"][0]["content"], text)
+        self.assertEqual(recs[0]["metadata"], {"标签": text})
+        s = c.stats()
+        self.assertEqual((s["sent"], s["invalid"], s["failed"]), (1, 2, 2))
+        loop = {}
+        loop["self"] = loop
+        with self.assertRaises((RecursionError, ValueError)):
+            c.trace(session_id="loop", request=loop)
+        c.shutdown(2.0)
+
     def test_results_say_why_and_invalid_json_is_counted_not_sent(self):
         c = llmtrace.Client(endpoint=self.fc.endpoint)
         self.assertIs(c.trace_json("[1]"), llmtrace.TraceResult.INVALID)

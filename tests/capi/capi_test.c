@@ -6,19 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "fake_server.h"
 #include "llmtrace.h"
-
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++passed;                                                                \
-    } else {                                                                   \
-      ++failed;                                                                \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
 
 static double now_s(void) {
   struct timespec ts;

@@ -121,6 +121,47 @@ enum class flush_result {
 };
 const char* to_string(flush_result r) noexcept;
 
+// What a score is attached to (client::score): one record (a turn's call) or one session.
+enum class score_target { record, session };
+
+// A score's value: thumbs up/down (true/false), a number (finite), or a label ("hallucination"). Implicit
+// from bool, int, double and strings, so client.score(..., false) and client.score(..., "wrong") read well.
+// A label is a view: it must live for the duration of the score() call.
+struct score_value {
+  enum class type { boolean, number, label };
+  score_value(bool v) noexcept : t(type::boolean), b(v) {}                // NOLINT: implicit on purpose
+  score_value(int v) noexcept : t(type::number), n(v) {}                  // NOLINT
+  score_value(double v) noexcept : t(type::number), n(v) {}               // NOLINT
+  score_value(const char* v) noexcept : t(type::label), s(v ? v : "") {}  // NOLINT
+  score_value(std::string_view v) noexcept : t(type::label), s(v) {}      // NOLINT
+  score_value(const std::string& v) noexcept : t(type::label), s(v) {}    // NOLINT
+  type t;
+  bool b = false;
+  double n = 0;
+  std::string_view s{};
+};
+
+enum class score_status {
+  ok,           // stored (HTTP 201)
+  invalid,      // refused before sending: empty id or name, or a number that is not finite
+  not_found,    // the collector has no such record or session (HTTP 404)
+  rejected,     // the collector refused it for another reason (HTTP 400 bad value/name/comment, 401, ...)
+  unreachable,  // no answer: connection refused, timeout, or not an HTTP answer
+  disabled,     // the client is disabled: nothing sent
+  stopped,      // the client was shut down (or moved from): nothing sent
+  internal,     // unexpected error inside the SDK (out of memory): nothing sent
+};
+const char* to_string(score_status s) noexcept;
+
+struct score_result {
+  score_status status = score_status::invalid;
+  int http_status = 0;     // the collector's answer; 0 when none came
+  std::string message;     // why it failed, readable (the collector's own message when it sent one)
+  std::string field;       // the field the collector named in a 4xx ("value", "name", "id"), else empty
+  std::string score_json;  // ok: the stored score as the collector returned it (id, created_at, ...)
+  explicit operator bool() const noexcept { return status == score_status::ok; }
+};
+
 // A time-ordered UUIDv7 ("xxxxxxxx-xxxx-7xxx-yxxx-xxxxxxxxxxxx").
 std::string new_id();
 
@@ -159,6 +200,13 @@ class client {
   // collector assigns the turn.
   span start_span(std::string_view name, llmtrace::kind k = llmtrace::kind::llm,
                   std::string_view session_id = {}, int64_t turn_number = 0) noexcept;
+
+  // Attaches a score (feedback or an evaluation, with an optional comment; empty: none) to a record or a
+  // session: ONE direct POST to <endpoint>/api/{records|sessions}/<id>/scores with the client's API key and
+  // connect/request timeouts, not through the trace queue (flush() first if the record may still be queued).
+  // Blocks for that request; never retried (a repeated POST would store the score twice); never throws.
+  score_result score(score_target target, std::string_view target_id, std::string_view name,
+                     score_value value, std::string_view comment = {}) noexcept;
 
   flush_result flush(std::chrono::milliseconds timeout = std::chrono::seconds(5)) noexcept;
   // Flushes, then stops the flusher; returns within `timeout` even if the collector never answers
