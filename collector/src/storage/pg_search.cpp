@@ -1,7 +1,6 @@
 #include "storage/pg_search.hpp"
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -142,30 +141,17 @@ void quote_lexeme(const std::string& t, std::string& out) {
 
 std::string tsvector_literal(std::string_view indexed) {
   // tsvector limits: a lexeme under 2 KB, positions up to 16383 (later ones share the last position), and
-  // about 1 MB in all; a text past that is indexed up to the limit (900 KB of the one-entry-per-token form).
-  // Each lexeme is written once with all its positions, in tsvector's own (byte) order: the literal the
-  // server parses is a fraction of one entry per token, and its sort finds it sorted already (parsing the
-  // literal was 15% of the server's CPU per ingested record). The tsvector is the same either way.
-  std::map<std::string, std::vector<int>> lexemes;
-  size_t size = 0;
+  // about 1 MB in all; a text past that is indexed up to the limit.
+  std::string out;
   int pos = 0;
   for (auto& t : tokens(indexed)) {
     if (t.size() >= 2000) continue;
-    if (size > 900 * 1024) break;
+    if (out.size() > 900 * 1024) break;
     pos = pos < 16383 ? pos + 1 : 16383;
-    size += t.size() + 4 + std::to_string(pos).size();
-    lexemes[std::move(t)].push_back(pos);
-  }
-  std::string out;
-  for (const auto& [t, at] : lexemes) {
     if (!out.empty()) out += ' ';
     quote_lexeme(t, out);
-    char sep = ':';
-    for (int p : at) {
-      out += sep;
-      out += std::to_string(p);
-      sep = ',';
-    }
+    out += ':';
+    out += std::to_string(pos);
   }
   return out;
 }
