@@ -42,6 +42,7 @@ class failing_store : public storage::store {
   std::vector<storage::timeseries_row> timeseries(const storage::timeseries_query&) override { fail(); }
   std::vector<std::string> oldest_sessions(int64_t, int) override { fail(); }
   int64_t used_bytes() override { fail(); }
+  std::vector<model::record> records_after(int64_t&, int) override { fail(); }
 
  private:
   [[noreturn]] static void fail() { throw Error("simulated store failure"); }

@@ -95,6 +95,9 @@ class faulty_store final : public storage::store {
     return inner_.oldest_sessions(older_than_ms, limit);
   }
   int64_t used_bytes() override { return inner_.used_bytes(); }
+  std::vector<model::record> records_after(int64_t& after, int limit) override {
+    return inner_.records_after(after, limit);
+  }
 
  private:
   storage::store& inner_;
@@ -230,5 +233,51 @@ TEST_CASE("batch: JSON traces are validated per item and the valid ones stored i
     CHECK(s.store->search(q).total == 1);
     q.text = "giraffe";
     CHECK(s.store->search(q).total == 0);
+  });
+}
+
+TEST_CASE("store: records_after reads every record once, in creation order, in keyset pages") {
+  for_each_store([](subject& s) {
+    std::vector<std::string> made;
+    for (int i = 0; i < 7; ++i) {
+      auto w = report(i % 2 ? "odd" : "even", 0, i == 3 ? record_status::pending : record_status::success);
+      w.id = "r" + std::to_string(i);
+      made.push_back(s.write(w).record.id);
+    }
+    // Completing the pending record keeps its place; a deleted record is skipped.
+    auto done = report("odd");
+    done.id = "r3";
+    s.write(done);
+    REQUIRE(s.store->delete_record("r5"));
+    made.erase(made.begin() + 5);
+
+    int64_t after = 0;
+    std::vector<std::string> seen;
+    int calls = 0;
+    for (;;) {
+      const int64_t before = after;
+      auto page = s.store->records_after(after, 2);
+      ++calls;
+      CHECK(page.size() <= 2);
+      if (page.empty()) {
+        CHECK(after == before);  // the cursor stays put at the end
+        break;
+      }
+      CHECK(after > before);
+      for (const auto& r : page) seen.push_back(r.id);
+      if (page.size() < 2) break;
+    }
+    CHECK(seen == made);
+    CHECK(calls == 4);  // 2 + 2 + 2 + 0
+    CHECK(s.store->get_record("r3")->status == record_status::success);
+    // A record added after the end comes next; a cursor past it reads nothing.
+    auto late = report("even");
+    late.id = "late";
+    s.write(late);
+    auto next = s.store->records_after(after, 10);
+    REQUIRE(next.size() == 1);
+    CHECK(next[0].id == "late");
+    CHECK(next[0].session_id == "even");
+    CHECK(s.store->records_after(after, 10).empty());
   });
 }

@@ -68,22 +68,20 @@ std::string copy_store(storage::store& from, storage::store& to,
   p.records_total = before.records;
   std::map<std::string, model::session> sessions;
 
-  // Oldest first: the last page of the newest-first listing, read backwards.
-  storage::search_query q;
-  q.paging.size = k_page;
-  const int64_t pages = (before.records + k_page - 1) / k_page;
-  for (int64_t pg = pages; pg >= 1; --pg) {
-    q.paging.page = pg;
-    auto page = from.search(q);
-    std::reverse(page.items.begin(), page.items.end());
-    for (size_t i = 0; i < page.items.size(); i += 500) {
+  // Oldest first, by the source's row id (keyset pages: linear in the record count, where OFFSET pages of
+  // the newest-first search were quadratic and ran into the search time budget on large files).
+  int64_t after = 0;
+  for (;;) {
+    auto page = from.records_after(after, static_cast<int>(k_page));
+    for (size_t i = 0; i < page.size(); i += 500) {
       std::vector<model::record> batch(
-          page.items.begin() + static_cast<std::ptrdiff_t>(i),
-          page.items.begin() + static_cast<std::ptrdiff_t>(std::min(page.items.size(), i + 500)));
+          page.begin() + static_cast<std::ptrdiff_t>(i),
+          page.begin() + static_cast<std::ptrdiff_t>(std::min(page.size(), i + 500)));
       copy_records(to, batch, sessions, from, p);
       p.records_done += static_cast<int64_t>(batch.size());
       if (progress) progress(p);
     }
+    if (page.size() < static_cast<size_t>(k_page)) break;
   }
 
   // Every session (those without records too), with its name and last activity; then the scores.

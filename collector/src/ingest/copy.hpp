@@ -1,10 +1,11 @@
 // `llmtrace-collector copy --from A --to B`: every session, record and score of one store into another (any
-// pair of SQLite / PostgreSQL). Records go in their source creation order (oldest first, read back from the
-// newest-first search pages), so creation-ordered answers (search, a turn's replays) come out the same; a
-// record whose id the target already has is skipped, so an interrupted copy is simply run again (resumable,
-// idempotent). Sessions keep their names and last activity; search text is extracted again from each
-// record's request and response, as at ingest. Thread safety: one copy at a time per target; the source
-// should not be written meanwhile (what is written during a copy may be missed; a second run picks it up).
+// pair of SQLite / PostgreSQL). Records go in their source creation order (oldest first, in keyset pages of
+// store_reader::records_after, so the read is linear in the record count), so creation-ordered answers
+// (search, a turn's replays) come out the same; a record whose id the target already has is skipped, so an
+// interrupted copy is simply run again (resumable, idempotent). Sessions keep their names and last activity;
+// search text is extracted again from each record's request and response, as at ingest. Thread safety: one
+// copy at a time per target; the source should not be written meanwhile (what is written during a copy may be
+// missed; a second run picks it up).
 #pragma once
 
 #include <cstdint>

@@ -35,6 +35,10 @@ class consistent_reader final : public storage::store_reader {
     return inner_.oldest_sessions(older_than_ms, limit);
   }
   int64_t used_bytes() override { return inner_.used_bytes(); }
+  // Copy's bulk read: passed through (no settle; a bulk read need not see the recorder's queue).
+  std::vector<model::record> records_after(int64_t& after, int limit) override {
+    return inner_.records_after(after, limit);
+  }
 
  private:
   void settle();

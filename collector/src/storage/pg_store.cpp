@@ -270,6 +270,21 @@ class pg_store final : public store {
     });
   }
 
+  std::vector<model::record> records_after(int64_t& after, int limit) override {
+    return pool_.with([&](connection& c) {
+      auto r =
+          c.run("SELECT " + pg::k_record_cols + " FROM records WHERE rid > $1::bigint ORDER BY rid LIMIT $2",
+                {std::to_string(after), std::to_string(limit)});
+      std::vector<model::record> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        auto f = pg::read_record(r, i);
+        after = f.row;
+        out.push_back(std::move(f.record));
+      }
+      return out;
+    });
+  }
+
   std::vector<std::string> oldest_sessions(int64_t older_than_ms, int limit) override {
     return pool_.with([&](connection& c) {
       auto r = c.run("SELECT id FROM sessions WHERE updated_at < $1 ORDER BY updated_at, id LIMIT $2",

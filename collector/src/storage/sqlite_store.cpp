@@ -407,6 +407,23 @@ class sqlite_store final : public store {
     });
   }
 
+  std::vector<model::record> records_after(int64_t& after, int limit) override {
+    return pool_.with_reader([&](connection& c) {
+      static const std::string k_sql =
+          "SELECT " + sqlite::k_record_cols + " FROM records WHERE rid > ?1 ORDER BY rid LIMIT ?2";
+      stmt_use s(c, k_sql);
+      s->bind(1, after);
+      s->bind(2, limit);
+      std::vector<model::record> out;
+      while (s->executeStep()) {
+        auto f = sqlite::read_record(*s);
+        after = f.row;
+        out.push_back(std::move(f.record));
+      }
+      return out;
+    });
+  }
+
  private:
   sqlite::pool pool_;
   sqlite::fts_indexer indexer_;  // after pool_: stopped (and drained) before the connections close

@@ -171,6 +171,13 @@ class store_reader {
   // when data is deleted (SQLite: (page_count - freelist_count) * page_size; PostgreSQL: the size of the
   // store's tables and indexes). Cheap: no table scan.
   virtual int64_t used_bytes() = 0;
+  // A bulk read in creation order, for `llmtrace-collector copy`: at most `limit` records whose store row id
+  // (SQLite rowid, PostgreSQL rid: an opaque, increasing position) is strictly greater than `after`, row id
+  // ascending, with `after` set to the row id of the last one returned (unchanged when none is). Start with
+  // after = 0; fewer than `limit` records means the end. Keyset paging on the primary key: each call costs
+  // O(limit) whatever the position, so reading N records is linear (an OFFSET search is quadratic). A plain
+  // read (no snapshot held between calls): records added meanwhile come later, deleted ones are skipped.
+  virtual std::vector<model::record> records_after(int64_t& after, int limit) = 0;
 };
 
 // A change another process committed to a shared database (PostgreSQL: LISTEN/NOTIFY), for the live feed.
