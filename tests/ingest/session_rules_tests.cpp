@@ -106,18 +106,18 @@ TEST_CASE("session: delete_session_step deletes a session in bounded transaction
     auto step = s.store->delete_session_step("big", 10);
     CHECK(!step.finished);
     // (A page's items: its total is the session's counter, which still counts the deleted records.)
-    CHECK(s.store->list_records("big", {1, 50}).items.size() == 15);
+    CHECK(s.store->list_records("big", {1, 50, {}}).items.size() == 15);
     // Other writers get in between two steps (nothing is held across them).
     s.write(report("other"));
     step = s.store->delete_session_step("big", 10);
     CHECK(!step.finished);
-    CHECK(s.store->list_records("big", {1, 50}).items.size() == 5);
+    CHECK(s.store->list_records("big", {1, 50, {}}).items.size() == 5);
     CHECK(s.store->get_session("big").has_value());
     step = s.store->delete_session_step("big", 10);
     CHECK(step.finished);
     CHECK(step.deleted);
     CHECK(!s.store->get_session("big").has_value());
-    CHECK(s.store->list_records("big", {1, 50}).items.empty());
+    CHECK(s.store->list_records("big", {1, 50, {}}).items.empty());
     CHECK(s.store->get_session("other")->record_count == 2);
     // Unknown (or already deleted): finished, nothing deleted.
     step = s.store->delete_session_step("big", 10);

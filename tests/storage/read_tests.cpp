@@ -95,7 +95,7 @@ TEST_CASE("stats: totals across sessions and a database size") {
   temp_dir dir;
   auto s = open_file(dir);
   auto a = w_in("a", 0, record_status::pending);
-  a.usage = {3, 4, 7};
+  a.usage = {3, 4, 7, std::nullopt};
   write_one(*s, a);
   write_one(*s, w_in("b", 0, record_status::error));
   auto st = s->stats();
