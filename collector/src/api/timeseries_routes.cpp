@@ -89,7 +89,10 @@ void mount_timeseries(httplib::Server& server, const api_deps& deps) {
       if (!t) return bad(res, "to", "to must be an RFC 3339 time or epoch milliseconds");
       q.to_ms = *t;
     }
+    // Default: from the start of the minute 24 h before `to`, so that the default query (and the dashboard's,
+    // which aligns its own `from`) is served by the store's per-minute rollup rather than a record scan.
     q.from_ms = q.to_ms - k_day;
+    q.from_ms -= ((q.from_ms % k_minute) + k_minute) % k_minute;
     if (req.has_param("from")) {
       auto t = parse_time_param(req.get_param_value("from"));
       if (!t) return bad(res, "from", "from must be an RFC 3339 time or epoch milliseconds");
