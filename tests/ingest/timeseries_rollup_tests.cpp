@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "ingest/store_kinds.hpp"
+#include "storage/pg_schema.hpp"
+#include "storage/sqlite_schema.hpp"
 #include "storage/timeseries_fold.hpp"
 #include "storage/timeseries_rollup.hpp"
 
@@ -222,7 +224,9 @@ TEST_CASE("timeseries rollup: the SQLite migration rebuilds it from the records 
   }
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE);
-    db.exec("DROP TABLE ts_rollup; DROP INDEX records_by_created; PRAGMA user_version = 3");
+    // The rollup step is the last one: the file goes back to the version before it.
+    db.exec("DROP TABLE ts_rollup; DROP INDEX records_by_created; PRAGMA user_version = " +
+            std::to_string(storage::sqlite_schema::current_version() - 1));
   }
   auto st = testing::open_sqlite(path);
   check_all_shapes(*st);
@@ -246,8 +250,9 @@ TEST_CASE("timeseries rollup: the PostgreSQL migration rebuilds it from the reco
     testing::subject s({"postgresql", [&](const std::filesystem::path&) { return open(); }});
     mixed_workload(s);
   }
-  testing::pg_admin_exec("DROP TABLE " + schema + ".ts_rollup; UPDATE " + schema +
-                         ".llmtrace_schema SET version = 1");
+  testing::pg_admin_exec(
+      "DROP TABLE " + schema + ".ts_rollup; UPDATE " + schema +
+      ".llmtrace_schema SET version = " + std::to_string(storage::pg_schema::current_version() - 1));
   auto st = open();
   check_all_shapes(*st);
 }

@@ -18,7 +18,14 @@ void put_varint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-bool get_varint(std::string_view& in, uint64_t& v) {
+// The bin's value when it is reported: the mean of what it holds.
+double bin_mean_ms(const bin& b) {
+  return static_cast<double>(b.sum_us) / static_cast<double>(b.count) / 1000.0;
+}
+
+}  // namespace
+
+bool read_varint(std::string_view& in, uint64_t& v) {
   v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (in.empty()) return false;
@@ -29,13 +36,6 @@ bool get_varint(std::string_view& in, uint64_t& v) {
   }
   return false;
 }
-
-// The bin's value when it is reported: the mean of what it holds.
-double bin_mean_ms(const bin& b) {
-  return static_cast<double>(b.sum_us) / static_cast<double>(b.count) / 1000.0;
-}
-
-}  // namespace
 
 int64_t minute_of(int64_t t_ms) {
   int64_t m = t_ms / k_minute_ms;
@@ -121,19 +121,6 @@ std::string cell::encode_hist() const {
   return out;
 }
 
-bool for_each_bin(std::string_view in, const std::function<void(int, const bin&)>& fn) {
-  uint64_t index = 0;
-  while (!in.empty()) {
-    uint64_t step = 0, count = 0, sum = 0;
-    if (!get_varint(in, step) || !get_varint(in, count) || !get_varint(in, sum)) return false;
-    index += step;
-    if (index > 4096 || count > static_cast<uint64_t>(INT64_MAX) || sum > static_cast<uint64_t>(INT64_MAX))
-      return false;
-    fn(static_cast<int>(index), bin{static_cast<int64_t>(count), static_cast<int64_t>(sum)});
-  }
-  return true;
-}
-
 bool cell::add_encoded_hist(std::string_view bytes) {
   return for_each_bin(bytes, [this](int i, const bin& b) {
     auto& mine = hist[i];
@@ -158,16 +145,22 @@ reader_fold::bucket& reader_fold::at(int64_t t_ms, const std::string& model) {
   return buckets_[{start, q_.by_model ? model : std::string()}];
 }
 
-void reader_fold::add_bin(bucket& b, int index, const bin& v) {
+void reader_fold::cover(bucket& b, int first, int last) {
   if (b.bins.empty()) {
-    b.lo = index;
-    b.bins.resize(1);
-  } else if (index < b.lo) {
-    b.bins.insert(b.bins.begin(), static_cast<std::size_t>(b.lo - index), bin{});
-    b.lo = index;
-  } else if (index - b.lo >= static_cast<int>(b.bins.size())) {
-    b.bins.resize(static_cast<std::size_t>(index - b.lo + 1));
+    b.lo = first;
+    b.bins.resize(static_cast<std::size_t>(last - first + 1));
+    return;
   }
+  if (first < b.lo) {
+    b.bins.insert(b.bins.begin(), static_cast<std::size_t>(b.lo - first), bin{});
+    b.lo = first;
+  }
+  if (last - b.lo >= static_cast<int>(b.bins.size()))
+    b.bins.resize(static_cast<std::size_t>(last - b.lo + 1));
+}
+
+void reader_fold::add_bin(bucket& b, int index, const bin& v) {
+  cover(b, index, index);
   auto& mine = b.bins[static_cast<std::size_t>(index - b.lo)];
   mine.count += v.count;
   mine.sum_us += v.sum_us;
@@ -182,7 +175,16 @@ bool reader_fold::add_row(int64_t minute, const std::string& model, const cell& 
   b.sum.completion += row.completion;
   b.sum.total += row.total;
   b.sum.cost += row.cost;
-  return for_each_bin(hist, [&b](int i, const bin& v) { add_bin(b, i, v); });
+  scratch_.clear();
+  const bool ok = for_each_bin(hist, [this](int i, const bin& v) { scratch_.emplace_back(i, v); });
+  if (scratch_.empty()) return ok;
+  cover(b, scratch_.front().first, scratch_.back().first);
+  for (const auto& [i, v] : scratch_) {
+    auto& mine = b.bins[static_cast<std::size_t>(i - b.lo)];
+    mine.count += v.count;
+    mine.sum_us += v.sum_us;
+  }
+  return ok;
 }
 
 void reader_fold::add_item(timeseries_fold::item it) {
@@ -214,20 +216,22 @@ std::vector<timeseries_row> reader_fold::rows() {
     int64_t n = 0;
     for (const auto& v : b.bins) n += std::max<int64_t>(v.count, 0);
     if (n > 0) {
-      // Nearest rank, as timeseries_fold: the value at rank ceil(p * n).
-      auto at_rank = [&](double p) {
-        const auto rank =
-            std::clamp<int64_t>(static_cast<int64_t>(std::ceil(p * static_cast<double>(n))), 1, n);
-        int64_t seen = 0;
-        for (const auto& v : b.bins) {
-          if (v.count <= 0) continue;
-          seen += v.count;
-          if (seen >= rank) return bin_mean_ms(v);
-        }
-        return bin_mean_ms(b.bins.back());
+      // Nearest rank, as timeseries_fold: the value at rank ceil(p * n); one walk for both.
+      auto rank = [n](double p) {
+        return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(p * static_cast<double>(n))), 1, n);
       };
-      r.latency_p50_ms = at_rank(0.50);
-      r.latency_p95_ms = at_rank(0.95);
+      const int64_t r50 = rank(0.50), r95 = rank(0.95);
+      int64_t seen = 0;
+      for (const auto& v : b.bins) {
+        if (v.count <= 0) continue;
+        const int64_t before = seen;
+        seen += v.count;
+        if (before < r50 && seen >= r50) r.latency_p50_ms = bin_mean_ms(v);
+        if (before < r95 && seen >= r95) {
+          r.latency_p95_ms = bin_mean_ms(v);
+          break;
+        }
+      }
     }
     out.push_back(std::move(r));
   }

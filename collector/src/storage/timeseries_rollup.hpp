@@ -18,7 +18,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -66,8 +65,22 @@ struct cell {
   bool add_encoded_hist(std::string_view bytes);
 };
 
-// Calls fn(index, bin) for every bin of an encoded histogram in index order; false: malformed.
-bool for_each_bin(std::string_view bytes, const std::function<void(int, const bin&)>& fn);
+// Calls fn(index, bin) for every bin of an encoded histogram in index order; false: malformed (the bins
+// before the fault were passed). Inline: the query runs it for every bin of every row it reads.
+bool read_varint(std::string_view& in, uint64_t& v);
+template <class F>
+bool for_each_bin(std::string_view in, F&& fn) {
+  uint64_t index = 0;
+  while (!in.empty()) {
+    uint64_t step = 0, count = 0, sum = 0;
+    if (!read_varint(in, step) || !read_varint(in, count) || !read_varint(in, sum)) return false;
+    index += step;
+    if (index > 4096 || count > static_cast<uint64_t>(INT64_MAX) || sum > static_cast<uint64_t>(INT64_MAX))
+      return false;
+    fn(static_cast<int>(index), bin{static_cast<int64_t>(count), static_cast<int64_t>(sum)});
+  }
+  return true;
+}
 
 // One record as the rollup sees it.
 timeseries_fold::item item_of(const model::record& r);
@@ -110,6 +123,9 @@ class reader_fold {
     std::vector<bin> bins;
   };
   static void add_bin(bucket& b, int index, const bin& v);
+  // Makes b.bins cover [first, last].
+  static void cover(bucket& b, int first, int last);
+  std::vector<std::pair<int, bin>> scratch_;  // one row's decoded bins
   bucket& at(int64_t t_ms, const std::string& model);
   timeseries_query q_;
   std::map<std::pair<int64_t, std::string>, bucket> buckets_;
