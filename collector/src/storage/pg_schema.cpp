@@ -3,6 +3,7 @@
 // SQLite rowid's role) and a UNIQUE text `id`, so a concurrent insert of one id fails on the key and the
 // batch is retried whole. Search keeps the indexed text (search_text) and its tsvector (search_vec, built by
 // the store from the same tokens as SQLite's FTS5 table, see pg_search) with a GIN index.
+// v2 adds the per-minute timeseries rollup (ts_rollup, as SQLite's v4), backfilled from the stored records.
 #include "storage/pg_schema.hpp"
 
 #include <cstdio>
