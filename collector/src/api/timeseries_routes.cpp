@@ -121,12 +121,14 @@ void mount_timeseries(httplib::Server& server, const api_deps& deps) {
     http::with_store(res, [&] {
       json items = json::array();
       for (const auto& r : deps.reads.timeseries(q)) items.push_back(row_json(r, q.by_model));
-      http::write_json(res, 200,
-                       {{"from", model::format_rfc3339_ms(q.from_ms)},
-                        {"to", model::format_rfc3339_ms(q.to_ms)},
-                        {"bucket_ms", q.bucket_ms},
-                        {"group_by", q.by_model ? json("model") : json(nullptr)},
-                        {"items", std::move(items)}});
+      // write_json_text: a day by model in 1-minute buckets is ~2 MB, which must not be brotli-compressed
+      // on the fly for every browser that offers `br` (render.hpp); the text is the same as write_json's.
+      http::write_json_text(res, 200,
+                            http::dump_json({{"from", model::format_rfc3339_ms(q.from_ms)},
+                                             {"to", model::format_rfc3339_ms(q.to_ms)},
+                                             {"bucket_ms", q.bucket_ms},
+                                             {"group_by", q.by_model ? json("model") : json(nullptr)},
+                                             {"items", std::move(items)}}));
     });
   });
 }
