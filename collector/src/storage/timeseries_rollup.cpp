@@ -25,18 +25,6 @@ double bin_mean_ms(const bin& b) {
 
 }  // namespace
 
-bool read_varint(std::string_view& in, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in.empty()) return false;
-    const auto b = static_cast<unsigned char>(in.front());
-    in.remove_prefix(1);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-
 int64_t minute_of(int64_t t_ms) {
   int64_t m = t_ms / k_minute_ms;
   if (t_ms % k_minute_ms < 0) m -= 1;

@@ -67,13 +67,30 @@ struct cell {
 
 // Calls fn(index, bin) for every bin of an encoded histogram in index order; false: malformed (the bins
 // before the fault were passed). Inline: the query runs it for every bin of every row it reads.
-bool read_varint(std::string_view& in, uint64_t& v);
+// Reads one LEB128 varint at p (< end); nullptr: truncated or longer than 64 bits.
+inline const unsigned char* read_varint(const unsigned char* p, const unsigned char* end, uint64_t& v) {
+  if (p < end && *p < 0x80) {  // the common case: counts, steps and small sums fit one byte
+    v = *p;
+    return p + 1;
+  }
+  v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const unsigned char b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return p;
+  }
+  return nullptr;
+}
 template <class F>
-bool for_each_bin(std::string_view in, F&& fn) {
+bool for_each_bin(std::string_view bytes, F&& fn) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* end = p + bytes.size();
   uint64_t index = 0;
-  while (!in.empty()) {
+  while (p < end) {
     uint64_t step = 0, count = 0, sum = 0;
-    if (!read_varint(in, step) || !read_varint(in, count) || !read_varint(in, sum)) return false;
+    if (!(p = read_varint(p, end, step)) || !(p = read_varint(p, end, count)) ||
+        !(p = read_varint(p, end, sum)))
+      return false;
     index += step;
     if (index > 4096 || count > static_cast<uint64_t>(INT64_MAX) || sum > static_cast<uint64_t>(INT64_MAX))
       return false;
