@@ -254,6 +254,32 @@ TEST_CASE("timeseries: calls, errors, latency percentiles, tokens and cost per b
   int64_t calls = 0;
   for (const auto& it : def["items"]) calls += it["calls"].get<int64_t>();
   CHECK(calls == 4);
+  // The default `from` is the start of the minute 24 h before `to` (so the store's per-minute rollup
+  // answers).
+  auto from_ms = model::parse_rfc3339_ms(def["from"].get<std::string>());
+  auto to_ms = model::parse_rfc3339_ms(def["to"].get<std::string>());
+  REQUIRE(from_ms);
+  REQUIRE(to_ms);
+  CHECK(*from_ms % 60000 == 0);
+  CHECK(*to_ms - *from_ms >= 24 * 3600000);
+  CHECK(*to_ms - *from_ms < 24 * 3600000 + 60000);
+  // The same records through the rollup (a whole-minute from, whole-minute buckets, a partial last minute)
+  // and through the record scan (a from 1 ms later: the same records, since none is that old).
+  const int64_t aligned = (now - 3600000) / 60000 * 60000;
+  auto rolled = get(*c, "/api/stats/timeseries?from=" + std::to_string(aligned) +
+                            "&to=" + std::to_string(now + 1000) + "&bucket=2h");
+  auto scanned = get(*c, "/api/stats/timeseries?from=" + std::to_string(aligned + 1) +
+                             "&to=" + std::to_string(now + 1000) + "&bucket=2h");
+  REQUIRE(rolled["items"].size() == 1);
+  REQUIRE(scanned["items"].size() == 1);
+  for (const char* k : {"calls", "errors", "prompt_tokens", "completion_tokens", "total_tokens"})
+    CHECK(rolled["items"][0][k] == scanned["items"][0][k]);
+  CHECK(rolled["items"][0]["cost_usd"].get<double>() ==
+        doctest::Approx(scanned["items"][0]["cost_usd"].get<double>()));
+  CHECK(rolled["items"][0]["latency_p50_ms"].get<double>() ==
+        doctest::Approx(scanned["items"][0]["latency_p50_ms"].get<double>()).epsilon(1.0 / 32));
+  CHECK(rolled["items"][0]["latency_p95_ms"].get<double>() ==
+        doctest::Approx(scanned["items"][0]["latency_p95_ms"].get<double>()).epsilon(1.0 / 32));
   // An empty range answers no rows.
   CHECK(get(*c, "/api/stats/timeseries?from=1000&to=2000&bucket=1s")["items"].empty());
 }

@@ -1,6 +1,9 @@
 // GET /api/stats/timeseries: what the dashboard draws (calls, errors, latency p50/p95, tokens, cost per time
 // bucket, optionally by model). The handler parses and bounds the query (times as RFC 3339 or epoch ms,
-// buckets as `60s`/`5m`/`1h`/`1d` or ms, at most 10,000 buckets), asks the store once, and encodes.
+// buckets as `60s`/`5m`/`1h`/`1d` or ms, at most 10,000 buckets), asks the store once, and encodes. A store
+// answers a `from` on a whole minute with a bucket of whole minutes from its per-minute rollup (fast at any
+// size); any other shape (`from` inside a minute, a bucket like 90s or 500ms) falls back to a scan of the
+// records in range (storage/timeseries_rollup.hpp). The default `from` is minute-aligned for that reason.
 // Thread safety: stateless.
 #pragma once
 

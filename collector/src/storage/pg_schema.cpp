@@ -3,11 +3,16 @@
 // SQLite rowid's role) and a UNIQUE text `id`, so a concurrent insert of one id fails on the key and the
 // batch is retried whole. Search keeps the indexed text (search_text) and its tsvector (search_vec, built by
 // the store from the same tokens as SQLite's FTS5 table, see pg_search) with a GIN index.
+// v2 adds the per-minute timeseries rollup (ts_rollup, as SQLite's v4), backfilled from the stored records.
 #include "storage/pg_schema.hpp"
 
+#include <cstdio>
 #include <iterator>
 #include <stdexcept>
 #include <string>
+
+#include "storage/pg_write_tx.hpp"
+#include "storage/timeseries_rollup.hpp"
 
 namespace llmtrace::storage::pg_schema {
 namespace {
@@ -97,8 +102,59 @@ END
 $$;
 )sql";
 
-// Append v3... here; never edit a released step.
-const char* const k_migrations[] = {k_v1, k_v2};
+// v3 (issue 15): the per-minute timeseries rollup (storage/timeseries_rollup.hpp), as SQLite's ts_rollup;
+// kept by the write transaction, backfilled here from the records already stored (read in rid order, in
+// chunks, so a large table is not one result in memory).
+const char* const k_v3 = R"sql(
+CREATE TABLE ts_rollup (
+  minute            BIGINT NOT NULL,
+  model             TEXT NOT NULL,
+  calls             BIGINT NOT NULL,
+  errors            BIGINT NOT NULL,
+  prompt_tokens     BIGINT NOT NULL,
+  completion_tokens BIGINT NOT NULL,
+  total_tokens      BIGINT NOT NULL,
+  cost_usd          DOUBLE PRECISION NOT NULL,
+  latency_hist      BYTEA NOT NULL,
+  PRIMARY KEY (minute, model)
+);
+)sql";
+
+void backfill_rollup(pg::connection& c) {
+  rollup::delta d;
+  int64_t after = 0;
+  for (;;) {
+    auto r =
+        c.run("SELECT rid, " + pg::k_rollup_cols + " FROM records WHERE rid > $1 ORDER BY rid LIMIT 20000",
+              {std::to_string(after)});
+    if (r.rows() == 0) break;
+    for (int i = 0; i < r.rows(); ++i) {
+      after = r.i64(i, 0);
+      d.add(pg::read_rollup_item(r, i, 1), +1);
+    }
+  }
+  d.drain([&](int64_t minute, const std::string& model, const rollup::cell& cell) {
+    if (cell.calls <= 0) return;
+    char cost[40];
+    std::snprintf(cost, sizeof cost, "%.17g", cell.cost);
+    c.run(
+        "INSERT INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
+        "total_tokens, "
+        "cost_usd, latency_hist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bytea)",
+        {std::to_string(minute), model, std::to_string(cell.calls), std::to_string(cell.errors),
+         std::to_string(cell.prompt), std::to_string(cell.completion), std::to_string(cell.total),
+         std::string(cost), pg::bytea_hex(cell.encode_hist())});
+  });
+}
+
+// A step: SQL, then (optionally) C++ in the same transaction.
+struct migration {
+  const char* sql;
+  void (*then)(pg::connection&);
+};
+
+// Append v4... here; never edit a released step.
+const migration k_migrations[] = {{k_v1, nullptr}, {k_v2, nullptr}, {k_v3, backfill_rollup}};
 
 }  // namespace
 
@@ -124,7 +180,8 @@ void migrate(pg::connection& c) {
         c.exec("COMMIT");
         return;
       }
-      c.exec(k_migrations[version]);
+      c.exec(k_migrations[version].sql);
+      if (k_migrations[version].then) k_migrations[version].then(c);
       c.run("DELETE FROM llmtrace_schema");
       c.run("INSERT INTO llmtrace_schema (version) VALUES ($1::integer)", {std::to_string(version + 1)});
       c.exec("COMMIT");

@@ -23,6 +23,7 @@
 #include "storage/sqlite_search.hpp"
 #include "storage/store.hpp"
 #include "storage/timeseries_fold.hpp"
+#include "storage/timeseries_rollup.hpp"
 
 namespace llmtrace::storage {
 namespace {
@@ -119,9 +120,12 @@ class pg_store final : public store {
     return pool_.with([&](connection& c) {
       transaction tx(c);
       c.run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {id});
+      pg::pg_write_tx wtx(c, instance_);
+      wtx.forget_session_records(id);
       c.run("DELETE FROM scores WHERE session_id = $1", {id});
       c.run("DELETE FROM records WHERE session_id = $1", {id});
       const bool ok = c.run("DELETE FROM sessions WHERE id = $1", {id}).affected() > 0;
+      wtx.finish();
       if (ok) notify(c, "session", "deleted", id);
       tx.commit();
       return ok;
@@ -132,9 +136,11 @@ class pg_store final : public store {
     return pool_.with([&](connection& c) {
       transaction tx(c);
       c.run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {id});
+      pg::pg_write_tx wtx(c, instance_);
+      wtx.forget_session_records(id, max_records);
       const auto n = c.run(
                           "DELETE FROM records WHERE rid IN (SELECT rid FROM records WHERE session_id = $1 "
-                          "LIMIT $2)",
+                          "ORDER BY rid LIMIT $2)",
                           {id, std::to_string(max_records)})
                          .affected();
       delete_step out;
@@ -144,6 +150,7 @@ class pg_store final : public store {
         out.finished = true;
         if (out.deleted) notify(c, "session", "deleted", id);
       }
+      wtx.finish();
       tx.commit();
       return out;
     });
@@ -360,23 +367,40 @@ class pg_store final : public store {
 
   std::vector<timeseries_row> timeseries(const timeseries_query& q) override {
     return pool_.with([&](connection& c) {
-      auto r = c.run(
-          "SELECT created_at, model, status, latency_ms, prompt_tokens, completion_tokens, total_tokens, "
-          "cost_usd FROM records WHERE created_at >= $1 AND created_at < $2",
-          {std::to_string(q.from_ms), std::to_string(q.to_ms)});
-      timeseries_fold fold(q);
-      for (int i = 0; i < r.rows(); ++i) {
-        timeseries_fold::item it;
-        it.created_at_ms = r.i64(i, 0);
-        if (q.by_model && !r.null(i, 1)) it.model = r.text(i, 1);
-        it.error = r.text(i, 2) == "error";
-        if (!r.null(i, 3)) it.latency_ms = r.f64(i, 3);
-        it.prompt_tokens = r.null(i, 4) ? 0 : r.i64(i, 4);
-        it.completion_tokens = r.null(i, 5) ? 0 : r.i64(i, 5);
-        it.total_tokens = r.null(i, 6) ? it.prompt_tokens + it.completion_tokens : r.i64(i, 6);
-        it.cost_usd = r.null(i, 7) ? 0 : r.f64(i, 7);
-        fold.add(std::move(it));
+      const std::string k_scan =
+          "SELECT " + pg::k_rollup_cols + " FROM records WHERE created_at >= $1 AND created_at < $2";
+      if (!rollup::serves(q)) {
+        auto r = c.run(k_scan, {std::to_string(q.from_ms), std::to_string(q.to_ms)});
+        timeseries_fold fold(q);
+        for (int i = 0; i < r.rows(); ++i) fold.add(pg::read_rollup_item(r, i));
+        return fold.rows();
       }
+      // Whole minutes from the rollup, a partial last minute from its records, in one snapshot.
+      rollup::reader_fold fold(q);
+      transaction tx(c);
+      c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      auto r = c.run(
+          "SELECT minute, model, calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, "
+          "latency_hist FROM ts_rollup WHERE minute >= $1 AND minute < $2",
+          {std::to_string(q.from_ms), std::to_string(fold.rollup_end())});
+      rollup::cell row;
+      std::string bytes;
+      const std::string none;
+      for (int i = 0; i < r.rows(); ++i) {
+        row.calls = r.i64(i, 2);
+        row.errors = r.i64(i, 3);
+        row.prompt = r.i64(i, 4);
+        row.completion = r.i64(i, 5);
+        row.total = r.i64(i, 6);
+        row.cost = r.f64(i, 7);
+        if (!pg::from_bytea_hex(r.text(i, 8), bytes)) bytes.clear();
+        fold.add_row(r.i64(i, 0), q.by_model ? r.text(i, 1) : none, row, bytes);
+      }
+      if (fold.rollup_end() < q.to_ms) {
+        auto t = c.run(k_scan, {std::to_string(fold.rollup_end()), std::to_string(q.to_ms)});
+        for (int i = 0; i < t.rows(); ++i) fold.add_item(pg::read_rollup_item(t, i));
+      }
+      tx.commit();
       return fold.rows();
     });
   }

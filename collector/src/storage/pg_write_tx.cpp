@@ -95,6 +95,52 @@ found_record read_record(const result& s, int row) {
   return out;
 }
 
+const std::string k_rollup_cols =
+    "created_at, model, status, latency_ms, prompt_tokens, completion_tokens, total_tokens, cost_usd";
+
+timeseries_fold::item read_rollup_item(const result& s, int row, int first) {
+  const int k = first;
+  timeseries_fold::item it;
+  it.created_at_ms = s.i64(row, k);
+  if (!s.null(row, k + 1)) it.model = s.text(row, k + 1);
+  it.error = s.text(row, k + 2) == "error";
+  if (!s.null(row, k + 3)) it.latency_ms = s.f64(row, k + 3);
+  it.prompt_tokens = s.null(row, k + 4) ? 0 : s.i64(row, k + 4);
+  it.completion_tokens = s.null(row, k + 5) ? 0 : s.i64(row, k + 5);
+  it.total_tokens = s.null(row, k + 6) ? it.prompt_tokens + it.completion_tokens : s.i64(row, k + 6);
+  it.cost_usd = s.null(row, k + 7) ? 0 : s.f64(row, k + 7);
+  return it;
+}
+
+std::string bytea_hex(std::string_view bytes) {
+  static const char k_hex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + 2 * bytes.size());
+  for (unsigned char b : bytes) {
+    out.push_back(k_hex[b >> 4]);
+    out.push_back(k_hex[b & 15]);
+  }
+  return out;
+}
+
+bool from_bytea_hex(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2) return false;
+  auto nibble = [](char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+  };
+  out.reserve(text.size() / 2 - 1);
+  for (std::size_t i = 2; i < text.size(); i += 2) {
+    const int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
 model::session read_session(const result& s, int row) {
   model::session out;
   out.id = s.text(row, 0);
@@ -187,6 +233,7 @@ void pg_write_tx::insert_record(const model::record& r, const std::string& searc
       "$19, $20, $21, $22, $23, $24, $25::tsvector, $26)",
       p);
   d.add(r, +1);
+  rollup_.add(r, +1);
   d.touched_at = std::max(d.touched_at, r.updated_at_ms);
   changed_.emplace_back(r.id, "created");
 }
@@ -226,6 +273,8 @@ void pg_write_tx::update_record(const found_record& before, const model::record&
   auto& to = deltas_[after.session_id];
   from.add(before.record, -1);
   to.add(after, +1);
+  rollup_.add(before.record, -1);
+  rollup_.add(after, +1);
   if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
     if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
     auto n = c_.run(
@@ -242,8 +291,15 @@ void pg_write_tx::erase_record(const found_record& r) {
   c_.run("DELETE FROM scores WHERE target = 'record' AND target_id = $1", {r.record.id});
   auto& d = deltas_[r.record.session_id];
   d.add(r.record, -1);
+  rollup_.add(r.record, -1);
   if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
   notify("record", "deleted", r.record.id);
+}
+
+void pg_write_tx::forget_session_records(const std::string& session_id, int64_t limit) {
+  auto r = c_.run("SELECT " + k_rollup_cols + " FROM records WHERE session_id = $1 ORDER BY rid LIMIT $2",
+                  {session_id, std::to_string(limit)});
+  for (int i = 0; i < r.rows(); ++i) rollup_.add(read_rollup_item(r, i), -1);
 }
 
 void pg_write_tx::notify(const std::string& kind, const std::string& change, const std::string& id) {
@@ -264,6 +320,50 @@ void pg_write_tx::finish() {
          std::to_string(d.total), std::to_string(d.touched_at), *dbl(d.cost)});
   }
   deltas_.clear();
+  rollup_.drain([this](int64_t minute, const std::string& model, const rollup::cell& change) {
+    const std::string m = std::to_string(minute);
+    auto cur = c_.run(
+        "SELECT calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist "
+        "FROM ts_rollup WHERE minute = $1 AND model = $2 FOR UPDATE",
+        {m, model});
+    rollup::cell row;
+    if (cur.rows() > 0) {
+      row.calls = cur.i64(0, 0);
+      row.errors = cur.i64(0, 1);
+      row.prompt = cur.i64(0, 2);
+      row.completion = cur.i64(0, 3);
+      row.total = cur.i64(0, 4);
+      row.cost = cur.f64(0, 5);
+      std::string bytes;
+      if (from_bytea_hex(cur.text(0, 6), bytes)) row.add_encoded_hist(bytes);
+    }
+    row.merge(change);
+    if (row.calls <= 0) {
+      if (cur.rows() > 0) c_.run("DELETE FROM ts_rollup WHERE minute = $1 AND model = $2", {m, model});
+      return;
+    }
+    params p = {m,
+                model,
+                std::to_string(row.calls),
+                std::to_string(row.errors),
+                std::to_string(row.prompt),
+                std::to_string(row.completion),
+                std::to_string(row.total),
+                dbl(row.cost),
+                bytea_hex(row.encode_hist())};
+    if (cur.rows() > 0) {
+      c_.run(
+          "UPDATE ts_rollup SET calls = $3, errors = $4, prompt_tokens = $5, completion_tokens = $6, "
+          "total_tokens = $7, cost_usd = $8, latency_hist = $9::bytea WHERE minute = $1 AND model = $2",
+          p);
+    } else {
+      // A concurrent writer that inserted this row first fails this on the key: the batch is run again.
+      c_.run(
+          "INSERT INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
+          "total_tokens, cost_usd, latency_hist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bytea)",
+          p);
+    }
+  });
   for (const auto& [id, change] : changed_) notify("record", change, id);
   changed_.clear();
 }

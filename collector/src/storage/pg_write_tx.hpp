@@ -1,6 +1,9 @@
 // The write_tx of the PostgreSQL store: the primitives for many writers (pg_advisory_xact_lock per session,
 // FOR UPDATE lookups, a unique id key) and the derived session counters, accumulated per session and applied
-// by finish() in one UPDATE each. Not thread-safe: one transaction on one leased connection.
+// by finish() in one UPDATE each; the timeseries rollup likewise, one locked read-merge-write per (minute,
+// model) in key order (a row two collectors add to at once is taken in turn; a row both insert first fails
+// one of them on the key, and write() runs that batch again). Not thread-safe: one transaction on one leased
+// connection.
 #pragma once
 
 #include <map>
@@ -10,6 +13,7 @@
 
 #include "storage/pg_connection.hpp"
 #include "storage/session_delta.hpp"
+#include "storage/timeseries_rollup.hpp"
 #include "storage/write_tx.hpp"
 
 namespace llmtrace::storage::pg {
@@ -19,6 +23,14 @@ extern const std::string k_record_cols;
 found_record read_record(const result& r, int row);
 extern const std::string k_session_cols;
 model::session read_session(const result& r, int row);
+// What the timeseries rollup reads of a record (created_at, model, status, latency, tokens, cost), in
+// read_rollup_item's order.
+extern const std::string k_rollup_cols;
+// first: the column k_rollup_cols starts at.
+timeseries_fold::item read_rollup_item(const result& r, int row, int first = 0);
+// The rollup's histogram bytes as a bytea literal ('\x...') and back (false: not a hex bytea).
+std::string bytea_hex(std::string_view bytes);
+bool from_bytea_hex(std::string_view text, std::string& out);
 
 class pg_write_tx final : public write_tx {
  public:
@@ -38,6 +50,10 @@ class pg_write_tx final : public write_tx {
 
   // Deletes a record (its scores too), adjusting the counters.
   void erase_record(const found_record& r);
+  // Takes the session's records out of the timeseries rollup: all of them, or the first `limit` by rid; the
+  // caller then deletes the same records in this transaction (delete_session, delete_session_step with
+  // `... ORDER BY rid LIMIT n`).
+  void forget_session_records(const std::string& session_id, int64_t limit = INT64_MAX);
   // Applies the accumulated session counters and queues the change notifications (NOTIFY is delivered only
   // when the transaction commits); call once before COMMIT.
   void finish();
@@ -50,6 +66,7 @@ class pg_write_tx final : public write_tx {
   connection& c_;
   std::string notify_as_;
   std::map<std::string, session_delta> deltas_;
+  rollup::delta rollup_;
   std::vector<std::pair<std::string, std::string>> changed_;  // (record id, "created" | "updated")
 };
 

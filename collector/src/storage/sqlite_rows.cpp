@@ -125,4 +125,20 @@ void bind_record(SQLite::Statement& s, const model::record& r, int first) {
   }
 }
 
+const std::string k_rollup_cols =
+    "created_at, model, status, latency_ms, prompt_tokens, completion_tokens, total_tokens, cost_usd";
+
+timeseries_fold::item read_rollup_item(const SQLite::Statement& s) {
+  timeseries_fold::item it;
+  it.created_at_ms = s.getColumn(0).getInt64();
+  if (!s.isColumnNull(1)) it.model = s.getColumn(1).getString();
+  it.error = s.getColumn(2).getString() == "error";
+  if (!s.isColumnNull(3)) it.latency_ms = s.getColumn(3).getDouble();
+  it.prompt_tokens = s.getColumn(4).getInt64();
+  it.completion_tokens = s.getColumn(5).getInt64();
+  it.total_tokens = s.isColumnNull(6) ? it.prompt_tokens + it.completion_tokens : s.getColumn(6).getInt64();
+  it.cost_usd = s.getColumn(7).getDouble();
+  return it;
+}
+
 }  // namespace llmtrace::storage::sqlite

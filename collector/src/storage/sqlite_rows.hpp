@@ -9,6 +9,7 @@
 #include <string>
 
 #include "model/record.hpp"
+#include "storage/timeseries_fold.hpp"
 #include "storage/write_tx.hpp"
 
 namespace llmtrace::storage::sqlite {
@@ -29,5 +30,10 @@ model::session read_session(const SQLite::Statement& s);
 // derived `nested` after turn_number) to parameters first, first + 1, ... The strings are bound without a
 // copy: r must outlive the statement's execution.
 void bind_record(SQLite::Statement& s, const model::record& r, int first);
+
+// created_at, model, status, latency_ms, tokens, cost_usd: what the timeseries rollup reads of a record, in
+// read_rollup_item's order.
+extern const std::string k_rollup_cols;
+timeseries_fold::item read_rollup_item(const SQLite::Statement& s);
 
 }  // namespace llmtrace::storage::sqlite

@@ -12,6 +12,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "storage/sqlite_rows.hpp"
+#include "storage/timeseries_rollup.hpp"
+
 namespace llmtrace::storage::sqlite_schema {
 namespace {
 
@@ -123,9 +126,55 @@ END;
 )sql");
 }
 
+// v4 (issue 15): the per-minute timeseries rollup (storage/timeseries_rollup.hpp), one row per (minute of
+// created_at, model; '' for none), kept by the write transaction; backfilled here from the records already
+// stored. created_at gets an index for the records of a query's partial last minute (and for the record scan
+// of queries the rollup cannot serve).
+void migrate_timeseries_rollup(SQLite::Database& db) {
+  db.exec(R"sql(
+CREATE TABLE ts_rollup (
+  minute            INTEGER NOT NULL, -- epoch ms of the minute's start
+  model             TEXT NOT NULL,
+  calls             INTEGER NOT NULL,
+  errors            INTEGER NOT NULL,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  total_tokens      INTEGER NOT NULL,
+  cost_usd          REAL NOT NULL,
+  latency_hist      BLOB NOT NULL,    -- timeseries_rollup's encoding: (bin step, count, sum us) varints
+  PRIMARY KEY (minute, model)
+) WITHOUT ROWID;
+CREATE INDEX records_by_created ON records (created_at);
+)sql");
+  rollup::delta d;
+  {
+    SQLite::Statement s(db, "SELECT " + sqlite::k_rollup_cols + " FROM records");
+    while (s.executeStep()) d.add(sqlite::read_rollup_item(s), +1);
+  }
+  SQLite::Statement ins(
+      db,
+      "INSERT INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
+      "total_tokens, cost_usd, latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  d.drain([&](int64_t minute, const std::string& model, const rollup::cell& c) {
+    if (c.calls <= 0) return;
+    ins.reset();
+    ins.bind(1, minute);
+    ins.bind(2, model);
+    ins.bind(3, c.calls);
+    ins.bind(4, c.errors);
+    ins.bind(5, c.prompt);
+    ins.bind(6, c.completion);
+    ins.bind(7, c.total);
+    ins.bind(8, c.cost);
+    const std::string hist = c.encode_hist();
+    ins.bind(9, hist.data(), static_cast<int>(hist.size()));
+    ins.exec();
+  });
+}
+
 using migration = void (*)(SQLite::Database&);
 // Append v2, v3... here; never edit a released step.
-constexpr migration k_migrations[] = {migrate_v1, migrate_v2, migrate_fts_queue};
+constexpr migration k_migrations[] = {migrate_v1, migrate_v2, migrate_fts_queue, migrate_timeseries_rollup};
 
 int user_version(SQLite::Database& db) {
   SQLite::Statement q(db, "PRAGMA user_version");

@@ -21,6 +21,7 @@
 #include "storage/sqlite_write_tx.hpp"
 #include "storage/store.hpp"
 #include "storage/timeseries_fold.hpp"
+#include "storage/timeseries_rollup.hpp"
 
 namespace llmtrace::storage {
 namespace {
@@ -75,6 +76,8 @@ class sqlite_store final : public store {
   bool delete_session(const std::string& id) override {
     return pool_.with_writer([&](connection& c) {
       SQLite::Transaction tx(c.db(), SQLite::TransactionBehavior::IMMEDIATE);
+      sqlite::sqlite_write_tx wtx(c);
+      wtx.forget_session_records(id);
       {
         static const std::string k_sql = "DELETE FROM records WHERE session_id = ?1";
         stmt_use d(c, k_sql);
@@ -88,6 +91,7 @@ class sqlite_store final : public store {
         d->bindNoCopy(1, id);
         n = d->exec();
       }
+      wtx.finish();
       tx.commit();
       return n > 0;
     });
@@ -96,10 +100,13 @@ class sqlite_store final : public store {
   delete_step delete_session_step(const std::string& id, int max_records) override {
     return pool_.with_writer([&](connection& c) {
       SQLite::Transaction tx(c.db(), SQLite::TransactionBehavior::IMMEDIATE);
+      sqlite::sqlite_write_tx wtx(c);
+      wtx.forget_session_records(id, max_records);
       int n = 0;
       {
         static const std::string k_sql =
-            "DELETE FROM records WHERE rid IN (SELECT rid FROM records WHERE session_id = ?1 LIMIT ?2)";
+            "DELETE FROM records WHERE rid IN (SELECT rid FROM records WHERE session_id = ?1 ORDER BY rid "
+            "LIMIT ?2)";
         stmt_use d(c, k_sql);
         d->bindNoCopy(1, id);
         d->bind(2, max_records);
@@ -113,6 +120,7 @@ class sqlite_store final : public store {
         out.deleted = d->exec() > 0;
         out.finished = true;
       }
+      wtx.finish();
       tx.commit();
       return out;
     });
@@ -359,26 +367,47 @@ class sqlite_store final : public store {
 
   std::vector<timeseries_row> timeseries(const timeseries_query& q) override {
     return pool_.with_reader([&](connection& c) {
-      // A scan of the records in range, folded in memory (percentiles need the latencies themselves).
-      static const std::string k_sql =
-          "SELECT created_at, model, status, latency_ms, prompt_tokens, completion_tokens, total_tokens, "
-          "cost_usd FROM records WHERE created_at >= ?1 AND created_at < ?2";
-      stmt_use s(c, k_sql);
-      s->bind(1, q.from_ms);
-      s->bind(2, q.to_ms);
-      timeseries_fold fold(q);
-      while (s->executeStep()) {
-        timeseries_fold::item it;
-        it.created_at_ms = s->getColumn(0).getInt64();
-        if (q.by_model && !s->isColumnNull(1)) it.model = s->getColumn(1).getString();
-        it.error = s->getColumn(2).getString() == "error";
-        if (!s->isColumnNull(3)) it.latency_ms = s->getColumn(3).getDouble();
-        it.prompt_tokens = s->getColumn(4).getInt64();
-        it.completion_tokens = s->getColumn(5).getInt64();
-        it.total_tokens =
-            s->isColumnNull(6) ? it.prompt_tokens + it.completion_tokens : s->getColumn(6).getInt64();
-        it.cost_usd = s->getColumn(7).getDouble();
-        fold.add(std::move(it));
+      static const std::string k_scan =
+          "SELECT " + sqlite::k_rollup_cols + " FROM records WHERE created_at >= ?1 AND created_at < ?2";
+      if (!rollup::serves(q)) {
+        // A scan of the records in range, folded in memory (percentiles need the latencies themselves).
+        stmt_use s(c, k_scan);
+        s->bind(1, q.from_ms);
+        s->bind(2, q.to_ms);
+        timeseries_fold fold(q);
+        while (s->executeStep()) fold.add(sqlite::read_rollup_item(*s));
+        return fold.rows();
+      }
+      // Whole minutes from the rollup, a partial last minute from its records; one read transaction.
+      rollup::reader_fold fold(q);
+      {
+        static const std::string k_sql =
+            "SELECT minute, model, calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, "
+            "latency_hist FROM ts_rollup WHERE minute >= ?1 AND minute < ?2";
+        stmt_use s(c, k_sql);
+        s->bind(1, q.from_ms);
+        s->bind(2, fold.rollup_end());
+        rollup::cell row;
+        std::string model;
+        while (s->executeStep()) {
+          row.calls = s->getColumn(2).getInt64();
+          row.errors = s->getColumn(3).getInt64();
+          row.prompt = s->getColumn(4).getInt64();
+          row.completion = s->getColumn(5).getInt64();
+          row.total = s->getColumn(6).getInt64();
+          row.cost = s->getColumn(7).getDouble();
+          const auto hist = s->getColumn(8);
+          if (q.by_model) model = s->getColumn(1).getString();
+          fold.add_row(s->getColumn(0).getInt64(), model, row,
+                       std::string_view(static_cast<const char*>(hist.getBlob()),
+                                        static_cast<std::size_t>(hist.getBytes())));
+        }
+      }
+      if (fold.rollup_end() < q.to_ms) {
+        stmt_use s(c, k_scan);
+        s->bind(1, fold.rollup_end());
+        s->bind(2, q.to_ms);
+        while (s->executeStep()) fold.add_item(sqlite::read_rollup_item(*s));
       }
       return fold.rows();
     });

@@ -96,6 +96,7 @@ void sqlite_write_tx::insert_record(const model::record& r, const std::string& s
   }
   if (!search_text.empty()) set_search_text(rid, search_text, false);
   d.add(r, +1);
+  rollup_.add(r, +1);
   d.touched_at = std::max(d.touched_at, r.updated_at_ms);
 }
 
@@ -120,6 +121,8 @@ void sqlite_write_tx::update_record(const found_record& before, const model::rec
   auto& to = deltas_[after.session_id];
   from.add(before.record, -1);
   to.add(after, +1);
+  rollup_.add(before.record, -1);
+  rollup_.add(after, +1);
   if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
     if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
     // The moved record itself is now at the new turn; count it if it is alone there.
@@ -143,7 +146,17 @@ void sqlite_write_tx::erase_record(const found_record& r) {
   }
   auto& d = deltas_[r.record.session_id];
   d.add(r.record, -1);
+  rollup_.add(r.record, -1);
   if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
+}
+
+void sqlite_write_tx::forget_session_records(const std::string& session_id, int64_t limit) {
+  static const std::string k_sql =
+      "SELECT " + k_rollup_cols + " FROM records WHERE session_id = ?1 ORDER BY rid LIMIT ?2";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, session_id);
+  s->bind(2, limit);
+  while (s->executeStep()) rollup_.add(read_rollup_item(*s), -1);
 }
 
 // Queues a record's message text for the full-text index (sqlite_fts_indexer moves it into records_fts after
@@ -180,6 +193,52 @@ void sqlite_write_tx::finish() {
     s->exec();
   }
   deltas_.clear();
+  rollup_.drain([this](int64_t minute, const std::string& model, const rollup::cell& change) {
+    rollup::cell row;
+    {
+      static const std::string k_sql =
+          "SELECT calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist "
+          "FROM ts_rollup WHERE minute = ?1 AND model = ?2";
+      stmt_use s(c_, k_sql);
+      s->bind(1, minute);
+      s->bindNoCopy(2, model);
+      if (s->executeStep()) {
+        row.calls = s->getColumn(0).getInt64();
+        row.errors = s->getColumn(1).getInt64();
+        row.prompt = s->getColumn(2).getInt64();
+        row.completion = s->getColumn(3).getInt64();
+        row.total = s->getColumn(4).getInt64();
+        row.cost = s->getColumn(5).getDouble();
+        const auto hist = s->getColumn(6);
+        row.add_encoded_hist(std::string_view(static_cast<const char*>(hist.getBlob()),
+                                              static_cast<std::size_t>(hist.getBytes())));
+      }
+    }
+    row.merge(change);
+    if (row.calls <= 0) {
+      static const std::string k_sql = "DELETE FROM ts_rollup WHERE minute = ?1 AND model = ?2";
+      stmt_use s(c_, k_sql);
+      s->bind(1, minute);
+      s->bindNoCopy(2, model);
+      s->exec();
+      return;
+    }
+    static const std::string k_sql =
+        "INSERT OR REPLACE INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
+        "total_tokens, cost_usd, latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    const std::string hist = row.encode_hist();
+    stmt_use s(c_, k_sql);
+    s->bind(1, minute);
+    s->bindNoCopy(2, model);
+    s->bind(3, row.calls);
+    s->bind(4, row.errors);
+    s->bind(5, row.prompt);
+    s->bind(6, row.completion);
+    s->bind(7, row.total);
+    s->bind(8, row.cost);
+    s->bindNoCopy(9, hist.data(), static_cast<int>(hist.size()));
+    s->exec();
+  });
 }
 
 }  // namespace llmtrace::storage::sqlite

@@ -1,7 +1,8 @@
 // write_tx on the SQLite writer connection, inside a transaction the store opened (BEGIN IMMEDIATE: the
 // database write lock is held from the start, so nothing else writes and lock_sessions has nothing to do).
 // It also keeps the sessions' derived counters: changes are summed per session in memory and written with
-// one UPDATE per session in finish(), just before COMMIT. Search text is only queued (fts_pending); the
+// one UPDATE per session in finish(), just before COMMIT; the timeseries rollup (ts_rollup) likewise, one
+// read-merge-write per (minute, model) changed. Search text is only queued (fts_pending); the
 // store's fts_indexer puts it into the full-text index after the commit.
 // Not thread-safe: lives on the writer's thread for one transaction.
 #pragma once
@@ -12,6 +13,7 @@
 
 #include "storage/session_delta.hpp"
 #include "storage/sqlite_connection.hpp"
+#include "storage/timeseries_rollup.hpp"
 #include "storage/write_tx.hpp"
 
 namespace llmtrace::storage::sqlite {
@@ -33,6 +35,10 @@ class sqlite_write_tx final : public write_tx {
 
   // Removes a record and takes it out of its session's counters (the search row goes by trigger).
   void erase_record(const found_record& r);
+  // Takes the session's records out of the timeseries rollup: all of them, or the first `limit` by row id;
+  // the caller then deletes the same records in this transaction (delete_session: one DELETE, no per-record
+  // bookkeeping; delete_session_step: `... WHERE session_id = ? ORDER BY rid LIMIT n`).
+  void forget_session_records(const std::string& session_id, int64_t limit = INT64_MAX);
   // Writes the summed counter changes. Call once, before COMMIT.
   void finish();
   // The highest fts_pending.seq this transaction queued (0: none); handed to fts_indexer::notify after
@@ -46,6 +52,7 @@ class sqlite_write_tx final : public write_tx {
   connection& c_;
   // Also the sessions this transaction knows exist: a second record in one needs no lookup.
   std::unordered_map<std::string, session_delta> deltas_;
+  rollup::delta rollup_;
   int64_t last_pending_seq_ = 0;
 };
 

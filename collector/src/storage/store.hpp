@@ -162,6 +162,9 @@ class store_reader {
   virtual std::vector<model::score> list_scores(model::score_target target,
                                                 const std::vector<std::string>& target_ids) = 0;
   // Buckets in time order (and by model name within a bucket); buckets without records are left out.
+  // A from_ms on a whole minute with a bucket_ms of whole minutes is answered from the per-minute rollup
+  // (storage/timeseries_rollup.hpp): counts and sums exact, latency percentiles within 1/32 of the exact
+  // nearest-rank value; any other query scans the records in range (exact).
   virtual std::vector<timeseries_row> timeseries(const timeseries_query& q) = 0;
   // Retention (server/retention): ids of at most `limit` sessions whose last activity (updated_at) is
   // strictly before older_than_ms, oldest activity first (ties by id). INT64_MAX: the oldest sessions of all.
