@@ -221,10 +221,12 @@ TEST_CASE("timeseries: calls, errors, latency percentiles, tokens and cost per b
   t["ended_at"] = t0 + 120000 + 50;
   post(*c, "/api/trace", t, 201);
 
-  // The buckets follow created_at (arrival), so ask for the whole last hour in buckets of 1 h: one row.
+  // The buckets follow created_at (arrival), so ask for one 1 h bucket around now: one row. (Records that
+  // reply in the millisecond they arrived have created_at == now, which a bucket ending at `now` leaves out.)
   const int64_t now = model::now_ms();
-  auto all = get(*c, "/api/stats/timeseries?from=" + std::to_string(now - 3600000) +
-                         "&to=" + std::to_string(now + 1000) + "&bucket=1h");
+  const int64_t from = now - 3600000 + 60000, to = now + 60000;
+  auto all = get(
+      *c, "/api/stats/timeseries?from=" + std::to_string(from) + "&to=" + std::to_string(to) + "&bucket=1h");
   CHECK(all["bucket_ms"] == 3600000);
   CHECK(all["group_by"].is_null());
   REQUIRE(all["items"].size() == 1);
@@ -240,8 +242,8 @@ TEST_CASE("timeseries: calls, errors, latency percentiles, tokens and cost per b
   CHECK(row["latency_p95_ms"].get<double>() == doctest::Approx(300).epsilon(0.05));
   CHECK_FALSE(row.contains("model"));
 
-  auto by_model = get(*c, "/api/stats/timeseries?from=" + model::format_rfc3339_ms(now - 3600000) +
-                              "&to=" + model::format_rfc3339_ms(now + 1000) + "&bucket=60m&group_by=model");
+  auto by_model = get(*c, "/api/stats/timeseries?from=" + model::format_rfc3339_ms(from) +
+                              "&to=" + model::format_rfc3339_ms(to) + "&bucket=60m&group_by=model");
   CHECK(by_model["group_by"] == "model");
   REQUIRE(by_model["items"].size() == 2);
   CHECK(by_model["items"][0]["model"] == "claude-3-5-sonnet-20241022");
