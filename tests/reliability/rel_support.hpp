@@ -264,20 +264,8 @@ class raw_conn {
   // Reads until the peer closes or `timeout` passes without data; returns what arrived.
   std::string read_until_close(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
     std::string out;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    char buf[65536];
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
-              .count());
-      if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
-      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      out.append(buf, static_cast<std::size_t>(n));
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (read_some(out, deadline)) {
     }
     return out;
   }
@@ -285,9 +273,8 @@ class raw_conn {
   // Reads one HTTP response (headers + Content-Length body) or until close/timeout.
   std::string read_response(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
     std::string out;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    char buf[65536];
-    while (std::chrono::steady_clock::now() < deadline) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
       auto he = out.find("\r\n\r\n");
       if (he != std::string::npos) {
         std::string head = out.substr(0, he);
@@ -297,19 +284,26 @@ class raw_conn {
         std::size_t len = cl == std::string::npos ? 0 : std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
         if (out.size() >= he + 4 + len) return out;
       }
-      pollfd p{fd_, POLLIN, 0};
-      int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
-              .count());
-      if (::poll(&p, 1, std::max(left, 1)) <= 0) break;
-      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      out.append(buf, static_cast<std::size_t>(n));
+      if (!read_some(out, deadline)) return out;
     }
-    return out;
+  }
+
+  // Appends what one read brings before `deadline`; false when nothing came (timeout) or the peer closed.
+  bool read_some(std::string& out, std::chrono::steady_clock::time_point deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    pollfd p{fd_, POLLIN, 0};
+    const int left =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count());
+    if (::poll(&p, 1, std::max(left, 1)) <= 0) return false;
+    char buf[65536];
+    const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      closed_ = true;
+      return false;
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+    return true;
   }
 
   // True when the server has closed the connection (a read returns EOF or reset) within `timeout`.
