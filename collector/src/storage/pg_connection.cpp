@@ -88,7 +88,8 @@ void connection::fail(PGresult* r) {
 result connection::run(const std::string& sql, const params& p) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    std::string name = "s" + std::to_string(prepared_.size() + 1);
+    std::string name = std::to_string(prepared_.size() + 1);
+    name.insert(name.begin(), 's');  // not "s" + to_string(): GCC 12 -Wrestrict false positive (PR 105329)
     PGresult* r = PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) fail(r);
     PQclear(r);

@@ -183,8 +183,10 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
              q.score_value ? "" : ")");
     if (q.score_value) add_cond("value = ", *q.score_value, ")");
   }
-  const std::string n1 = "$" + std::to_string(p.size() + 1);
-  const std::string n2 = "$" + std::to_string(p.size() + 2);
+  // (Appended, not "$" + to_string(): GCC 12 warns -Wrestrict on that in Release builds, PR 105329.)
+  std::string n1 = "$", n2 = "$";
+  n1 += std::to_string(p.size() + 1);
+  n2 += std::to_string(p.size() + 2);
   const bool counted = has_text || !q.model.empty() || !q.score_name.empty();
   std::optional<no_seq_scan> index_only;
   if (has_text) index_only.emplace(c);
