@@ -202,7 +202,8 @@ TEST_CASE("timeseries rollup: equals the record scan after inserts, merges, upda
     const auto records = all_records(*s.store);
     REQUIRE(records.size() > 100);
     check_all_shapes(*s.store);
-    // The default API shape: a `to` inside the current minute reads that minute from the records.
+    // The default API shape: a `to` inside the current minute (its row read whole, less any record after
+    // `to`).
     auto w = report("s0");
     w.model = "gpt-4o";
     w.latency_ms = 42;
@@ -212,6 +213,18 @@ TEST_CASE("timeseries rollup: equals the record scan after inserts, merges, upda
     q.from_ms = storage::rollup::minute_of(q.to_ms - 24 * 60 * k_min);
     q.bucket_ms = 5 * k_min;
     check_same(*s.store, q);
+    // A `to` inside a past minute of the workload: near its start (the records before `to` are added) and
+    // near its end (the minute's row is read whole and the records from `to` on are taken out).
+    for (int64_t into : {int64_t{10000}, int64_t{50000}}) {
+      q.from_ms = k_t0 - 5 * k_min;
+      q.to_ms = k_t0 + 7 * k_min + into;
+      for (bool by_model : {false, true}) {
+        q.by_model = by_model;
+        check_same(*s.store, q);
+      }
+    }
+    q.by_model = false;
+    q.to_ms = model::now_ms() + 1;
     // Everything deleted: no rows left behind.
     for (const auto& r : all_records(*s.store)) s.store->delete_session(r.session_id);
     q.from_ms = k_t0 - 60 * k_min;

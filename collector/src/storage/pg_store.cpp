@@ -396,8 +396,8 @@ class pg_store final : public store {
         if (!pg::from_bytea_hex(r.text(i, 8), bytes)) bytes.clear();
         fold.add_row(r.i64(i, 0), q.by_model ? r.text(i, 1) : none, row, bytes);
       }
-      if (fold.rollup_end() < q.to_ms) {
-        auto t = c.run(k_scan, {std::to_string(fold.rollup_end()), std::to_string(q.to_ms)});
+      if (fold.scan_from() < fold.scan_to()) {  // `to`'s partial minute: the records on one side of `to`
+        auto t = c.run(k_scan, {std::to_string(fold.scan_from()), std::to_string(fold.scan_to())});
         for (int i = 0; i < t.rows(); ++i) fold.add_item(pg::read_rollup_item(t, i));
       }
       tx.commit();

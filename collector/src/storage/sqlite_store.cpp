@@ -403,10 +403,10 @@ class sqlite_store final : public store {
                                         static_cast<std::size_t>(hist.getBytes())));
         }
       }
-      if (fold.rollup_end() < q.to_ms) {
+      if (fold.scan_from() < fold.scan_to()) {  // `to`'s partial minute: the records on one side of `to`
         stmt_use s(c, k_scan);
-        s->bind(1, fold.rollup_end());
-        s->bind(2, q.to_ms);
+        s->bind(1, fold.scan_from());
+        s->bind(2, fold.scan_to());
         while (s->executeStep()) fold.add_item(sqlite::read_rollup_item(*s));
       }
       return fold.rows();

@@ -124,8 +124,16 @@ void delta::add(const timeseries_fold::item& it, int sign) {
 // --- reader_fold
 // ---------------------------------------------------------------------------------------------
 
-int64_t reader_fold::rollup_end() const {
-  return std::max(q_.from_ms, minute_of(q_.to_ms));
+reader_fold::reader_fold(const timeseries_query& q, int64_t now_ms) : q_(q) {
+  const int64_t start = std::max(q_.from_ms, minute_of(q_.to_ms));  // `to`'s minute (from is whole)
+  rollup_end_ = start;
+  if (start == q_.to_ms) return;  // `to` on a whole minute: rollup rows only
+  // Records of `to`'s minute exist before `to` over (to - start) ms, and after it only up to now.
+  const int64_t end = start + k_minute_ms;
+  const int64_t before = q_.to_ms - start;
+  const int64_t after = std::min(end, std::max(now_ms, q_.to_ms)) - q_.to_ms;
+  subtract_ = after < before;
+  if (subtract_) rollup_end_ = end;
 }
 
 reader_fold::bucket& reader_fold::at(int64_t t_ms, const std::string& model) {
@@ -176,15 +184,16 @@ bool reader_fold::add_row(int64_t minute, const std::string& model, const cell& 
 }
 
 void reader_fold::add_item(timeseries_fold::item it) {
-  if (it.created_at_ms < rollup_end() || it.created_at_ms >= q_.to_ms) return;
+  if (it.created_at_ms < scan_from() || it.created_at_ms >= scan_to()) return;
+  const int sign = subtract_ ? -1 : 1;
   auto& b = at(it.created_at_ms, it.model);
-  b.sum.calls += 1;
-  b.sum.errors += it.error ? 1 : 0;
-  b.sum.prompt += it.prompt_tokens;
-  b.sum.completion += it.completion_tokens;
-  b.sum.total += it.total_tokens;
-  b.sum.cost += it.cost_usd;
-  if (it.latency_ms) add_bin(b, latency_bin(*it.latency_ms), bin{1, latency_us(*it.latency_ms)});
+  b.sum.calls += sign;
+  b.sum.errors += it.error ? sign : 0;
+  b.sum.prompt += sign * it.prompt_tokens;
+  b.sum.completion += sign * it.completion_tokens;
+  b.sum.total += sign * it.total_tokens;
+  b.sum.cost += sign * it.cost_usd;
+  if (it.latency_ms) add_bin(b, latency_bin(*it.latency_ms), bin{sign, sign * latency_us(*it.latency_ms)});
 }
 
 std::vector<timeseries_row> reader_fold::rows() {

@@ -11,9 +11,11 @@
 // bound wide). Bins are computed from integers, so a record removed later always leaves the bin it entered.
 //
 // Which queries the rollup serves (rollup_serves): `from` on a whole minute and a bucket of whole minutes.
-// Then bucket boundaries are minute boundaries; a `to` inside a minute reads that last partial minute from
-// the records themselves (an index range on created_at). Any other query is answered by the record scan
-// (timeseries_fold).
+// Then bucket boundaries are minute boundaries. A `to` inside a minute is answered from the records of that
+// minute on the cheaper side of `to` (an index range on created_at): either the minute's rollup row less the
+// records created at or after `to` (the usual case, `to` = now: none or the few of the last milliseconds), or
+// the records from the minute's start up to `to` (a `to` well in the past). Any other query is answered by
+// the record scan (timeseries_fold).
 // Not thread-safe: plain values, one per transaction or query.
 #pragma once
 
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "model/record.hpp"
+#include "model/time.hpp"
 #include "storage/store.hpp"
 #include "storage/timeseries_fold.hpp"
 
@@ -123,9 +126,15 @@ class delta {
 // Folds rollup rows (and the records of a partial last minute) into the query's buckets.
 class reader_fold {
  public:
-  explicit reader_fold(const timeseries_query& q) : q_(q) {}
-  // The end of the whole minutes the rollup answers: records in [rollup_end(), to) come from the records.
-  int64_t rollup_end() const;
+  // now_ms: the store's clock, to tell how much of `to`'s minute can hold records yet.
+  explicit reader_fold(const timeseries_query& q, int64_t now_ms = model::now_ms());
+  // The end of the minutes read from the rollup (rows with minute < rollup_end()).
+  int64_t rollup_end() const { return rollup_end_; }
+  // The records in [scan_from(), scan_to()) are read from the records and passed to add_item: added when
+  // they lie before `to`, taken out (their minute's row was read whole) when at or after it. Empty when `to`
+  // is on a whole minute.
+  int64_t scan_from() const { return subtract_ ? q_.to_ms : rollup_end_; }
+  int64_t scan_to() const { return subtract_ ? rollup_end_ : q_.to_ms; }
   // A stored row: its counts and sums (row.hist is not read) and its encoded histogram. false: the
   // histogram is malformed (the row's counts are still taken).
   bool add_row(int64_t minute, const std::string& model, const cell& row, std::string_view hist);
@@ -145,6 +154,8 @@ class reader_fold {
   std::vector<std::pair<int, bin>> scratch_;  // one row's decoded bins
   bucket& at(int64_t t_ms, const std::string& model);
   timeseries_query q_;
+  bool subtract_ = false;
+  int64_t rollup_end_ = 0;
   std::map<std::pair<int64_t, std::string>, bucket> buckets_;
 };
 
