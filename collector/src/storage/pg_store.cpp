@@ -379,21 +379,14 @@ class pg_store final : public store {
       rollup::reader_fold fold(q);
       transaction tx(c);
       c.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      auto r = c.run(
-          "SELECT minute, model, calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, "
-          "latency_hist FROM ts_rollup WHERE minute >= $1 AND minute < $2",
-          {std::to_string(q.from_ms), std::to_string(fold.rollup_end())});
+      auto r = c.run("SELECT minute, model, " + pg::k_rollup_row_cols +
+                         " FROM ts_rollup WHERE minute >= $1 AND minute < $2",
+                     {std::to_string(q.from_ms), std::to_string(fold.rollup_end())});
       rollup::cell row;
       std::string bytes;
       const std::string none;
       for (int i = 0; i < r.rows(); ++i) {
-        row.calls = r.i64(i, 2);
-        row.errors = r.i64(i, 3);
-        row.prompt = r.i64(i, 4);
-        row.completion = r.i64(i, 5);
-        row.total = r.i64(i, 6);
-        row.cost = r.f64(i, 7);
-        if (!pg::from_bytea_hex(r.text(i, 8), bytes)) bytes.clear();
+        pg::read_rollup_row(r, i, 2, row, bytes);
         fold.add_row(r.i64(i, 0), q.by_model ? r.text(i, 1) : none, row, bytes);
       }
       if (fold.scan_from() < fold.scan_to()) {  // `to`'s partial minute: the records on one side of `to`

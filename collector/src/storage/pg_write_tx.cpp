@@ -112,6 +112,19 @@ timeseries_fold::item read_rollup_item(const result& s, int row, int first) {
   return it;
 }
 
+const std::string k_rollup_row_cols =
+    "calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist";
+
+void read_rollup_row(const result& r, int i, int first, rollup::cell& row, std::string& hist) {
+  row.calls = r.i64(i, first);
+  row.errors = r.i64(i, first + 1);
+  row.prompt = r.i64(i, first + 2);
+  row.completion = r.i64(i, first + 3);
+  row.total = r.i64(i, first + 4);
+  row.cost = r.f64(i, first + 5);
+  if (!from_bytea_hex(r.text(i, first + 6), hist)) hist.clear();
+}
+
 std::string bytea_hex(std::string_view bytes) {
   static const char k_hex[] = "0123456789abcdef";
   std::string out = "\\x";
@@ -322,20 +335,14 @@ void pg_write_tx::finish() {
   deltas_.clear();
   rollup_.drain([this](int64_t minute, const std::string& model, const rollup::cell& change) {
     const std::string m = std::to_string(minute);
-    auto cur = c_.run(
-        "SELECT calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist "
-        "FROM ts_rollup WHERE minute = $1 AND model = $2 FOR UPDATE",
-        {m, model});
+    auto cur =
+        c_.run("SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = $1 AND model = $2 FOR UPDATE",
+               {m, model});
     rollup::cell row;
     if (cur.rows() > 0) {
-      row.calls = cur.i64(0, 0);
-      row.errors = cur.i64(0, 1);
-      row.prompt = cur.i64(0, 2);
-      row.completion = cur.i64(0, 3);
-      row.total = cur.i64(0, 4);
-      row.cost = cur.f64(0, 5);
       std::string bytes;
-      if (from_bytea_hex(cur.text(0, 6), bytes)) row.add_encoded_hist(bytes);
+      read_rollup_row(cur, 0, 0, row, bytes);
+      row.add_encoded_hist(bytes);
     }
     row.merge(change);
     if (row.calls <= 0) {

@@ -28,6 +28,12 @@ model::session read_session(const result& r, int row);
 extern const std::string k_rollup_cols;
 // first: the column k_rollup_cols starts at.
 timeseries_fold::item read_rollup_item(const result& r, int row, int first = 0);
+// calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist: a stored ts_rollup
+// row, in read_rollup_row's order.
+extern const std::string k_rollup_row_cols;
+// Reads result row `i`'s counters (selected with k_rollup_row_cols from column `first` on) into `row`
+// (row.hist is not touched) and its encoded histogram into `hist` (empty when not a hex bytea).
+void read_rollup_row(const result& r, int i, int first, rollup::cell& row, std::string& hist);
 // The rollup's histogram bytes as a bytea literal ('\x...') and back (false: not a hex bytea).
 std::string bytea_hex(std::string_view bytes);
 bool from_bytea_hex(std::string_view text, std::string& out);

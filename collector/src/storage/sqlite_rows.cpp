@@ -141,4 +141,18 @@ timeseries_fold::item read_rollup_item(const SQLite::Statement& s) {
   return it;
 }
 
+const std::string k_rollup_row_cols =
+    "calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist";
+
+std::string_view read_rollup_row(const SQLite::Statement& s, int first, rollup::cell& row) {
+  row.calls = s.getColumn(first).getInt64();
+  row.errors = s.getColumn(first + 1).getInt64();
+  row.prompt = s.getColumn(first + 2).getInt64();
+  row.completion = s.getColumn(first + 3).getInt64();
+  row.total = s.getColumn(first + 4).getInt64();
+  row.cost = s.getColumn(first + 5).getDouble();
+  const auto hist = s.getColumn(first + 6);
+  return {static_cast<const char*>(hist.getBlob()), static_cast<std::size_t>(hist.getBytes())};
+}
+
 }  // namespace llmtrace::storage::sqlite

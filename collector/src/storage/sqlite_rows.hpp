@@ -7,9 +7,11 @@
 #include <SQLiteCpp/Statement.h>
 
 #include <string>
+#include <string_view>
 
 #include "model/record.hpp"
 #include "storage/timeseries_fold.hpp"
+#include "storage/timeseries_rollup.hpp"
 #include "storage/write_tx.hpp"
 
 namespace llmtrace::storage::sqlite {
@@ -35,5 +37,12 @@ void bind_record(SQLite::Statement& s, const model::record& r, int first);
 // read_rollup_item's order.
 extern const std::string k_rollup_cols;
 timeseries_fold::item read_rollup_item(const SQLite::Statement& s);
+
+// calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist: a stored ts_rollup
+// row, in read_rollup_row's order.
+extern const std::string k_rollup_row_cols;
+// Reads the row's counters (selected with k_rollup_row_cols from column `first` on) into `row` (row.hist is
+// not touched) and returns its encoded histogram, a view into the statement's current row.
+std::string_view read_rollup_row(const SQLite::Statement& s, int first, rollup::cell& row);
 
 }  // namespace llmtrace::storage::sqlite

@@ -381,26 +381,17 @@ class sqlite_store final : public store {
       // Whole minutes from the rollup, a partial last minute from its records; one read transaction.
       rollup::reader_fold fold(q);
       {
-        static const std::string k_sql =
-            "SELECT minute, model, calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, "
-            "latency_hist FROM ts_rollup WHERE minute >= ?1 AND minute < ?2";
+        static const std::string k_sql = "SELECT minute, model, " + sqlite::k_rollup_row_cols +
+                                         " FROM ts_rollup WHERE minute >= ?1 AND minute < ?2";
         stmt_use s(c, k_sql);
         s->bind(1, q.from_ms);
         s->bind(2, fold.rollup_end());
         rollup::cell row;
         std::string model;
         while (s->executeStep()) {
-          row.calls = s->getColumn(2).getInt64();
-          row.errors = s->getColumn(3).getInt64();
-          row.prompt = s->getColumn(4).getInt64();
-          row.completion = s->getColumn(5).getInt64();
-          row.total = s->getColumn(6).getInt64();
-          row.cost = s->getColumn(7).getDouble();
-          const auto hist = s->getColumn(8);
+          const std::string_view hist = sqlite::read_rollup_row(*s, 2, row);
           if (q.by_model) model = s->getColumn(1).getString();
-          fold.add_row(s->getColumn(0).getInt64(), model, row,
-                       std::string_view(static_cast<const char*>(hist.getBlob()),
-                                        static_cast<std::size_t>(hist.getBytes())));
+          fold.add_row(s->getColumn(0).getInt64(), model, row, hist);
         }
       }
       if (fold.scan_from() < fold.scan_to()) {  // `to`'s partial minute: the records on one side of `to`

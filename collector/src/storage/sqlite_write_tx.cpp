@@ -197,22 +197,11 @@ void sqlite_write_tx::finish() {
     rollup::cell row;
     {
       static const std::string k_sql =
-          "SELECT calls, errors, prompt_tokens, completion_tokens, total_tokens, cost_usd, latency_hist "
-          "FROM ts_rollup WHERE minute = ?1 AND model = ?2";
+          "SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = ?1 AND model = ?2";
       stmt_use s(c_, k_sql);
       s->bind(1, minute);
       s->bindNoCopy(2, model);
-      if (s->executeStep()) {
-        row.calls = s->getColumn(0).getInt64();
-        row.errors = s->getColumn(1).getInt64();
-        row.prompt = s->getColumn(2).getInt64();
-        row.completion = s->getColumn(3).getInt64();
-        row.total = s->getColumn(4).getInt64();
-        row.cost = s->getColumn(5).getDouble();
-        const auto hist = s->getColumn(6);
-        row.add_encoded_hist(std::string_view(static_cast<const char*>(hist.getBlob()),
-                                              static_cast<std::size_t>(hist.getBytes())));
-      }
+      if (s->executeStep()) row.add_encoded_hist(read_rollup_row(*s, 0, row));
     }
     row.merge(change);
     if (row.calls <= 0) {
