@@ -286,6 +286,37 @@ TEST_CASE("timeseries: calls, errors, latency percentiles, tokens and cost per b
   CHECK(get(*c, "/api/stats/timeseries?from=1000&to=2000&bucket=1s")["items"].empty());
 }
 
+TEST_CASE("timeseries: the answer is byte for byte the nlohmann dump of its own value") {
+  // The route writes its text directly (http::object_writer); parsing it and dumping it again must give the
+  // same bytes: keys in nlohmann's order, doubles in nlohmann's digits and notation, nulls where unset.
+  test_collector tc;
+  auto c = tc.client();
+  for (int i = 0; i < 7; ++i) {
+    json t = chat_trace("ts-bytes", i % 2 ? "gpt-4o" : "unpriced-model", 17 * i + 3, 11 * i + 1);
+    t["latency_ms"] = 0.125 + i * 97.3;
+    // Sums between 1e-5 and 1e-4: nlohmann writes them with an exponent ("2.4e-05"), std::to_chars does not.
+    t["cost_usd"] = 3e-6;
+    post(*c, "/api/trace", t, 201);
+  }
+  json no_latency = chat_trace("ts-bytes", "gpt-4o-mini", 1, 1);
+  no_latency["cost_usd"] = 3e-6;
+  post(*c, "/api/trace", no_latency, 201);
+  const int64_t now = model::now_ms();
+  const int64_t aligned = (now - 3600000) / 60000 * 60000;
+  for (const std::string& q :
+       {"from=" + std::to_string(aligned) + "&to=" + std::to_string(now + 1000) + "&bucket=1m",
+        "from=" + std::to_string(aligned) + "&to=" + std::to_string(now + 1000) + "&bucket=1m&group_by=model",
+        "from=" + std::to_string(aligned + 1) + "&to=" + std::to_string(now + 1000) +
+            "&bucket=7s&group_by=model",
+        std::string("from=-5000&to=1000&bucket=1s"), std::string("")}) {
+    auto r = c->Get(("/api/stats/timeseries?" + q).c_str());
+    REQUIRE(r);
+    INFO(q << " " << r->body.substr(0, 400));
+    CHECK(r->status == 200);
+    CHECK(r->body == json::parse(r->body).dump());
+  }
+}
+
 TEST_CASE("timeseries: bad input is a 400 naming the parameter") {
   test_collector tc;
   auto c = tc.client();

@@ -3,6 +3,10 @@
 // value otherwise, and never a raw newline (SSE data lines and NDJSON lines depend on that).
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -10,12 +14,17 @@
 
 #include "http/errors.hpp"
 #include "http/render.hpp"
+#include "model/time.hpp"
 
 namespace {
 
 using json = nlohmann::json;
+using llmtrace::http::append_double;
+using llmtrace::http::append_int;
 using llmtrace::http::append_stored_json;
+using llmtrace::http::append_time;
 using llmtrace::http::dump_json;
+using llmtrace::http::object_writer;
 using llmtrace::http::render_json;
 using llmtrace::http::render_page;
 using llmtrace::http::to_json;
@@ -133,7 +142,8 @@ TEST_CASE("render: latency doubles come back as the same numbers") {
     CHECK_MESSAGE(ours["latency_ms"].get<double>() == v, v);
     CHECK(ours["latency_ms"].is_number_float());
   }
-  for (double v : {0.0, 1.0, 12.5, 100.0, 0.001, 123456.789}) {
+  for (double v : {0.0, 1.0, 12.5, 100.0, 0.001, 1e-7, 123456.789, 1e15, 1e20, -3.25, 0.1 + 0.2, 5e-5,
+                   9007199254740992.0}) {
     r.latency_ms = v;
     CHECK_MESSAGE(render_json(r) == old_render(r), v);
   }
@@ -225,4 +235,120 @@ TEST_CASE("render: mutated JSON is either spliced as the value nlohmann reads or
       CHECK(ours.find('\n') == std::string::npos);
     }
   }
+}
+
+// The scalar writers against what the routes wrote before them: dump_json(json(v)) for doubles (the
+// timeseries route's old append_double), std::to_chars for integers, format_rfc3339_ms quoted for times.
+std::string double_text(double v) {
+  std::string out;
+  append_double(out, v);
+  return out;
+}
+
+TEST_CASE("render: append_double writes dump_json's bytes for every double, NaN and infinities as null") {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double v : {0.1,
+                   1e-7,
+                   123456789.125,
+                   0.0,
+                   -0.0,
+                   1e21,
+                   1.0,
+                   -1.0,
+                   0.5,
+                   1e-4,
+                   9.999999999999999e-05,
+                   1e-5,
+                   5e-5,
+                   1e15,
+                   999999999999999.9,
+                   9007199254740992.0,
+                   1234567890123456.0,
+                   1e300,
+                   1e-300,
+                   4.9e-324,
+                   std::numeric_limits<double>::max(),
+                   std::numeric_limits<double>::lowest(),
+                   std::numeric_limits<double>::min(),
+                   0.1 + 0.2,
+                   1.0 / 3,
+                   -3.5561693938148423e-26,
+                   std::nan(""),
+                   inf,
+                   -inf}) {
+    CHECK_MESSAGE(double_text(v) == dump_json(json(v)), v);
+  }
+  CHECK(double_text(std::nan("")) == "null");
+  CHECK(double_text(inf) == "null");
+  CHECK(double_text(-0.0) == "-0.0");
+  CHECK(double_text(1e-7) == "1e-07");
+  CHECK(double_text(123456789.125) == "123456789.125");
+  // Every bit pattern class (denormals, huge, tiny), and the kind of values the routes write: costs in
+  // dollars, latencies in ms with fractions.
+  std::mt19937_64 rng(20261129);
+  for (int i = 0; i < 200000; ++i) {
+    const uint64_t bits = rng();
+    double v = 0;
+    std::memcpy(&v, &bits, sizeof v);
+    const std::string ours = double_text(v);
+    if (ours != dump_json(json(v))) FAIL_CHECK(v << ": " << ours << " vs " << dump_json(json(v)));
+  }
+  std::uniform_real_distribution<double> money(0, 50), latency(0, 120000);
+  for (int i = 0; i < 100000; ++i) {
+    for (double v : {money(rng) / 1e6, std::round(latency(rng) * 1000) / 1000, latency(rng)}) {
+      const std::string ours = double_text(v);
+      if (ours != dump_json(json(v))) FAIL_CHECK(v << ": " << ours << " vs " << dump_json(json(v)));
+    }
+  }
+}
+
+TEST_CASE("render: append_int and append_time write the text the routes wrote before them") {
+  for (int64_t v : {int64_t{0}, int64_t{-1}, int64_t{42}, std::numeric_limits<int64_t>::max(),
+                    std::numeric_limits<int64_t>::min()}) {
+    std::string out;
+    append_int(out, v);
+    CHECK(out == dump_json(json(v)));
+  }
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int64_t> when(-100'000'000'000'000, 300'000'000'000'000);
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t ms = i < 10000 ? when(rng) : 1'764'000'000'000 + i * 61'001;
+    std::string ours, old;
+    append_time(ours, ms);
+    llmtrace::http::append_json_string(old, llmtrace::model::format_rfc3339_ms(ms));
+    if (ours != old) FAIL_CHECK(ms << ": " << ours << " vs " << old);
+  }
+}
+
+TEST_CASE("render: object_writer writes dump_json of the same (sorted) object") {
+  std::string out = "[";
+  object_writer o(out);
+  o.time("at", 1764138725123);
+  o.opt_time("ended", std::nullopt);
+  o.integer("n", -7);
+  o.null("nothing");
+  o.number("p", 0.1);
+  o.opt_number("q", std::nullopt);
+  o.opt_number("r", 1e-7);
+  o.stored("s", "{\"k\": [1, 2]}");
+  o.string("t", "tab\tquote\"中");
+  o.opt_string("u", "");
+  o.opt_integer("v", 3);
+  o.close();
+  out += ']';
+  const json expected = json::array({{{"at", "2025-11-26T06:32:05.123Z"},
+                                      {"ended", nullptr},
+                                      {"n", -7},
+                                      {"nothing", nullptr},
+                                      {"p", 0.1},
+                                      {"q", nullptr},
+                                      {"r", 1e-7},
+                                      {"s", {{"k", {1, 2}}}},
+                                      {"t", "tab\tquote\"中"},
+                                      {"u", nullptr},
+                                      {"v", 3}}});
+  CHECK(out == dump_json(expected));
+  std::string empty;
+  object_writer(empty).close();
+  CHECK(empty == "{}");
 }

@@ -8,7 +8,6 @@
 #include <httplib.h>
 
 #include "http/errors.hpp"
-#include "http/json_text.hpp"
 #include "http/render.hpp"
 #include "http/store_errors.hpp"
 #include "model/time.hpp"
@@ -16,8 +15,6 @@
 
 namespace llmtrace::api {
 namespace {
-
-using json = nlohmann::json;
 
 constexpr int64_t k_minute = 60 * 1000;
 constexpr int64_t k_day = 24 * 60 * k_minute;
@@ -38,73 +35,44 @@ int64_t default_bucket(int64_t range_ms) {
   return b;
 }
 
-// The answer as text, byte for byte what dump_json of the equivalent nlohmann object writes (keys in
-// nlohmann's sorted order, doubles through nlohmann itself), without building a map per row: a day by model
-// in 1-minute buckets is 7,200 rows, and the objects cost more than reading the rollup.
-void append_int(std::string& out, int64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_double(std::string& out, double v) {
-  out += json(v).dump();
-}
-
-void append_opt(std::string& out, const std::optional<double>& v) {
-  if (v) {
-    append_double(out, *v);
-  } else {
-    out += "null";
-  }
-}
-
+// The answer as text through http::object_writer (the same bytes as dump_json of the equivalent nlohmann
+// object), without building a map per row: a day by model in 1-minute buckets is 7,200 rows, and the objects
+// cost more than reading the rollup.
 void append_row(std::string& out, const storage::timeseries_row& r, bool by_model) {
-  out += "{\"bucket_start\":";
-  http::append_json_string(out, model::format_rfc3339_ms(r.bucket_start_ms));
-  out += ",\"bucket_start_ms\":";
-  append_int(out, r.bucket_start_ms);
-  out += ",\"calls\":";
-  append_int(out, r.calls);
-  out += ",\"completion_tokens\":";
-  append_int(out, r.completion_tokens);
-  out += ",\"cost_usd\":";
-  append_double(out, r.cost_usd);
-  out += ",\"errors\":";
-  append_int(out, r.errors);
-  out += ",\"latency_p50_ms\":";
-  append_opt(out, r.latency_p50_ms);
-  out += ",\"latency_p95_ms\":";
-  append_opt(out, r.latency_p95_ms);
-  if (by_model) {
-    out += ",\"model\":";
-    if (r.model.empty()) {
-      out += "null";
-    } else {
-      http::append_json_string(out, r.model);
-    }
-  }
-  out += ",\"prompt_tokens\":";
-  append_int(out, r.prompt_tokens);
-  out += ",\"total_tokens\":";
-  append_int(out, r.total_tokens);
-  out += '}';
+  http::object_writer o(out);
+  o.time("bucket_start", r.bucket_start_ms);
+  o.integer("bucket_start_ms", r.bucket_start_ms);
+  o.integer("calls", r.calls);
+  o.integer("completion_tokens", r.completion_tokens);
+  o.number("cost_usd", r.cost_usd);
+  o.integer("errors", r.errors);
+  o.opt_number("latency_p50_ms", r.latency_p50_ms);
+  o.opt_number("latency_p95_ms", r.latency_p95_ms);
+  if (by_model) o.opt_string("model", r.model);
+  o.integer("prompt_tokens", r.prompt_tokens);
+  o.integer("total_tokens", r.total_tokens);
+  o.close();
 }
 
 std::string render(const storage::timeseries_query& q, const std::vector<storage::timeseries_row>& rows) {
-  std::string out = "{\"bucket_ms\":";
+  std::string out;
   out.reserve(256 + rows.size() * 280);
-  append_int(out, q.bucket_ms);
-  out += ",\"from\":";
-  http::append_json_string(out, model::format_rfc3339_ms(q.from_ms));
-  out += q.by_model ? ",\"group_by\":\"model\",\"items\":[" : ",\"group_by\":null,\"items\":[";
+  http::object_writer o(out);
+  o.integer("bucket_ms", q.bucket_ms);
+  o.time("from", q.from_ms);
+  if (q.by_model)
+    o.string("group_by", "model");
+  else
+    o.null("group_by");
+  std::string& items = o.member("items");
+  items += '[';
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (i) out += ',';
-    append_row(out, rows[i], q.by_model);
+    if (i) items += ',';
+    append_row(items, rows[i], q.by_model);
   }
-  out += "],\"to\":";
-  http::append_json_string(out, model::format_rfc3339_ms(q.to_ms));
-  out += '}';
+  items += ']';
+  o.time("to", q.to_ms);
+  o.close();
   return out;
 }
 

@@ -29,38 +29,10 @@ json opt_string(const std::string& s) {
   return s.empty() ? json(nullptr) : json(s);
 }
 
-// --- scalars ---
-
 // A string literal, without strlen.
 template <std::size_t N>
 void put(std::string& out, const char (&text)[N]) {
   out.append(text, N - 1);
-}
-
-void append_int(std::string& out, int64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-// As nlohmann dumps a double: shortest round-trip digits, ".0" on integral values, null when not finite.
-void append_double(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    put(out, "null");
-    return;
-  }
-  char buf[64];
-  const double a = std::fabs(v);
-  const bool fixed = a == 0 || (a >= 1e-5 && a < 1e15);
-  auto r = fixed ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
-                 : std::to_chars(buf, buf + sizeof buf, v);
-  if (r.ec != std::errc{}) {
-    out += dump_json(json(v));
-    return;
-  }
-  out.append(buf, r.ptr);
-  if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == r.ptr)
-    put(out, ".0");
 }
 
 void append_2(char* p, unsigned v) {
@@ -68,7 +40,35 @@ void append_2(char* p, unsigned v) {
   p[1] = static_cast<char>('0' + v % 10);
 }
 
-// "2026-11-26T06:32:05.123Z", quoted; the same text as model::format_rfc3339_ms, without snprintf.
+void append_usage(std::string& out, const model::token_usage& u) {
+  object_writer o(out);
+  o.opt_integer("completion_tokens", u.completion_tokens);
+  o.opt_integer("prompt_tokens", u.prompt_tokens);
+  o.opt_integer("total_tokens", u.total_tokens);
+  o.close();
+}
+
+}  // namespace
+
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_double(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    put(out, "null");
+    return;
+  }
+  // nlohmann's own conversion, the one its serializer calls: std::to_chars differs from it (shortest digits
+  // where nlohmann's Grisu2 writes one more, fixed notation for 1e15..1e17 and for 1e-5..1e-4 where nlohmann
+  // writes an exponent), and these answers promise dump_json()'s bytes. The buffer is the serializer's size.
+  char buf[64];
+  char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
 void append_time(std::string& out, int64_t ms) {
   constexpr int64_t max_ms = 253402300799999;  // 9999-12-31T23:59:59.999Z
   if (ms < 0 || ms > max_ms) {
@@ -102,79 +102,46 @@ void append_time(std::string& out, int64_t ms) {
   out.append(b, sizeof b);
 }
 
-void append_opt_time(std::string& out, const std::optional<int64_t>& ms) {
-  if (ms)
-    append_time(out, *ms);
+void object_writer::opt_string(std::string_view key, std::string_view v) {
+  if (v.empty())
+    null(key);
   else
-    put(out, "null");
+    string(key, v);
 }
 
-void append_opt_int(std::string& out, const std::optional<int64_t>& v) {
+void object_writer::opt_integer(std::string_view key, const std::optional<int64_t>& v) {
   if (v)
-    append_int(out, *v);
+    integer(key, *v);
   else
-    put(out, "null");
+    null(key);
 }
 
-void append_opt_string(std::string& out, const std::string& s) {
-  if (s.empty())
-    put(out, "null");
+void object_writer::opt_number(std::string_view key, const std::optional<double>& v) {
+  if (v)
+    number(key, *v);
   else
-    append_json_string(out, s);
+    null(key);
 }
 
-// One JSON object, member by member: the braces, commas and quoted keys in one place, one writer per kind of
-// value. Callers name the members in the order nlohmann's (sorted) objects dump them, so the text equals
-// to_json(...).dump().
-class object_writer {
- public:
-  explicit object_writer(std::string& out) : out_(out) { out_ += '{'; }
-  object_writer(const object_writer&) = delete;
-  object_writer& operator=(const object_writer&) = delete;
-
-  void string(std::string_view key, std::string_view v) { append_json_string(member(key), v); }
-  // An empty string is "not set": null.
-  void opt_string(std::string_view key, const std::string& v) { append_opt_string(member(key), v); }
-  void integer(std::string_view key, int64_t v) { append_int(member(key), v); }
-  void opt_integer(std::string_view key, const std::optional<int64_t>& v) { append_opt_int(member(key), v); }
-  void number(std::string_view key, double v) { append_double(member(key), v); }
-  void opt_number(std::string_view key, const std::optional<double>& v) {
-    if (v)
-      append_double(member(key), *v);
-    else
-      put(member(key), "null");
-  }
-  void time(std::string_view key, int64_t ms) { append_time(member(key), ms); }
-  void opt_time(std::string_view key, const std::optional<int64_t>& ms) { append_opt_time(member(key), ms); }
-  // Stored JSON text as a value (append_stored_json).
-  void stored(std::string_view key, std::string_view text, bool as_object = false) {
-    append_stored_json(member(key), text, as_object);
-  }
-  // The caller writes the value into the returned string.
-  std::string& member(std::string_view key) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    out_ += '"';
-    out_.append(key);
-    put(out_, "\":");
-    return out_;
-  }
-  void close() { out_ += '}'; }
-
- private:
-  std::string& out_;
-  bool first_ = true;
-};
-
-void append_usage(std::string& out, const model::token_usage& u) {
-  object_writer o(out);
-  o.opt_integer("completion_tokens", u.completion_tokens);
-  o.opt_integer("prompt_tokens", u.prompt_tokens);
-  o.opt_integer("total_tokens", u.total_tokens);
-  o.close();
+void object_writer::opt_time(std::string_view key, const std::optional<int64_t>& ms) {
+  if (ms)
+    time(key, *ms);
+  else
+    null(key);
 }
 
-}  // namespace
+void object_writer::stored(std::string_view key, std::string_view text, bool as_object) {
+  append_stored_json(member(key), text, as_object);
+}
+
+std::string& object_writer::member(std::string_view key) {
+  if (!first_) out_ += ',';
+  first_ = false;
+  out_ += '"';
+  out_.append(key);
+  put(out_, "\":");
+  return out_;
+}
 
 json stored_json(const std::string& text) {
   if (text.empty()) return nullptr;

@@ -9,6 +9,8 @@
 // DOM to edit.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +45,54 @@ nlohmann::json to_json(const storage::page<T>& p) {
 nlohmann::json stored_json(const std::string& text);
 
 // --- text writers (no DOM) ---
+// Each writes the bytes dump_json() writes for the same value, so a route can build its answer as text and
+// still answer exactly what the nlohmann object would have dumped.
+
+// An integer.
+void append_int(std::string& out, int64_t v);
+// A double through nlohmann's own conversion (not std::to_chars, which differs in digits and notation for
+// some values): "0.1", "1.0", "-0.0", "1e-07", "1e+21"; null when not finite, as dump_json() writes NaN/inf.
+void append_double(std::string& out, double v);
+// A time as a quoted RFC 3339 UTC string with ms, "2026-11-26T06:32:05.123Z": model::format_rfc3339_ms's
+// text, without its snprintf.
+void append_time(std::string& out, int64_t ms);
+
+// One JSON object, member by member, appended to `out`: the braces, commas and quoted keys in one place, one
+// method per kind of value. Callers name the members in the order nlohmann's (sorted) objects dump them, so
+// the text equals the nlohmann object's dump_json(). Keys are written as given (they are the callers' own
+// ASCII literals, never escaped). The object is open until close(); the writer holds a reference to `out`,
+// so it must not outlive it. Not thread-safe (one writer per string).
+//   http::object_writer o(out);
+//   o.integer("calls", 3);
+//   o.opt_number("latency_ms", std::nullopt);  // "latency_ms":null
+//   o.close();                                 // {"calls":3,"latency_ms":null}
+class object_writer {
+ public:
+  explicit object_writer(std::string& out) : out_(out) { out_ += '{'; }
+  object_writer(const object_writer&) = delete;
+  object_writer& operator=(const object_writer&) = delete;
+
+  void null(std::string_view key) { member(key).append("null", 4); }
+  void string(std::string_view key, std::string_view v) { append_json_string(member(key), v); }
+  // An empty string is "not set": null.
+  void opt_string(std::string_view key, std::string_view v);
+  void integer(std::string_view key, int64_t v) { append_int(member(key), v); }
+  void opt_integer(std::string_view key, const std::optional<int64_t>& v);
+  void number(std::string_view key, double v) { append_double(member(key), v); }
+  void opt_number(std::string_view key, const std::optional<double>& v);
+  void time(std::string_view key, int64_t ms) { append_time(member(key), ms); }
+  void opt_time(std::string_view key, const std::optional<int64_t>& ms);
+  // Stored JSON text as a value (append_stored_json).
+  void stored(std::string_view key, std::string_view text, bool as_object = false);
+  // Writes `"key":` and returns the string, for the caller to append the value itself (an array, a nested
+  // object_writer).
+  std::string& member(std::string_view key);
+  void close() { out_ += '}'; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
 
 // Appends stored JSON text as a JSON value: empty text as null; well-formed JSON verbatim (insignificant
 // whitespace removed, so the result never holds a raw newline and fits an SSE data line or an NDJSON line);
