@@ -16,39 +16,18 @@
 
 #include "ingest/json_parse.hpp"
 #include "ingest/record_parser.hpp"
+#include "support/utf8_oracle.hpp"
 
 namespace {
 
 using json = nlohmann::json;
 using namespace llmtrace;
+using llmtrace::testing::is_valid_utf8;
 
 [[noreturn]] void broken(const char* what, std::string_view detail = {}) {
   std::fprintf(stderr, "invariant broken: %s: %.*s\n", what,
                static_cast<int>(std::min<std::size_t>(detail.size(), 400)), detail.data());
   std::abort();
-}
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    if (c < 0x80)
-      n = 0;
-    else if (c >= 0xc2 && c <= 0xdf)
-      n = 1;
-    else if (c >= 0xe0 && c <= 0xef)
-      n = 2;
-    else if (c >= 0xf0 && c <= 0xf4)
-      n = 3;
-    else
-      return false;
-    if (n > 0 && i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 void check_stored_json(const std::optional<std::string>& text, const char* what, bool must_be_object) {
@@ -75,15 +54,15 @@ void check_trace(const json& trace) {
   check_stored_json(w.response_json, "stored response is not JSON", false);
   check_stored_json(w.metadata_json, "stored metadata is not a JSON object", true);
   if (w.turn_number < 0) broken("negative turn accepted");
-  if (w.id && !valid_utf8(*w.id)) broken("id is not UTF-8", *w.id);
-  if (w.session_id && !valid_utf8(*w.session_id)) broken("session id is not UTF-8", *w.session_id);
+  if (w.id && !is_valid_utf8(*w.id)) broken("id is not UTF-8", *w.id);
+  if (w.session_id && !is_valid_utf8(*w.session_id)) broken("session id is not UTF-8", *w.session_id);
   try {
     ingest::fill_derived_fields(w);
   } catch (const std::exception& e) {
     broken("fill_derived_fields threw", e.what());
   }
-  if (!valid_utf8(w.search_text)) broken("search text is not UTF-8", w.search_text);
-  if (w.model && !valid_utf8(*w.model)) broken("model is not UTF-8", *w.model);
+  if (!is_valid_utf8(w.search_text)) broken("search text is not UTF-8", w.search_text);
+  if (w.model && !is_valid_utf8(*w.model)) broken("model is not UTF-8", *w.model);
 }
 
 }  // namespace

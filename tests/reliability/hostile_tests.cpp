@@ -8,9 +8,11 @@
 #include <thread>
 
 #include "reliability/rel_support.hpp"
+#include "support/utf8_oracle.hpp"
 
 using namespace llmtrace;
 using namespace llmtrace::reliability;
+using llmtrace::testing::is_valid_utf8;
 using llmtrace::testing::test_collector;
 
 namespace {
@@ -44,30 +46,6 @@ std::string pct(const std::string& s) {
       out += std::string("%") + hex[c >> 4] + hex[c & 15];
   }
   return out;
-}
-
-// True when `text` is valid UTF-8 (what a browser or JSON.parse will accept).
-bool valid_utf8(const std::string& s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    if (c < 0x80)
-      n = 0;
-    else if (c >= 0xc2 && c <= 0xdf)
-      n = 1;
-    else if (c >= 0xe0 && c <= 0xef)
-      n = 2;
-    else if (c >= 0xf0 && c <= 0xf4)
-      n = 3;
-    else
-      return false;
-    if (i + n >= s.size() && n > 0) return false;
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 }  // namespace
@@ -284,7 +262,7 @@ TEST_CASE("hostile: odd requests never get a 500 or exception text") {
                              "what():", "sqlite3_", "SQLiteCpp", tc.cfg().db_path.c_str()})
       CHECK_MESSAGE(raw.find(leak) == std::string::npos, "leaked: " << leak);
     if (st >= 400 && req.find("/api/") != std::string::npos && !body_of(raw).empty()) {
-      CHECK(valid_utf8(body_of(raw)));
+      CHECK(is_valid_utf8(body_of(raw)));
     }
   }
   MESSAGE("odd requests tried: " << tried);
@@ -334,7 +312,7 @@ TEST_CASE(
     if (r->status >= 400)
       check_json_error(r->status, r->body);
     else
-      CHECK(valid_utf8(r->body));
+      CHECK(is_valid_utf8(r->body));
   }
   MESSAGE("hostile JSON bodies tried: " << tried);
   // Everything stored reads back as valid JSON and valid UTF-8.
@@ -350,6 +328,19 @@ TEST_CASE(
     CHECK_FALSE(json::parse(rr->body, nullptr, false).is_discarded());
   }
   check_alive_and_clean(tc);
+}
+
+TEST_CASE("hostile JSON: the UTF-8 check these tests use refuses each ill-formed sequence they send") {
+  // The oracle must be able to fail the checks below: every sequence sent there, alone and inside text.
+  for (const std::string e :
+       {"\xc3\x28", "\xff\xfe", "\xed\xa0\x80" /* surrogate */, "\xf4\x90\x80\x80" /* past U+10FFFF */,
+        "\xc0\xaf" /* overlong */, "ok\x80", "\xe2\x82" /* cut short */, "\xe0\x80\xaf" /* overlong */}) {
+    CHECK_FALSE(is_valid_utf8(e));
+    CHECK_FALSE(is_valid_utf8("{\"k\":\"" + e + "\"}"));
+  }
+  for (const std::string ok : {"", "plain", "h\xc3\xa9llo", "\xe2\x82\xac", "\xef\xbf\xbd", "\xed\x9f\xbf",
+                               "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"})
+    CHECK(is_valid_utf8(ok));
 }
 
 TEST_CASE(
@@ -377,17 +368,17 @@ TEST_CASE(
     auto g = c->Get("/api/records/" + j["id"].get<std::string>());
     REQUIRE(g);
     CHECK(g->status == 200);
-    CHECK(valid_utf8(g->body));
+    CHECK(is_valid_utf8(g->body));
   }
   // Invalid UTF-8 in the session id of a path, and in a search.
   auto r1 = c->Get("/api/sessions/%C3%28/records");
   REQUIRE(r1);
   CHECK(r1->status == 404);
-  CHECK(valid_utf8(r1->body));
+  CHECK(is_valid_utf8(r1->body));
   auto r2 = c->Get("/api/search?q=%C3%28");
   REQUIRE(r2);
   CHECK(r2->status < 500);
-  CHECK(valid_utf8(r2->body));
+  CHECK(is_valid_utf8(r2->body));
   check_alive_and_clean(tc);
 }
 
