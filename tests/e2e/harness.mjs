@@ -1,14 +1,18 @@
 // Test harness: starts the real llmtrace-collector on a free loopback port with a temp database, a fake
 // OpenAI-compatible upstream (node:http) and headless Chromium through playwright-core. Everything stops in
-// `stop()`; nothing leaves loopback.
+// `stop()`; nothing leaves loopback. `collectorAndBrowser()` is the set-up most test files share (one
+// collector and one browser for the file) and `openPage()` the page every UI test opens: one home for both.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.LLMTRACE_CHROMIUM || '/usr/bin/chromium';
+// Where screenshots and reports go (CTest points it into the build tree).
+export const ARTIFACTS = process.env.LLMTRACE_E2E_ARTIFACTS || join(process.cwd(), 'artifacts');
 
 export async function startCollector({ upstream, apiKey, env = {} } = {}) {
   const bin = process.env.LLMTRACE_COLLECTOR;
@@ -141,6 +145,49 @@ export async function launchBrowser() {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+// One collector (with an API client on it) and one headless browser for a whole test file: registers node:test
+// `before`/`after` hooks and returns an object whose `collector`, `api` and `browser` are set once `before`
+// has run (read them inside tests, not at module level). `options` go to startCollector; it may be an async
+// function, called first in `before` (to start what the options name, a fake upstream). `setUp(suite)` runs in
+// the same hook once all three are up, `tearDown()` after they stop: node 20 runs each top-level `before` as
+// soon as it is registered, so a second hook of the file could not wait for this one.
+export function collectorAndBrowser({ options, setUp, tearDown } = {}) {
+  const suite = { collector: null, api: null, browser: null };
+  before(async () => {
+    suite.collector = await startCollector(typeof options === 'function' ? await options() : options);
+    suite.api = apiClient(suite.collector.base);
+    suite.browser = await launchBrowser();
+    await setUp?.(suite);
+  });
+  after(async () => {
+    await suite.browser?.stop();
+    await suite.collector?.stop();
+    await tearDown?.();
+  });
+  return suite;
+}
+
+// Opens `url` in a new page of `browser` and collects what the UI must never cause: uncaught page errors and
+// console errors (CSP violations and failed loads show up as console errors). Dialogs are recorded and
+// dismissed. `watch(page)` runs before the navigation (to add listeners of its own); `goto` options pass
+// through to page.goto.
+export async function openPage(browser, url, { watch, goto } = {}) {
+  const page = await browser.context.newPage();
+  const dialogs = [];
+  page.on('dialog', async (d) => {
+    dialogs.push(d.message());
+    await d.dismiss();
+  });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  watch?.(page);
+  await page.goto(url, goto);
+  return { page, dialogs, errors };
 }
 
 export function apiClient(base, apiKey) {

@@ -5,38 +5,12 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { answer, apiClient, chat, launchBrowser, startCollector } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { ARTIFACTS, answer, apiClient, chat, collectorAndBrowser, openPage as openPageAt, startCollector } from './harness.mjs';
 
-const ARTIFACTS = process.env.LLMTRACE_E2E_ARTIFACTS || join(process.cwd(), 'artifacts');
-
-let collector;
-let browser;
-let api;
-
-before(async () => {
-  collector = await startCollector();
-  api = apiClient(collector.base);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.stop();
-  await collector?.stop();
-});
-
-const openPage = (path) => openPageOn(path, collector.base);
-async function openPageOn(path, base) {
-  const page = await browser.context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  // CSP violations and failed loads show up as console errors: the UI must cause none.
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  await page.goto(base + path);
-  return { page, errors };
-}
+const suite = collectorAndBrowser();
+const openPageOn = (path, base) => openPageAt(suite.browser, base + path);
+const openPage = (path) => openPageOn(path, suite.collector.base);
 
 const withModel = (model, text, usage) => ({
   ...answer(text),
@@ -47,8 +21,8 @@ const withModel = (model, text, usage) => ({
 describe('scores', () => {
   test('ui: thumbs down on a turn, reload, still there, found by the search score filter', async () => {
     const sid = 'e2e-scores';
-    const good = await api.trace({ session_id: sid, turn_number: 1, status: 'success', request: chat('What is 2+2?'), response: answer('4') });
-    const bad = await api.trace({ session_id: sid, turn_number: 2, status: 'success', request: chat('Capital of Australia?'), response: answer('Sydney') });
+    const good = await suite.api.trace({ session_id: sid, turn_number: 1, status: 'success', request: chat('What is 2+2?'), response: answer('4') });
+    const bad = await suite.api.trace({ session_id: sid, turn_number: 2, status: 'success', request: chat('Capital of Australia?'), response: answer('Sydney') });
     const { page, errors } = await openPage(`/sessions/${sid}`);
     const card = page.locator(`[data-record-id="${bad.id}"]`);
     await card.waitFor({ timeout: 5000 });
@@ -58,7 +32,7 @@ describe('scores', () => {
     await card.getByTestId('score-chip').waitFor({ timeout: 5000 });
 
     // The store has it, on the record.
-    const stored = await api.get(`/api/records/${bad.id}`);
+    const stored = await suite.api.get(`/api/records/${bad.id}`);
     assert.equal(stored.scores.length, 1);
     assert.equal(stored.scores[0].name, 'thumbs');
     assert.equal(stored.scores[0].value, false);
@@ -192,11 +166,11 @@ async function dashboardTest(own) {
 
 describe('compare', () => {
   test('ui: pick two calls from two sessions, the compare page shows both and a diff', async () => {
-    const a = await api.trace({ session_id: 'e2e-cmp-a', turn_number: 1, status: 'success', request: chat('Summarise the plot of Hamlet'), response: answer('A prince avenges his father.') });
-    const b = await api.trace({ session_id: 'e2e-cmp-b', turn_number: 1, status: 'success', request: { ...chat('Summarise the plot of Macbeth'), model: 'gpt-4o' }, response: withModel('gpt-4o', 'A general murders his king.') });
+    const a = await suite.api.trace({ session_id: 'e2e-cmp-a', turn_number: 1, status: 'success', request: chat('Summarise the plot of Hamlet'), response: answer('A prince avenges his father.') });
+    const b = await suite.api.trace({ session_id: 'e2e-cmp-b', turn_number: 1, status: 'success', request: { ...chat('Summarise the plot of Macbeth'), model: 'gpt-4o' }, response: withModel('gpt-4o', 'A general murders his king.') });
     const { page, errors } = await openPage('/sessions/e2e-cmp-a');
     await page.locator(`[data-record-id="${a.id}"]`).getByLabel('pick for compare').check();
-    await page.goto(`${collector.base}/sessions/e2e-cmp-b`);
+    await page.goto(`${suite.collector.base}/sessions/e2e-cmp-b`);
     await page.locator(`[data-record-id="${b.id}"]`).getByLabel('pick for compare').check();
     const tray = page.getByTestId('compare-tray');
     await tray.getByRole('button', { name: 'Open comparison' }).click();

@@ -6,18 +6,15 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { apiClient, launchBrowser, startCollector } from './harness.mjs';
+import { after, describe, test } from 'node:test';
+import { ARTIFACTS, collectorAndBrowser, openPage as openPageAt } from './harness.mjs';
 import { pngBase64, wavBase64 } from './media.mjs';
 
-const ARTIFACTS = process.env.LLMTRACE_E2E_ARTIFACTS || join(process.cwd(), 'artifacts');
 const TURNS = Number(process.env.LLMTRACE_E2E_TURNS || 10000);
 const SESSIONS = Number(process.env.LLMTRACE_E2E_SESSIONS || 100000);
 const BIG = 'e2e-long-agent-run';
 
-let collector;
-let browser;
-let api;
+const suite = collectorAndBrowser({ setUp: ingest });
 const timings = [];
 
 // One measured figure: kept for the report, and checked against a generous guard.
@@ -27,7 +24,7 @@ function measured(name, value, unit, target, guard) {
 }
 
 async function postBatch(traces) {
-  const r = await fetch(`${collector.base}/api/traces`, {
+  const r = await fetch(`${suite.collector.base}/api/traces`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ traces }),
@@ -69,25 +66,19 @@ function turnRecord(t) {
 }
 
 async function openPage(path, { third = [] } = {}) {
-  const page = await browser.context.newPage();
-  const dialogs = [];
-  page.on('dialog', async (d) => {
-    dialogs.push(d.message());
-    await d.dismiss();
+  let t0;
+  const opened = await openPageAt(suite.browser, suite.collector.base + path, {
+    watch: (page) => {
+      // Every request the page makes must go to the collector (or be a data: URL it holds).
+      page.on('request', (r) => {
+        const u = r.url();
+        if (!u.startsWith(suite.collector.base) && !u.startsWith('data:')) third.push(u);
+      });
+      t0 = performance.now();
+    },
+    goto: { waitUntil: 'commit' },
   });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
-  // Every request the page makes must go to the collector (or be a data: URL it holds).
-  page.on('request', (r) => {
-    const u = r.url();
-    if (!u.startsWith(collector.base) && !u.startsWith('data:')) third.push(u);
-  });
-  const t0 = performance.now();
-  await page.goto(collector.base + path, { waitUntil: 'commit' });
-  return { page, dialogs, errors, third, t0 };
+  return { ...opened, third, t0 };
 }
 
 // Resolves when an element matching `selector` intersects the viewport.
@@ -116,10 +107,8 @@ async function waitLive(page) {
   await page.getByTestId('live-indicator').filter({ hasText: 'live' }).waitFor({ timeout: 5000 });
 }
 
-before(async () => {
-  collector = await startCollector();
-  api = apiClient(collector.base);
-  browser = await launchBrowser();
+// The long session and the many sessions every test here opens, once the collector is up.
+async function ingest() {
   const t0 = performance.now();
   for (let start = 1; start <= TURNS; start += 500) {
     const batch = [];
@@ -135,11 +124,9 @@ before(async () => {
     await postBatch(batch);
   }
   console.log(`# ingest: ${TURNS} turns in ${((t1 - t0) / 1000).toFixed(1)} s, ${SESSIONS} sessions in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-});
+}
 
 after(async () => {
-  await browser?.stop();
-  await collector?.stop();
   if (timings.length) {
     const lines = timings.map((t) => `#   ${t.name.padEnd(58)} ${String(t.value).padStart(8)} ${t.unit.padEnd(3)} (target ${t.target})`);
     console.log(['# UI timing report (headless Chromium, this machine):', ...lines].join('\n'));
@@ -168,7 +155,7 @@ describe('a 10,000-turn session', () => {
 
     // A live record at the bottom appears while following.
     t = performance.now();
-    await api.trace(turnRecord(TURNS + 1));
+    await suite.api.trace(turnRecord(TURNS + 1));
     await inViewport(page, `[data-turn="${TURNS + 1}"]`, 10000);
     measured('live record appended appears (follow mode)', performance.now() - t, 'ms', '≤ 1000 ms', 5000);
 
@@ -178,7 +165,7 @@ describe('a 10,000-turn session', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="follow"]')?.getAttribute('aria-pressed') === 'false');
     await page.waitForTimeout(300);
     const yBefore = await page.evaluate(() => window.scrollY);
-    await api.trace(turnRecord(TURNS + 2));
+    await suite.api.trace(turnRecord(TURNS + 2));
     await page.waitForTimeout(1500);
     assert.ok(Math.abs((await page.evaluate(() => window.scrollY)) - yBefore) < 50, 'view stayed where the user scrolled');
     assert.equal(await page.locator(`[data-turn="${TURNS + 2}"]`).count(), 0);
@@ -225,7 +212,7 @@ describe('big messages', () => {
     };
     const size = JSON.stringify(big.response).length;
     assert.ok(size > 1_000_000, `response is ${size} bytes`);
-    await api.trace(big);
+    await suite.api.trace(big);
     const { page, errors, t0 } = await openPage('/records/e2e-big-response');
     await page.getByTestId('response').waitFor({ state: 'visible', timeout: 10000 });
     await page.getByTestId('json-tree').first().waitFor({ state: 'visible' });

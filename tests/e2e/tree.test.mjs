@@ -5,43 +5,21 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { apiClient, launchBrowser, startCollector } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { ARTIFACTS, collectorAndBrowser, openPage as openPageAt } from './harness.mjs';
 
-const ARTIFACTS = process.env.LLMTRACE_E2E_ARTIFACTS || join(process.cwd(), 'artifacts');
-
-let collector;
-let browser;
-let api;
-
-before(async () => {
-  collector = await startCollector();
-  api = apiClient(collector.base);
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.stop();
-  await collector?.stop();
-});
+const suite = collectorAndBrowser();
+const openPage = (path) => openPageAt(suite.browser, suite.collector.base + path);
 
 const hex = (n, width) => n.toString(16).padStart(width, '0');
 const spanId = (n) => hex(0x1000 + n, 16);
 
 async function postSpans(spans) {
-  const r = await api.raw('POST', '/api/traces', { traces: spans });
+  const r = await suite.api.raw('POST', '/api/traces', { traces: spans });
   const body = await r.json();
   assert.equal(r.status, 200, JSON.stringify(body));
   assert.equal(body.rejected, 0, JSON.stringify(body.results.filter((x) => x.error)));
   return body;
-}
-
-async function openPage(path) {
-  const page = await browser.context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  await page.goto(`${collector.base}${path}`);
-  return { page, errors };
 }
 
 const rowNames = (page) => page.getByTestId('tree-node').evaluateAll((els) =>
@@ -79,7 +57,7 @@ describe('turn tree and waterfall', () => {
 
     // Children end first, so they arrive first: the tool span and the first LLM call, without their root.
     await postSpans([tool, llm1]);
-    await api.raw('PATCH', `/api/sessions/${sid}`, { name: 'Travel agent run' });
+    await suite.api.raw('PATCH', `/api/sessions/${sid}`, { name: 'Travel agent run' });
     const { page, errors } = await openPage(`/sessions/${sid}`);
     const tree = page.getByTestId('turn-tree');
     await tree.waitFor({ timeout: 10000 });
