@@ -6,6 +6,7 @@
 // them to on_remote_change. Thread safety: as store.hpp.
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -32,6 +33,9 @@ using pg::connection;
 using pg::params;
 
 constexpr int k_write_attempts = 8;
+// Columns of pg::k_session_cols (a value selected after them is at this index).
+const int k_session_col_count =
+    static_cast<int>(std::count(pg::k_session_cols.begin(), pg::k_session_cols.end(), ',')) + 1;
 
 // Rolls back unless committed; a lost connection needs no ROLLBACK.
 struct transaction {
@@ -211,11 +215,17 @@ class pg_store final : public store {
         out.total = c.run("SELECT COUNT(*) FROM sessions" + k_where, {p.filter}).i64(0, 0);
         return out;
       }
-      auto r = c.run("SELECT " + pg::k_session_cols +
-                         " FROM sessions ORDER BY updated_at DESC, seq DESC LIMIT $1 OFFSET $2",
-                     {limit, offset});
+      // The page's sessions are found in the activity index alone (an index-only scan skips the OFFSET's
+      // rows without reading them from the table: at page 50, 1,000 heap rows at ~4 us each from the OS
+      // cache), then read by seq; the total in the same statement and snapshot.
+      static const std::string k_page =
+          "SELECT " + pg::k_session_cols +
+          ", (SELECT COUNT(*) FROM sessions) FROM sessions WHERE seq IN (SELECT seq FROM sessions ORDER BY "
+          "updated_at DESC, seq DESC LIMIT $1 OFFSET $2) ORDER BY updated_at DESC, seq DESC";
+      auto r = c.run(k_page, {limit, offset});
       for (int i = 0; i < r.rows(); ++i) out.items.push_back(pg::read_session(r, i));
-      out.total = c.run("SELECT COUNT(*) FROM sessions").i64(0, 0);
+      out.total = r.rows() ? r.i64(0, k_session_col_count)
+                           : c.run("SELECT COUNT(*) FROM sessions").i64(0, 0);  // past the last page
       return out;
     });
   }
