@@ -87,9 +87,10 @@ fi
 step "3 Generate database" 300 "$BIN/llmtrace_bench_gen_db" --db "$WORK/scale.db" --out "$ROWS"
 step "3 Queries" 200 "$BIN/llmtrace_bench_load" queries --collector "$COLLECTOR" --db "$WORK/scale.db" --out "$ROWS"
 rm -f "$WORK/scale.db" "$WORK/scale.db-wal" "$WORK/scale.db-shm"
-# Row 3p: a database made like row 3's (LLMTRACE_BENCH_PG_RECORDS, default 100000: `llmtrace-collector copy`
-# reads its source in OFFSET pages and stops at 1M records here, see docs/BENCHMARKS.md), copied into PostgreSQL
-# with the collector's own copy command, then row 3's queries on a collector using PostgreSQL.
+# Row 3p: a database made like row 3's (LLMTRACE_BENCH_PG_RECORDS, default 100000: the copy of 1M records into
+# PostgreSQL takes 9-18 min here, so the 1M figures in docs/BENCHMARKS.md come from a database seeded once and
+# kept), copied into PostgreSQL with the collector's own copy command, then row 3's queries on a collector using
+# PostgreSQL.
 if [[ $HAVE_PG == 1 ]]; then
   step "3p Generate database" 300 env LLMTRACE_BENCH_RECORDS="${LLMTRACE_BENCH_PG_RECORDS:-100000}" \
     "$BIN/llmtrace_bench_gen_db" --db "$WORK/scale_pg.db" --out "$ROWS" --row "3p Queries at scale (PostgreSQL)"

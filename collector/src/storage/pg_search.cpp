@@ -1,6 +1,9 @@
 #include "storage/pg_search.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -138,26 +141,67 @@ std::string tsquery_literal(std::string_view text, bool all_prefix) {
 
 namespace {
 
-// While it lives, the connection's planner does not scan the records table sequentially: for a text search
-// that plan tests (and decompresses) every row's tsvector, ~12 us a row, where the GIN index names the
-// matching rows directly (counting 10,000 matches of a word in most records: 50 ms against 140-200 ms at
-// 100k records; a rare word: 1 ms against 1 s). Reset on the way out, errors included, so the pooled
-// connection's other statements keep their plans.
-class no_seq_scan {
+// Planner settings for the statements of one search, restored on the way out (errors included) so the pooled
+// connection's other statements keep the server's defaults. `set` and `reset` are SQL text run as is.
+class settings {
  public:
-  explicit no_seq_scan(connection& c) : c_(c) { c_.exec("SET enable_seqscan = off"); }
-  ~no_seq_scan() {
+  settings(connection& c, const char* set, const char* reset) : c_(c), reset_(reset) { c_.exec(set); }
+  ~settings() {
     try {
-      if (c_.ok()) c_.exec("RESET enable_seqscan");
+      if (c_.ok()) c_.exec(reset_);
     } catch (...) {
     }
   }
-  no_seq_scan(const no_seq_scan&) = delete;
-  no_seq_scan& operator=(const no_seq_scan&) = delete;
+  settings(const settings&) = delete;
+  settings& operator=(const settings&) = delete;
 
  private:
   connection& c_;
+  const char* reset_;
 };
+
+// For every statement of a text search: no sequential scan of the records (it tests and decompresses every
+// row's tsvector, ~12 us a row, where the GIN index names the matching rows directly); a plan made for the
+// query's own words, never a cached generic one (whose estimate cannot know whether a word is in ten records
+// or in most of them); no JIT (a count over a common word is estimated costly enough to be compiled, 60-80 ms
+// spent before the first row, on a query of tens of milliseconds); memory for an exact bitmap of a 1M-record
+// table (at the default 4 MB the bitmap of a word in most records turns lossy, and every row of a lossy page
+// has its tsvector fetched from TOAST and tested again: two common words, 400 ms against 300 ms at 1M).
+constexpr const char* k_text_set =
+    "SET enable_seqscan = off; SET plan_cache_mode = force_custom_plan; SET jit = off; SET work_mem = '32MB'";
+constexpr const char* k_text_reset = "RESET enable_seqscan; RESET plan_cache_mode; RESET jit; RESET work_mem";
+
+// The matches of a statement come from the GIN index's bitmap only: without this, a LIMITed statement over a
+// word the planner knows to be common walks an index testing each row's tsvector (fetched from TOAST, ~13 us
+// a row). With k_sample, the bitmap holds a random sample of about that many of each word's index entries
+// (gin_fuzzy_search_limit): the sample's matching rows are real matches, so a sample of `cap` matching rows
+// proves the capped total without reading the word's whole posting list.
+constexpr const char* k_bitmap_set = "SET enable_indexscan = off";
+constexpr const char* k_bitmap_reset = "RESET enable_indexscan";
+constexpr const char* k_sample_set = "SET enable_indexscan = off; SET gin_fuzzy_search_limit = 20000";
+constexpr const char* k_sample_reset = "RESET enable_indexscan; RESET gin_fuzzy_search_limit";
+// The sample is tried for a word the planner expects in at least this many records (its estimate comes from
+// the column statistics' most common lexemes, accurate for exactly these words).
+constexpr int64_t k_sample_min_estimate = 3 * sqlite::k_search_count_cap;
+// Below that estimate a search collects up to this many matches from the GIN bitmap (see search_in).
+constexpr int64_t k_collect_max = 3 * sqlite::k_search_count_cap;
+
+// The planner's estimate of the rows a statement returns (EXPLAIN's top plan node).
+int64_t estimated_rows(connection& c, const std::string& select, const params& p) {
+  auto r = c.run("EXPLAIN (FORMAT JSON) " + select, p);
+  if (r.rows() == 0) return 0;
+  const std::string plan = r.text(0, 0);
+  const auto at = plan.find("\"Plan Rows\":");
+  if (at == std::string::npos) return 0;
+  return std::strtoll(plan.c_str() + at + 12, nullptr, 10);
+}
+
+// One lexeme, no phrase, no prefix: the query a GIN sample answers (a query of several lexemes samples each
+// of them, and the sampled intersection is rarely large enough to prove anything).
+bool single_lexeme(const std::string& match) {
+  return match.find(" & ") == std::string::npos && match.find("<->") == std::string::npos &&
+         match.find(":*") == std::string::npos;
+}
 
 page<model::record> search_in(connection& c, const search_query& q, bool has_text, const std::string& match) {
   page<model::record> out;
@@ -184,38 +228,92 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
     if (q.score_value) add_cond("value = ", *q.score_value, ")");
   }
   // (Appended, not "$" + to_string(): GCC 12 warns -Wrestrict on that in Release builds, PR 105329.)
-  std::string n1 = "$", n2 = "$";
-  n1 += std::to_string(p.size() + 1);
-  n2 += std::to_string(p.size() + 2);
-  const bool counted = has_text || !q.model.empty() || !q.score_name.empty();
-  std::optional<no_seq_scan> index_only;
-  if (has_text) index_only.emplace(c);
-  if (counted) {
-    // Counted first (the answer needs it anyway), because it picks the plan below. With few matches the
-    // planner still expects hundreds and walks the primary key backwards testing every row's tsvector.
-    params pc = p;
-    pc.emplace_back(std::to_string(sqlite::k_search_count_cap));
-    auto n = c.run("SELECT COUNT(*) FROM (SELECT 1 FROM records" + where + " LIMIT " + n1 + ") t", pc);
-    out.total = n.i64(0, 0);
-    if (out.total < sqlite::k_search_count_cap && out.total <= (out.page - 1) * out.size) {
-      return out;  // past the last match: nothing to read
-    }
-  }
-  {
-    // An exact count (under the cap) of text matches: `rid + 0` keeps the primary key from supplying the
-    // order, so the matches come from the GIN index (at most 10,000 rows read, no tsvector tested) and are
-    // sorted. More: the backward walk of the primary key meets a match every few rows and stops after a
-    // page, while the index would have to name them all. (The planner's estimate cannot choose: it expects
-    // hundreds of matches for a word with ten and walks the whole table for it.)
-    const bool gin_first = has_text && out.total < sqlite::k_search_count_cap;
-    params pl = p;
-    pl.emplace_back(std::to_string(out.size));
-    pl.emplace_back(std::to_string((out.page - 1) * out.size));
-    auto r = c.run("SELECT " + k_record_cols + " FROM records" + where + " ORDER BY rid" +
-                       (gin_first ? " + 0" : "") + " DESC LIMIT " + n1 + " OFFSET " + n2,
-                   pl);
+  auto param = [&](size_t k) {
+    std::string n = "$";
+    n += std::to_string(p.size() + k);
+    return n;
+  };
+  const std::string n1 = param(1), n2 = param(2), n3 = param(3);
+  const std::string cap = std::to_string(sqlite::k_search_count_cap);
+  const std::string size = std::to_string(out.size);
+  const std::string offset = std::to_string((out.page - 1) * out.size);
+  auto with = [&](std::initializer_list<std::string> extra) {
+    params all = p;
+    for (const auto& e : extra) all.emplace_back(e);
+    return all;
+  };
+  // The page newest first by walking the primary key backwards, testing each row: right when matches are
+  // many (a page is found within a few rows), wrong when they are few (the walk crosses the table).
+  auto read_walk = [&] {
+    auto r = c.run("SELECT " + k_record_cols + " FROM records" + where + " ORDER BY rid DESC LIMIT " + n1 +
+                       " OFFSET " + n2,
+                   with({size, offset}));
     for (int i = 0; i < r.rows(); ++i) out.items.push_back(read_record(r, i).record);
+  };
+
+  if (has_text) {
+    settings text_plan(c, k_text_set, k_text_reset);
+    const int64_t estimate = estimated_rows(c, "SELECT FROM records" + where, p);
+    if (q.session_id.empty() && single_lexeme(match) && estimate >= k_sample_min_estimate) {
+      // A common word: a GIN sample of it (see k_sample_set) usually holds `cap` visible matches, which is
+      // the total; only when it does not is the word's whole posting list read below.
+      int64_t sampled = 0;
+      {
+        settings sample(c, k_sample_set, k_sample_reset);  // for this statement only: the page reads all
+        sampled =
+            c.run("SELECT COUNT(*) FROM (SELECT FROM records" + where + " LIMIT " + n1 + ") t /* sample */",
+                  with({cap}))
+                .i64(0, 0);
+      }
+      if (sampled >= sqlite::k_search_count_cap) {
+        out.total = sqlite::k_search_count_cap;
+        read_walk();
+        return out;
+      }
+    }
+    // The matches from the GIN bitmap, once, for both the total and the page. Up to `cap` of them when the
+    // planner expects many (the page is then read by the backward walk, which meets a match every few
+    // rows); otherwise up to k_collect_max, so that a query with somewhat more matches than the cap, whose
+    // matches are too sparse for the walk (at 1M records, two words in 10,910 records, none among the
+    // newest 154,000: 820 ms of walking), still gets its page from the bitmap: the newest of the matches,
+    // sorted here (row ids only, no tsvector tested). One row even when the page is empty (its record
+    // columns NULL), for the count.
+    const int64_t limit = estimate >= k_sample_min_estimate ? sqlite::k_search_count_cap : k_collect_max;
+    int64_t found = 0;
+    std::vector<found_record> rows;
+    {
+      settings bitmap(c, k_bitmap_set, k_bitmap_reset);
+      auto r = c.run("WITH m AS MATERIALIZED (SELECT rid FROM records" + where + " LIMIT " + n1 +
+                         "), p AS (SELECT rid FROM m ORDER BY rid DESC LIMIT " + n2 + " OFFSET " + n3 +
+                         ") SELECT r.*, (SELECT COUNT(*) FROM m) FROM (SELECT 1) one LEFT JOIN (SELECT " +
+                         k_record_cols + " FROM records WHERE rid IN (SELECT rid FROM p)) r ON true " +
+                         "ORDER BY r.rid DESC",
+                     with({std::to_string(limit), size, offset}));
+      static const int count_col =
+          static_cast<int>(std::count(k_record_cols.begin(), k_record_cols.end(), ',')) + 1;
+      for (int i = 0; i < r.rows(); ++i) {
+        found = r.i64(i, count_col);
+        if (!r.null(i, 0)) rows.push_back(read_record(r, i));
+      }
+    }
+    out.total = std::min(found, sqlite::k_search_count_cap);
+    if (found < limit) {
+      for (auto& f : rows) out.items.push_back(std::move(f.record));
+    } else {
+      read_walk();
+    }
+    return out;
   }
+
+  const bool counted = !q.model.empty() || !q.score_name.empty();
+  if (counted) {
+    // Counted first (the answer needs it anyway): past the last match nothing is read.
+    out.total =
+        c.run("SELECT COUNT(*) FROM (SELECT 1 FROM records" + where + " LIMIT " + n1 + ") t", with({cap}))
+            .i64(0, 0);
+    if (out.total < sqlite::k_search_count_cap && out.total <= (out.page - 1) * out.size) return out;
+  }
+  read_walk();
   if (!counted) {
     // Status and session filters alone are answered from the session counters (as SQLite).
     auto n = q.session_id.empty()
@@ -242,13 +340,34 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   return out;
 }
 
+// As SQLite's search (sqlite_search.cpp): a query that found nothing as whole words is retried as prefixes
+// only with at most k_max_prefix_terms words of two characters or more each (a one-letter prefix matches
+// most of the index), so both stores answer such a query alike.
+bool prefix_retry_allowed(std::string_view text) {
+  int terms = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && static_cast<unsigned char>(text[i]) <= ' ') ++i;
+    std::size_t j = i;
+    while (j < text.size() && static_cast<unsigned char>(text[j]) > ' ') ++j;
+    if (j > i) {
+      if (++terms > sqlite::k_max_prefix_terms) return false;
+      std::string_view tok = text.substr(i, j - i);
+      while (!tok.empty() && tok.back() == '*') tok.remove_suffix(1);
+      if (tok.size() < 2) return false;
+    }
+    i = j;
+  }
+  return terms > 0;
+}
+
 }  // namespace
 
 page<model::record> search(connection& c, const search_query& q) {
   const bool has_text = q.text.find_first_not_of(" \t\r\n") != std::string::npos;
   const std::string exact = has_text ? tsquery_literal(q.text) : std::string();
   auto out = search_in(c, q, has_text, exact);
-  if (has_text && out.total == 0) {
+  if (has_text && out.total == 0 && prefix_retry_allowed(q.text)) {
     const std::string prefixed = tsquery_literal(q.text, true);
     if (prefixed != exact) out = search_in(c, q, true, prefixed);
   }

@@ -19,6 +19,9 @@ std::string tsvector_literal(std::string_view indexed);
 // is a phrase, `word*` a prefix; all_prefix: every word is a prefix). Empty: nothing can match.
 std::string tsquery_literal(std::string_view text, bool all_prefix = false);
 
+// The store's search (as store.hpp's contract, same answers as SQLite's). The plan follows the planner's
+// estimate of the matches: a common word's capped total from a GIN sample, otherwise the matches from one GIN
+// bitmap; planner settings are changed for its statements and reset before it returns.
 page<model::record> search(connection& c, const search_query& q);
 
 }  // namespace llmtrace::storage::pg
