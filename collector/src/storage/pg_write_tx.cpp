@@ -175,15 +175,13 @@ void pg_write_tx::lock_sessions(const std::vector<std::string_view>& sorted_sess
   }
 }
 
-bool pg_write_tx::session_exists(const std::string& id) {
-  if (deltas_.find(id) != deltas_.end()) return true;
+bool pg_write_tx::stored_session_exists(const std::string& id) {
   return c_.run("SELECT 1 FROM sessions WHERE id = $1", {id}).rows() > 0;
 }
 
-void pg_write_tx::insert_session(const std::string& id, const std::string& name, int64_t at_ms) {
+void pg_write_tx::store_session(const std::string& id, const std::string& name, int64_t at_ms) {
   c_.run("INSERT INTO sessions (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
          {id, name, std::to_string(at_ms)});
-  deltas_.try_emplace(id);
 }
 
 std::optional<found_record> pg_write_tx::find_record(const std::string& id) {
@@ -218,15 +216,16 @@ std::vector<found_record> pg_write_tx::find_trace_records(const std::string& tra
   return out;
 }
 
-bool pg_write_tx::turn_present(const std::string& session_id, int64_t turn) {
-  return c_.run("SELECT 1 FROM records WHERE session_id = $1 AND turn_number = $2 LIMIT 1",
-                {session_id, std::to_string(turn)})
-             .rows() > 0;
+int64_t pg_write_tx::count_at_turn(const std::string& session_id, int64_t turn, int64_t limit) {
+  return c_
+      .run(
+          "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = $1 AND turn_number = $2 LIMIT $3) "
+          "t",
+          {session_id, std::to_string(turn), std::to_string(limit)})
+      .i64(0, 0);
 }
 
-void pg_write_tx::insert_record(const model::record& r, const std::string& search_text) {
-  auto& d = deltas_[r.session_id];
-  if (!turn_present(r.session_id, r.turn_number)) d.turns += 1;
+void pg_write_tx::store_record(const model::record& r, const std::string& search_text) {
   params p = record_params(r);
   if (search_text.empty()) {
     p.emplace_back(std::nullopt);
@@ -236,8 +235,6 @@ void pg_write_tx::insert_record(const model::record& r, const std::string& searc
     p.emplace_back(tsvector_literal(indexed));
     p.emplace_back(std::move(indexed));
   }
-  // A concurrent writer that committed the same id first fails this on the unique key (23505): the store
-  // runs the batch again, and then find_record sees the row.
   c_.run(
       "INSERT INTO records (id, session_id, turn_number, nested, request, response, status, error_message, "
       "metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, prompt_tokens, "
@@ -245,14 +242,10 @@ void pg_write_tx::insert_record(const model::record& r, const std::string& searc
       "search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
       "$19, $20, $21, $22, $23, $24, $25::tsvector, $26)",
       p);
-  d.add(r, +1);
-  rollup_.add(r, +1);
-  d.touched_at = std::max(d.touched_at, r.updated_at_ms);
-  changed_.emplace_back(r.id, "created");
 }
 
-void pg_write_tx::update_record(const found_record& before, const model::record& after,
-                                const std::string& search_text) {
+void pg_write_tx::replace_record(const found_record& before, const model::record& after,
+                                 const std::string& search_text) {
   params p = record_params(after);
   p.emplace_back(std::to_string(before.row));
   c_.run(
@@ -262,66 +255,35 @@ void pg_write_tx::update_record(const found_record& before, const model::record&
       "completion_tokens = $17, total_tokens = $18, replay_of = $19, parent_id = $20, trace_id = $21, "
       "name = $22, kind = $23, cost_usd = $24 WHERE rid = $25",
       p);
-  if (!search_text.empty()) {
-    // As SQLite: new text replaces the old only when it contains it; otherwise both are kept.
-    std::string indexed = fts_index_text(search_text);
-    auto old = c_.run("SELECT search_text FROM records WHERE rid = $1", {std::to_string(before.row)});
-    const std::string prev = (old.rows() && !old.null(0, 0)) ? old.text(0, 0) : std::string();
-    bool change = true;
-    if (!prev.empty()) {
-      if (prev.find(indexed) != std::string::npos) {
-        change = false;
-      } else if (indexed.find(prev) == std::string::npos) {
-        indexed = prev + "\n" + indexed;
-      }
-    }
-    if (change) {
-      c_.run("UPDATE records SET search_text = $2, search_vec = $3::tsvector WHERE rid = $1",
-             {std::to_string(before.row), indexed, tsvector_literal(indexed)});
-    }
+  if (search_text.empty()) return;
+  // As SQLite: new text replaces the old only when it contains it; otherwise both are kept.
+  std::string indexed = fts_index_text(search_text);
+  auto old = c_.run("SELECT search_text FROM records WHERE rid = $1", {std::to_string(before.row)});
+  const std::string prev = (old.rows() && !old.null(0, 0)) ? old.text(0, 0) : std::string();
+  if (!prev.empty()) {
+    if (prev.find(indexed) != std::string::npos) return;
+    if (indexed.find(prev) == std::string::npos) indexed = prev + "\n" + indexed;
   }
-  // `after` may be in another session or turn (a trace re-homed into its root's session): both sessions'
-  // counters follow.
-  auto& from = deltas_[before.record.session_id];
-  auto& to = deltas_[after.session_id];
-  from.add(before.record, -1);
-  to.add(after, +1);
-  rollup_.add(before.record, -1);
-  rollup_.add(after, +1);
-  if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
-    if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
-    auto n = c_.run(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = $1 AND turn_number = $2 LIMIT 2) t",
-        {after.session_id, std::to_string(after.turn_number)});
-    if (n.i64(0, 0) == 1) to.turns += 1;
-  }
-  to.touched_at = std::max(to.touched_at, after.updated_at_ms);
-  changed_.emplace_back(after.id, "updated");
+  c_.run("UPDATE records SET search_text = $2, search_vec = $3::tsvector WHERE rid = $1",
+         {std::to_string(before.row), indexed, tsvector_literal(indexed)});
 }
 
-void pg_write_tx::erase_record(const found_record& r) {
+void pg_write_tx::delete_record_row(const found_record& r) {
   c_.run("DELETE FROM records WHERE rid = $1", {std::to_string(r.row)});
   c_.run("DELETE FROM scores WHERE target = 'record' AND target_id = $1", {r.record.id});
-  auto& d = deltas_[r.record.session_id];
-  d.add(r.record, -1);
-  rollup_.add(r.record, -1);
-  if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
-  notify("record", "deleted", r.record.id);
 }
 
-void pg_write_tx::forget_session_records(const std::string& session_id, int64_t limit) {
+std::vector<timeseries_fold::item> pg_write_tx::session_rollup_items(const std::string& session_id,
+                                                                     int64_t limit) {
   auto r = c_.run("SELECT " + k_rollup_cols + " FROM records WHERE session_id = $1 ORDER BY rid LIMIT $2",
                   {session_id, std::to_string(limit)});
-  for (int i = 0; i < r.rows(); ++i) rollup_.add(read_rollup_item(r, i), -1);
+  std::vector<timeseries_fold::item> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_rollup_item(r, i));
+  return out;
 }
 
-void pg_write_tx::notify(const std::string& kind, const std::string& change, const std::string& id) {
-  if (notify_as_.empty() || id.size() > 4000) return;  // a NOTIFY payload stays under 8000 bytes
-  c_.run("SELECT pg_notify('llmtrace_changes', $1)", {notify_as_ + "\t" + kind + "\t" + change + "\t" + id});
-}
-
-void pg_write_tx::finish() {
-  for (const auto& [id, d] : deltas_) {
+void pg_write_tx::apply_session_deltas(const std::map<std::string, session_delta>& deltas) {
+  for (const auto& [id, d] : deltas) {
     c_.run(
         "UPDATE sessions SET record_count = record_count + $2, turn_count = turn_count + $3, "
         "error_count = error_count + $4, pending_count = pending_count + $5, "
@@ -332,46 +294,62 @@ void pg_write_tx::finish() {
          std::to_string(d.pending), std::to_string(d.prompt), std::to_string(d.completion),
          std::to_string(d.total), std::to_string(d.touched_at), *dbl(d.cost)});
   }
-  deltas_.clear();
-  rollup_.drain([this](int64_t minute, const std::string& model, const rollup::cell& change) {
-    const std::string m = std::to_string(minute);
-    auto cur =
-        c_.run("SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = $1 AND model = $2 FOR UPDATE",
-               {m, model});
-    rollup::cell row;
-    if (cur.rows() > 0) {
-      std::string bytes;
-      read_rollup_row(cur, 0, 0, row, bytes);
-      row.add_encoded_hist(bytes);
-    }
-    row.merge(change);
-    if (row.calls <= 0) {
-      if (cur.rows() > 0) c_.run("DELETE FROM ts_rollup WHERE minute = $1 AND model = $2", {m, model});
-      return;
-    }
-    params p = {m,
-                model,
-                std::to_string(row.calls),
-                std::to_string(row.errors),
-                std::to_string(row.prompt),
-                std::to_string(row.completion),
-                std::to_string(row.total),
-                dbl(row.cost),
-                bytea_hex(row.encode_hist())};
-    if (cur.rows() > 0) {
-      c_.run(
-          "UPDATE ts_rollup SET calls = $3, errors = $4, prompt_tokens = $5, completion_tokens = $6, "
-          "total_tokens = $7, cost_usd = $8, latency_hist = $9::bytea WHERE minute = $1 AND model = $2",
-          p);
-    } else {
-      // A concurrent writer that inserted this row first fails this on the key: the batch is run again.
-      c_.run(
-          "INSERT INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
-          "total_tokens, cost_usd, latency_hist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bytea)",
-          p);
-    }
-  });
-  for (const auto& [id, change] : changed_) notify("record", change, id);
+}
+
+bool pg_write_tx::load_rollup_row(int64_t minute, const std::string& model, rollup::cell& row) {
+  auto cur =
+      c_.run("SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = $1 AND model = $2 FOR UPDATE",
+             {std::to_string(minute), model});
+  if (cur.rows() == 0) return false;
+  std::string bytes;
+  read_rollup_row(cur, 0, 0, row, bytes);
+  row.add_encoded_hist(bytes);
+  return true;
+}
+
+void pg_write_tx::save_rollup_row(int64_t minute, const std::string& model, const rollup::cell& row,
+                                  bool exists) {
+  params p = {std::to_string(minute),      model,
+              std::to_string(row.calls),   std::to_string(row.errors),
+              std::to_string(row.prompt),  std::to_string(row.completion),
+              std::to_string(row.total),   dbl(row.cost),
+              bytea_hex(row.encode_hist())};
+  if (exists) {
+    c_.run(
+        "UPDATE ts_rollup SET calls = $3, errors = $4, prompt_tokens = $5, completion_tokens = $6, "
+        "total_tokens = $7, cost_usd = $8, latency_hist = $9::bytea WHERE minute = $1 AND model = $2",
+        p);
+  } else {
+    // A concurrent writer that inserted this row first fails this on the key: the batch is run again.
+    c_.run(
+        "INSERT INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
+        "total_tokens, cost_usd, latency_hist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bytea)",
+        p);
+  }
+}
+
+void pg_write_tx::delete_rollup_row(int64_t minute, const std::string& model) {
+  c_.run("DELETE FROM ts_rollup WHERE minute = $1 AND model = $2", {std::to_string(minute), model});
+}
+
+void pg_write_tx::record_changed(change what, const std::string& record_id) {
+  changed_.emplace_back(record_id, what);
+}
+
+void pg_write_tx::notify(const std::string& kind, const std::string& change, const std::string& id) {
+  if (notify_as_.empty() || id.size() > 4000) return;  // a NOTIFY payload stays under 8000 bytes
+  c_.run("SELECT pg_notify('llmtrace_changes', $1)", {notify_as_ + "\t" + kind + "\t" + change + "\t" + id});
+}
+
+void pg_write_tx::finish() {
+  counted_write_tx::finish();
+  for (const auto& [id, what] : changed_) {
+    notify("record",
+           what == change::created   ? "created"
+           : what == change::updated ? "updated"
+                                     : "deleted",
+           id);
+  }
   changed_.clear();
 }
 

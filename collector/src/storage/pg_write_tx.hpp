@@ -1,9 +1,6 @@
 // The write_tx of the PostgreSQL store: the primitives for many writers (pg_advisory_xact_lock per session,
-// FOR UPDATE lookups, a unique id key) and the derived session counters, accumulated per session and applied
-// by finish() in one UPDATE each; the timeseries rollup likewise, one locked read-merge-write per (minute,
-// model) in key order (a row two collectors add to at once is taken in turn; a row both insert first fails
-// one of them on the key, and write() runs that batch again). Not thread-safe: one transaction on one leased
-// connection.
+// FOR UPDATE lookups, a unique id key) under counted_write_tx's counters. Not thread-safe: one transaction on
+// one leased connection.
 #pragma once
 
 #include <map>
@@ -11,10 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/counted_write_tx.hpp"
 #include "storage/pg_connection.hpp"
-#include "storage/session_delta.hpp"
-#include "storage/timeseries_rollup.hpp"
-#include "storage/write_tx.hpp"
 
 namespace llmtrace::storage::pg {
 
@@ -38,42 +33,50 @@ void read_rollup_row(const result& r, int i, int first, rollup::cell& row, std::
 std::string bytea_hex(std::string_view bytes);
 bool from_bytea_hex(std::string_view text, std::string& out);
 
-class pg_write_tx final : public write_tx {
+class pg_write_tx final : public counted_write_tx {
  public:
   // notify_as: this store's instance tag for the change notifications sent on COMMIT (empty: none).
   pg_write_tx(connection& c, std::string notify_as) : c_(c), notify_as_(std::move(notify_as)) {}
 
   void lock_sessions(const std::vector<std::string_view>& sorted_session_ids) override;
-  bool session_exists(const std::string& id) override;
-  void insert_session(const std::string& id, const std::string& name, int64_t at_ms) override;
   std::optional<found_record> find_record(const std::string& id) override;
   std::optional<found_record> find_pending_top_level(const std::string& session_id, int64_t turn) override;
   int64_t max_top_level_turn(const std::string& session_id) override;
   std::vector<found_record> find_trace_records(const std::string& trace_id) override;
-  void insert_record(const model::record& r, const std::string& search_text) override;
-  void update_record(const found_record& before, const model::record& after,
-                     const std::string& search_text) override;
 
-  // Deletes a record (its scores too), adjusting the counters.
-  void erase_record(const found_record& r);
-  // Takes the session's records out of the timeseries rollup: all of them, or the first `limit` by rid; the
-  // caller then deletes the same records in this transaction (delete_session, delete_session_step with
-  // `... ORDER BY rid LIMIT n`).
-  void forget_session_records(const std::string& session_id, int64_t limit = INT64_MAX);
-  // Applies the accumulated session counters and queues the change notifications (NOTIFY is delivered only
-  // when the transaction commits); call once before COMMIT.
-  void finish();
+  // Applies the counters (counted_write_tx::finish) and queues the change notifications (NOTIFY is
+  // delivered only when the transaction commits); call once before COMMIT.
+  void finish() override;
 
  private:
-  bool turn_present(const std::string& session_id, int64_t turn);
+  bool stored_session_exists(const std::string& id) override;
+  void store_session(const std::string& id, const std::string& name, int64_t at_ms) override;
+  // An id a concurrent writer committed first fails the INSERT on the unique key (23505): write() runs the
+  // batch again, which then finds the record.
+  void store_record(const model::record& r, const std::string& search_text) override;
+  // New search text is merged with the stored search_text (as SQLite's index merge) and search_vec rebuilt.
+  void replace_record(const found_record& before, const model::record& after,
+                      const std::string& search_text) override;
+  // The record's scores go too (no triggers here).
+  void delete_record_row(const found_record& r) override;
+  int64_t count_at_turn(const std::string& session_id, int64_t turn, int64_t limit) override;
+  std::vector<timeseries_fold::item> session_rollup_items(const std::string& session_id,
+                                                          int64_t limit) override;
+  void apply_session_deltas(const std::map<std::string, session_delta>& deltas) override;
+  // FOR UPDATE: a row two collectors add to at once is taken in turn.
+  bool load_rollup_row(int64_t minute, const std::string& model, rollup::cell& row) override;
+  // A row two collectors both insert first fails one of them on the key: write() runs that batch again.
+  void save_rollup_row(int64_t minute, const std::string& model, const rollup::cell& row,
+                       bool exists) override;
+  void delete_rollup_row(int64_t minute, const std::string& model) override;
+  // Queued; finish() sends them as NOTIFYs, which PostgreSQL delivers on COMMIT.
+  void record_changed(change what, const std::string& record_id) override;
 
   void notify(const std::string& kind, const std::string& change, const std::string& id);
 
   connection& c_;
   std::string notify_as_;
-  std::map<std::string, session_delta> deltas_;
-  rollup::delta rollup_;
-  std::vector<std::pair<std::string, std::string>> changed_;  // (record id, "created" | "updated")
+  std::vector<std::pair<std::string, change>> changed_;  // in the order written
 };
 
 }  // namespace llmtrace::storage::pg
