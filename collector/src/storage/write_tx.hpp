@@ -7,8 +7,11 @@
 //   lock). The rules take it before they read the session's turns, so max + 1 cannot be handed out twice.
 // - find_* return rows this transaction may change without losing a concurrent update (PostgreSQL: FOR
 // UPDATE).
-// - insert_record of an id that exists (a concurrent writer committed it first) throws store_busy: the batch
-//   is retried whole and then finds the record (ids are a unique key).
+// - insert_record of an id that exists (a concurrent writer committed it first) fails the transaction as
+//   store_busy, at once or when the store writes its deferred rows before COMMIT: the batch is retried whole
+//   and then finds the record (ids are a unique key).
+// - A store may defer writing new rows to the end of the transaction (PostgreSQL: one COPY); every find_*
+//   and the counters see them all the same, and update_record of such a record changes the deferred row.
 // - Derived session counters (records, turns, errors, pending, tokens, last activity) are the store's
 //   business: insert_record / update_record keep them right, the rules never compute them.
 // Not thread-safe: one write_tx belongs to one transaction on one thread.
@@ -18,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "model/record.hpp"
@@ -37,6 +41,13 @@ class write_tx {
   // Holds these sessions (sorted, unique; possibly not yet existing) until the transaction ends. Called once
   // with every session a batch names before any other call, then for sessions learnt later (an anchor's).
   virtual void lock_sessions(const std::vector<std::string_view>& sorted_session_ids) = 0;
+
+  // A hint, given by the rules once after the first lock_sessions and before any lookup: the record ids the
+  // batch carries and the (session, turn) pairs it names (views valid during the call only). A store may read
+  // them ahead in one go (PostgreSQL: one FOR UPDATE lookup of the ids, one of the turns present); every
+  // find_* must still answer exactly as without the hint. Default: nothing.
+  virtual void expect_records(const std::vector<std::string_view>& /*ids*/,
+                              const std::vector<std::pair<std::string_view, int64_t>>& /*turns*/) {}
 
   virtual bool session_exists(const std::string& id) = 0;
   // A new session with zeroed counters; created_at = updated_at = at_ms.
