@@ -4,6 +4,8 @@
 // search (which reads the positions) must answer as before.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "model/time.hpp"
 #include "storage/fts_text.hpp"
 #include "storage/pg_connection.hpp"
+#include "storage/pg_copy.hpp"
 #include "storage/pg_search.hpp"
 #include "storage/store.hpp"
 #include "support/pg_server.hpp"
@@ -84,4 +87,45 @@ TEST_CASE("pg write path: the binary tsvector of a COPYed record is the server's
   CHECK(page.items[0].id == "r0");
   q.text = "brown quick";
   CHECK(store->search(q).total == 2);
+}
+
+TEST_CASE("pg write path: the binary tsvector lists each lexeme once, in the server's byte order") {
+  std::string text = "zebra zeb zebras ab abc abcdefgh abcdefghi abcdefgh zebra 東京 天气 Ωμέγα a a a";
+  for (int i = 0; i < 300; ++i) text += " abc";
+  const std::string literal = storage::pg::tsvector_literal(storage::fts_index_text(text));
+  storage::pg::binary_copy out;
+  REQUIRE(out.tsvector(literal));
+  CHECK_FALSE(storage::pg::binary_copy().tsvector("'unterminated:1"));
+  const std::string bytes = out.take();
+  auto be = [&](std::size_t at, int n) {
+    uint32_t v = 0;
+    for (int k = 0; k < n; ++k) v = (v << 8) | static_cast<unsigned char>(bytes.at(at + k));
+    return v;
+  };
+  std::size_t at = 19;  // the COPY header
+  const uint32_t length = be(at, 4);
+  CHECK(length + 19 + 4 + 2 == bytes.size());
+  const uint32_t lexemes = be(at + 4, 4);
+  at += 8;
+  std::vector<std::string> seen;
+  for (uint32_t i = 0; i < lexemes; ++i) {
+    const std::size_t end = bytes.find('\0', at);
+    REQUIRE(end != std::string::npos);
+    seen.push_back(bytes.substr(at, end - at));
+    at = end + 1;
+    const uint32_t npos = be(at, 2);
+    at += 2;
+    CHECK(npos >= 1);
+    CHECK(npos <= 256);
+    uint32_t last = 0;
+    for (uint32_t k = 0; k < npos; ++k, at += 2) {
+      CHECK(be(at, 2) > last);
+      last = be(at, 2);
+    }
+  }
+  CHECK(at + 2 == bytes.size());
+  for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i - 1] < seen[i]);
+  CHECK(std::find(seen.begin(), seen.end(), "abcdefgh") != seen.end());
+  CHECK(std::find(seen.begin(), seen.end(), "abcdefghi") != seen.end());
+  CHECK(std::find(seen.begin(), seen.end(), "zeb") != seen.end());
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 namespace llmtrace::storage::pg {
@@ -12,12 +13,30 @@ constexpr std::size_t k_max_positions = 256;
 constexpr uint16_t k_max_position = 16383;
 
 struct occurrence {
-  std::string lexeme;
+  std::string_view lexeme;  // into the literal, or into `unescaped` when the literal escaped a byte
+  uint64_t head = 0;        // the lexeme's first 8 bytes, big-endian, zero-padded: most compare on it alone
   uint16_t pos = 0;
 };
 
-// Reads the literal's 'lexeme':position items (quote doubled, backslash escapes the next byte).
-bool parse_literal(std::string_view s, std::vector<occurrence>& out) {
+uint64_t head_of(std::string_view s) {
+  uint64_t h = 0;
+  for (std::size_t k = 0; k < 8; ++k) h = (h << 8) | (k < s.size() ? static_cast<unsigned char>(s[k]) : 0u);
+  return h;
+}
+
+// Bytewise order (a prefix first), as the server sorts lexemes. A lexeme has no NUL byte, so equal heads
+// mean equal strings when both are at most 8 bytes long.
+int compare_lexemes(const occurrence& a, const occurrence& b) {
+  if (a.head != b.head) return a.head < b.head ? -1 : 1;
+  if (a.lexeme.size() <= 8 && b.lexeme.size() <= 8) return 0;
+  return a.lexeme.substr(std::min<std::size_t>(8, a.lexeme.size()))
+      .compare(b.lexeme.substr(std::min<std::size_t>(8, b.lexeme.size())));
+}
+
+// Reads the literal's 'lexeme':position items (quote doubled, backslash escapes the next byte). Tokens are
+// letters and digits, so escapes are rare: only a lexeme that has one is copied (into `unescaped`, whose
+// strings do not move: a deque).
+bool parse_literal(std::string_view s, std::vector<occurrence>& out, std::deque<std::string>& unescaped) {
   std::size_t i = 0;
   while (i < s.size()) {
     if (s[i] == ' ') {
@@ -25,25 +44,26 @@ bool parse_literal(std::string_view s, std::vector<occurrence>& out) {
       continue;
     }
     if (s[i] != '\'') return false;
-    ++i;
-    occurrence o;
+    const std::size_t start = ++i;
+    std::string* copy = nullptr;
     for (;;) {
       if (i >= s.size()) return false;
-      const char ch = s[i++];
-      if (ch == '\\') {
-        if (i >= s.size()) return false;
-        o.lexeme += s[i++];
-      } else if (ch == '\'') {
-        if (i < s.size() && s[i] == '\'') {
-          o.lexeme += '\'';
-          ++i;
-        } else {
-          break;
-        }
-      } else {
-        o.lexeme += ch;
+      const char ch = s[i];
+      if (ch != '\\' && ch != '\'') {
+        if (copy) copy->push_back(ch);
+        ++i;
+        continue;
       }
+      if (ch == '\'' && (i + 1 >= s.size() || s[i + 1] != '\'')) break;  // the closing quote
+      if (i + 1 >= s.size()) return false;
+      if (!copy) copy = &unescaped.emplace_back(s.substr(start, i - start));
+      copy->push_back(s[i + 1]);
+      i += 2;
     }
+    occurrence o;
+    o.lexeme = copy ? std::string_view(*copy) : s.substr(start, i - start);
+    o.head = head_of(o.lexeme);
+    ++i;  // the closing quote
     if (o.lexeme.empty() || i >= s.size() || s[i] != ':') return false;
     ++i;
     uint32_t pos = 0;
@@ -52,7 +72,7 @@ bool parse_literal(std::string_view s, std::vector<occurrence>& out) {
       pos = pos * 10 + (s[i++] - '0');
     if (i == digits || pos == 0 || pos > k_max_position) return false;
     o.pos = static_cast<uint16_t>(pos);
-    out.push_back(std::move(o));
+    out.push_back(o);
   }
   return true;
 }
@@ -129,37 +149,46 @@ void binary_copy::float8(const std::optional<double>& v) {
 }
 
 bool binary_copy::tsvector(std::string_view literal) {
-  std::vector<occurrence> occ;
-  occ.reserve(literal.size() / 8);
-  if (!parse_literal(literal, occ)) return false;
-  // The server's order: bytewise, a prefix first (std::string compares chars as unsigned, as memcmp does).
-  // Stable, so each lexeme's positions stay in their (rising) literal order.
-  std::stable_sort(occ.begin(), occ.end(),
-                   [](const occurrence& a, const occurrence& b) { return a.lexeme < b.lexeme; });
-  std::string body;
+  thread_local std::vector<occurrence> occ;  // reused: a batch converts hundreds of these
+  thread_local std::deque<std::string> unescaped;
+  occ.clear();
+  unescaped.clear();
+  if (!parse_literal(literal, occ, unescaped)) return false;
+  // The server's order (compare_lexemes), a lexeme's positions rising.
+  std::sort(occ.begin(), occ.end(), [](const occurrence& a, const occurrence& b) {
+    const int c = compare_lexemes(a, b);
+    return c < 0 || (c == 0 && a.pos < b.pos);
+  });
+  const std::size_t length_at = buf_.size();
+  be32(0);  // the value's length, set below
+  const std::size_t count_at = buf_.size();
+  be32(0);  // the number of lexemes, set below
   uint32_t lexemes = 0;
-  std::vector<uint16_t> pos;
   for (std::size_t i = 0; i < occ.size();) {
-    std::size_t j = i;
-    pos.clear();
-    for (; j < occ.size() && occ[j].lexeme == occ[i].lexeme; ++j) {
-      // Unique positions, at most 256 (as the server's text input keeps them).
-      if ((pos.empty() || occ[j].pos > pos.back()) && pos.size() < k_max_positions) pos.push_back(occ[j].pos);
+    const occurrence& first = occ[i];
+    const std::string_view lexeme = first.lexeme;
+    buf_.append(lexeme.data(), lexeme.size());
+    buf_.push_back('\0');
+    const std::size_t npos_at = buf_.size();
+    be16(0);
+    // Unique positions, at most 256 (as the server's text input keeps them).
+    uint16_t n = 0, last = 0;
+    for (; i < occ.size() && compare_lexemes(occ[i], first) == 0; ++i) {
+      if (occ[i].pos > last && n < k_max_positions) {
+        be16(occ[i].pos);
+        last = occ[i].pos;
+        ++n;
+      }
     }
-    body += occ[i].lexeme;
-    body.push_back('\0');
-    body.push_back(static_cast<char>(pos.size() >> 8));
-    body.push_back(static_cast<char>(pos.size() & 0xff));
-    for (uint16_t p : pos) {
-      body.push_back(static_cast<char>(p >> 8));
-      body.push_back(static_cast<char>(p & 0xff));
-    }
+    buf_[npos_at] = static_cast<char>(n >> 8);
+    buf_[npos_at + 1] = static_cast<char>(n & 0xff);
     ++lexemes;
-    i = j;
   }
-  be32(static_cast<uint32_t>(4 + body.size()));
-  be32(lexemes);
-  buf_ += body;
+  const uint32_t length = static_cast<uint32_t>(buf_.size() - count_at);
+  for (int k = 0; k < 4; ++k) {
+    buf_[length_at + k] = static_cast<char>(length >> (24 - 8 * k));
+    buf_[count_at + k] = static_cast<char>(lexemes >> (24 - 8 * k));
+  }
   return true;
 }
 

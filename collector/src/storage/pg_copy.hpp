@@ -14,6 +14,7 @@ namespace llmtrace::storage::pg {
 class binary_copy {
  public:
   binary_copy();
+  void reserve(std::size_t bytes) { buf_.reserve(bytes); }
   // Starts a row of `fields` values; then exactly that many value calls.
   void row(int16_t fields);
   void null();

@@ -416,6 +416,14 @@ void pg_write_tx::flush_records() {
   flush_sessions();
   if (new_rows_.empty()) return;
   binary_copy out;
+  std::size_t bytes = 64;
+  for (const auto& n : new_rows_) {
+    const model::record& r = n.record;
+    // The texts, ~2.5x the indexed text for its tsvector, and ~200 bytes of other fields and lengths.
+    bytes += r.request_json.size() + r.response_json.size() + r.metadata_json.size() +
+             7 * n.indexed.size() / 2 + 256;
+  }
+  out.reserve(bytes);
   bool any = false;
   for (const auto& n : new_rows_) {
     if (n.erased) continue;
