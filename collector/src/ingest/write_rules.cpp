@@ -129,14 +129,14 @@ void lock_named_sessions(write_tx& tx, const std::vector<record_write>& batch) {
 // Tells the store which ids and explicit (session, turn) pairs the batch will look up (write_tx::
 // expect_records), so it can read them in one go instead of one statement a record.
 void announce_lookups(write_tx& tx, const std::vector<record_write>& batch) {
-  std::vector<std::string_view> ids;
-  std::vector<std::pair<std::string_view, int64_t>> turns;
-  ids.reserve(batch.size());
+  storage::expected_lookups e;
+  e.record_ids.reserve(batch.size());
   for (const auto& w : batch) {
-    if (has_text(w.id)) ids.emplace_back(*w.id);
-    if (has_text(w.session_id) && w.turn_number > 0) turns.emplace_back(*w.session_id, w.turn_number);
+    if (has_text(w.id)) e.record_ids.emplace_back(*w.id);
+    if (has_text(w.session_id) && w.turn_number > 0) e.turns.emplace_back(*w.session_id, w.turn_number);
+    if (w.trace_turn && has_text(w.id) && has_text(w.trace_id)) e.trace_ids.emplace_back(*w.trace_id);
   }
-  tx.expect_records(ids, turns);
+  tx.expect_records(e);
 }
 
 write_result update(write_tx& tx, found_record old, record_write& w, int64_t at) {

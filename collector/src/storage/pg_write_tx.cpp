@@ -171,8 +171,12 @@ model::session read_session(const result& s, int row) {
 }
 
 void pg_write_tx::lock_sessions(const std::vector<std::string_view>& sorted_session_ids) {
-  if (sorted_session_ids.empty()) return;
-  std::vector<std::string> ids(sorted_session_ids.begin(), sorted_session_ids.end());
+  // An advisory lock this transaction holds is held until it ends: only new ids need a statement.
+  std::vector<std::string> ids;
+  for (auto id : sorted_session_ids) {
+    if (!session_stored_.count(std::string(id))) ids.emplace_back(id);
+  }
+  if (ids.empty()) return;
   const std::string arr = text_array(ids);
   // One lock per id in the caller's (sorted) order, which unnest keeps; a hash collision only serialises two
   // sessions more.
@@ -184,10 +188,9 @@ void pg_write_tx::lock_sessions(const std::vector<std::string_view>& sorted_sess
   for (int i = 0; i < r.rows(); ++i) session_stored_[r.text(i, 0)] = true;
 }
 
-void pg_write_tx::expect_records(const std::vector<std::string_view>& ids,
-                                 const std::vector<std::pair<std::string_view, int64_t>>& turns) {
+void pg_write_tx::expect_records(const expected_lookups& batch) {
   std::vector<std::string> want;
-  for (auto id : ids) {
+  for (auto id : batch.record_ids) {
     std::string s(id);
     if (new_by_id_.count(s) || expected_.count(s)) continue;
     expected_.emplace(s, std::nullopt);
@@ -202,6 +205,21 @@ void pg_write_tx::expect_records(const std::vector<std::string_view>& ids,
       expected_[id] = std::move(f);
     }
   }
+  want.clear();
+  for (auto t : batch.trace_ids) {
+    auto [it, added] = expected_traces_.try_emplace(std::string(t));
+    if (added) want.push_back(it->first);
+  }
+  if (!want.empty()) {
+    auto r = c_.run(
+        "SELECT " + k_record_cols + " FROM records WHERE trace_id = ANY($1::text[]) ORDER BY rid FOR UPDATE",
+        {text_array(want)});
+    for (int i = 0; i < r.rows(); ++i) {
+      found_record f = read_record(r, i);
+      expected_traces_[f.record.trace_id].push_back(std::move(f));
+    }
+  }
+  const auto& turns = batch.turns;
   std::vector<std::string> sessions;
   std::string turn_arr = "{";
   for (const auto& [sv, turn] : turns) {
@@ -286,10 +304,14 @@ int64_t pg_write_tx::max_top_level_turn(const std::string& session_id) {
 }
 
 std::vector<found_record> pg_write_tx::find_trace_records(const std::string& trace_id) {
-  auto r = c_.run("SELECT " + k_record_cols + " FROM records WHERE trace_id = $1 ORDER BY rid FOR UPDATE",
-                  {trace_id});
   std::vector<found_record> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
+  if (auto it = expected_traces_.find(trace_id); it != expected_traces_.end()) {
+    out = it->second;
+  } else {
+    auto r = c_.run("SELECT " + k_record_cols + " FROM records WHERE trace_id = $1 ORDER BY rid FOR UPDATE",
+                    {trace_id});
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
+  }
   for (std::size_t i = 0; i < new_rows_.size(); ++i) {
     if (!new_rows_[i].erased && new_rows_[i].record.trace_id == trace_id)
       out.push_back(found_record{new_rows_[i].record, -static_cast<int64_t>(i) - 1});
@@ -370,6 +392,7 @@ void pg_write_tx::replace_record(const found_record& before, const model::record
 void pg_write_tx::forget_read_ahead(const model::record& r) {
   stored_turn_.erase(turn_key{r.session_id, r.turn_number});
   expected_.erase(r.id);
+  if (!r.trace_id.empty()) expected_traces_.erase(r.trace_id);
 }
 
 void pg_write_tx::delete_record_row(const found_record& r) {
@@ -476,6 +499,7 @@ void pg_write_tx::flush_records() {
   new_at_turn_.clear();
   fresh_sessions_.clear();
   expected_.clear();
+  expected_traces_.clear();
   stored_turn_.clear();
 }
 

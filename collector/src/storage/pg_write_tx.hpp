@@ -45,12 +45,12 @@ class pg_write_tx final : public counted_write_tx {
   // notify_as: this store's instance tag for the change notifications sent on COMMIT (empty: none).
   pg_write_tx(connection& c, std::string notify_as) : c_(c), notify_as_(std::move(notify_as)) {}
 
-  // One statement for all the ids; then one that reads which of them exist (a locked session's existence
-  // cannot change until the transaction ends).
+  // One statement for all the ids not locked yet; then one that reads which of them exist (a locked
+  // session's existence cannot change until the transaction ends).
   void lock_sessions(const std::vector<std::string_view>& sorted_session_ids) override;
-  // One FOR UPDATE read of the stored records with these ids, one read of the stored turns present.
-  void expect_records(const std::vector<std::string_view>& ids,
-                      const std::vector<std::pair<std::string_view, int64_t>>& turns) override;
+  // One FOR UPDATE read of the stored records with the ids, one of the traces' records, one read of the
+  // stored turns present.
+  void expect_records(const expected_lookups& batch) override;
   std::optional<found_record> find_record(const std::string& id) override;
   std::optional<found_record> find_pending_top_level(const std::string& session_id, int64_t turn) override;
   int64_t max_top_level_turn(const std::string& session_id) override;
@@ -116,10 +116,11 @@ class pg_write_tx final : public counted_write_tx {
   // record is in those, so their turns need no lookup.
   std::vector<std::tuple<std::string, std::string, int64_t>> new_sessions_;
   std::unordered_set<std::string> fresh_sessions_;
-  // Read ahead: locked sessions' existence, hinted ids' stored records (nullopt: none), whether a stored
-  // record is at (session, turn).
+  // Read ahead: locked sessions' existence (its keys: the sessions locked), hinted ids' stored records
+  // (nullopt: none), hinted traces' stored records, whether a stored record is at (session, turn).
   std::unordered_map<std::string, bool> session_stored_;
   std::unordered_map<std::string, std::optional<found_record>> expected_;
+  std::unordered_map<std::string, std::vector<found_record>> expected_traces_;  // stored records, by rid
   std::map<turn_key, bool> stored_turn_;
 };
 

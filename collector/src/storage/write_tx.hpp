@@ -34,6 +34,13 @@ struct found_record {
   int64_t row = 0;
 };
 
+// What a batch will look up (write_tx::expect_records): views into the batch, valid during the call only.
+struct expected_lookups {
+  std::vector<std::string_view> record_ids;                 // the ids its reports carry
+  std::vector<std::pair<std::string_view, int64_t>> turns;  // (session, turn) pairs it names
+  std::vector<std::string_view> trace_ids;  // traces whose records it reads (one trace = one turn)
+};
+
 class write_tx {
  public:
   virtual ~write_tx() = default;
@@ -42,12 +49,10 @@ class write_tx {
   // with every session a batch names before any other call, then for sessions learnt later (an anchor's).
   virtual void lock_sessions(const std::vector<std::string_view>& sorted_session_ids) = 0;
 
-  // A hint, given by the rules once after the first lock_sessions and before any lookup: the record ids the
-  // batch carries and the (session, turn) pairs it names (views valid during the call only). A store may read
-  // them ahead in one go (PostgreSQL: one FOR UPDATE lookup of the ids, one of the turns present); every
-  // find_* must still answer exactly as without the hint. Default: nothing.
-  virtual void expect_records(const std::vector<std::string_view>& /*ids*/,
-                              const std::vector<std::pair<std::string_view, int64_t>>& /*turns*/) {}
+  // A hint, given by the rules once after the first lock_sessions and before any lookup: what the batch will
+  // look up. A store may read it ahead in one go (PostgreSQL: one FOR UPDATE read per kind); every find_*
+  // must still answer exactly as without the hint. Default: nothing.
+  virtual void expect_records(const expected_lookups& /*batch*/) {}
 
   virtual bool session_exists(const std::string& id) = 0;
   // A new session with zeroed counters; created_at = updated_at = at_ms.
