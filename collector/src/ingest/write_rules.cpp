@@ -126,6 +126,19 @@ void lock_named_sessions(write_tx& tx, const std::vector<record_write>& batch) {
   if (!ids.empty()) tx.lock_sessions(ids);
 }
 
+// Tells the store which ids and explicit (session, turn) pairs the batch will look up (write_tx::
+// expect_records), so it can read them in one go instead of one statement a record.
+void announce_lookups(write_tx& tx, const std::vector<record_write>& batch) {
+  storage::expected_lookups e;
+  e.record_ids.reserve(batch.size());
+  for (const auto& w : batch) {
+    if (has_text(w.id)) e.record_ids.emplace_back(*w.id);
+    if (has_text(w.session_id) && w.turn_number > 0) e.turns.emplace_back(*w.session_id, w.turn_number);
+    if (w.trace_turn && has_text(w.id) && has_text(w.trace_id)) e.trace_ids.emplace_back(*w.trace_id);
+  }
+  tx.expect_records(e);
+}
+
 write_result update(write_tx& tx, found_record old, record_write& w, int64_t at) {
   write_result out;
   if (w.status == model::record_status::pending && old.record.status != model::record_status::pending) {
@@ -301,6 +314,7 @@ std::vector<write_result> write_batch_moving(storage::store_writer& store, std::
     out.clear();  // the store may run this again after an aborted attempt
     out.reserve(batch.size());
     lock_named_sessions(tx, batch);
+    announce_lookups(tx, batch);
     for (auto& w : batch) out.push_back(apply(tx, w, now));
   });
   for (std::size_t i = 0; i < out.size(); ++i) hand_over_texts(batch[i], out[i]);

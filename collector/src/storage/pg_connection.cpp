@@ -1,5 +1,6 @@
 #include "storage/pg_connection.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "storage/store.hpp"
@@ -109,6 +110,32 @@ void connection::exec(const std::string& sql) {
   const auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r);
   PQclear(r);
+}
+
+void connection::copy_in(const std::string& sql, std::string_view data) {
+  PGresult* r = PQexec(c_, sql.c_str());
+  if (!r || PQresultStatus(r) != PGRES_COPY_IN) fail(r);
+  PQclear(r);
+  // libpq takes at most INT_MAX bytes a call; a batch is far smaller, but chunks cost nothing.
+  constexpr std::size_t k_chunk = 1 << 20;
+  bool sent = true;
+  for (std::size_t at = 0; sent && at < data.size(); at += k_chunk) {
+    const std::size_t n = std::min(k_chunk, data.size() - at);
+    sent = PQputCopyData(c_, data.data() + at, static_cast<int>(n)) == 1;
+  }
+  // A failed send ends the COPY with an error message, so the server aborts it instead of committing part.
+  if (PQputCopyEnd(c_, sent ? nullptr : "llmtrace: sending the COPY data failed") != 1) fail(nullptr);
+  // The COPY's own result, then nullptr; the first failure is the one to report.
+  PGresult* bad = nullptr;
+  while ((r = PQgetResult(c_)) != nullptr) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !bad) {
+      bad = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  if (bad) fail(bad);
+  if (!sent) fail(nullptr);
 }
 
 std::string text_array(const std::vector<std::string>& v) {

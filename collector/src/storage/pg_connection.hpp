@@ -72,6 +72,9 @@ class connection {
   result run(const std::string& sql, const params& p = {});
   // Runs SQL text without parameters (BEGIN, COMMIT, DDL; may hold several statements).
   void exec(const std::string& sql);
+  // Runs `COPY ... FROM STDIN` (sql) with `data` as its whole input; failures as run's. A COPY is one
+  // statement for any number of rows: the write transaction stores its new records with one.
+  void copy_in(const std::string& sql, std::string_view data);
   bool ok() const { return PQstatus(c_) == CONNECTION_OK; }
   PGconn* raw() { return c_; }
 

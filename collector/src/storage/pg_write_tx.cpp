@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 #include "storage/fts_text.hpp"
+#include "storage/pg_copy.hpp"
 #include "storage/pg_search.hpp"
 
 namespace llmtrace::storage::pg {
@@ -169,90 +171,206 @@ model::session read_session(const result& s, int row) {
 }
 
 void pg_write_tx::lock_sessions(const std::vector<std::string_view>& sorted_session_ids) {
-  // One lock per id in the caller's (sorted) order; a hash collision only serialises two sessions more.
+  // An advisory lock this transaction holds is held until it ends: only new ids need a statement.
+  std::vector<std::string> ids;
   for (auto id : sorted_session_ids) {
-    c_.run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {std::string(id)});
+    if (!session_stored_.count(std::string(id))) ids.emplace_back(id);
   }
+  if (ids.empty()) return;
+  const std::string arr = text_array(ids);
+  // One lock per id in the caller's (sorted) order, which unnest keeps; a hash collision only serialises two
+  // sessions more.
+  c_.run("SELECT pg_advisory_xact_lock(hashtextextended(u.id, 0)) FROM unnest($1::text[]) AS u(id)", {arr});
+  // Read after the locks are held (its own statement, so its snapshot is newer than any writer that held
+  // them): from here until COMMIT no other writer creates or deletes these sessions.
+  for (const auto& id : ids) session_stored_.try_emplace(id, false);
+  auto r = c_.run("SELECT id FROM sessions WHERE id = ANY($1::text[])", {arr});
+  for (int i = 0; i < r.rows(); ++i) session_stored_[r.text(i, 0)] = true;
 }
 
-bool pg_write_tx::session_exists(const std::string& id) {
-  if (deltas_.find(id) != deltas_.end()) return true;
+void pg_write_tx::expect_records(const expected_lookups& batch) {
+  std::vector<std::string> want;
+  for (auto id : batch.record_ids) {
+    std::string s(id);
+    if (new_by_id_.count(s) || expected_.count(s)) continue;
+    expected_.emplace(s, std::nullopt);
+    want.push_back(std::move(s));
+  }
+  if (!want.empty()) {
+    auto r = c_.run("SELECT " + k_record_cols + " FROM records WHERE id = ANY($1::text[]) FOR UPDATE",
+                    {text_array(want)});
+    for (int i = 0; i < r.rows(); ++i) {
+      found_record f = read_record(r, i);
+      std::string id = f.record.id;
+      expected_[id] = std::move(f);
+    }
+  }
+  want.clear();
+  for (auto t : batch.trace_ids) {
+    auto [it, added] = expected_traces_.try_emplace(std::string(t));
+    if (added) want.push_back(it->first);
+  }
+  if (!want.empty()) {
+    auto r = c_.run(
+        "SELECT " + k_record_cols + " FROM records WHERE trace_id = ANY($1::text[]) ORDER BY rid FOR UPDATE",
+        {text_array(want)});
+    for (int i = 0; i < r.rows(); ++i) {
+      found_record f = read_record(r, i);
+      expected_traces_[f.record.trace_id].push_back(std::move(f));
+    }
+  }
+  const auto& turns = batch.turns;
+  std::vector<std::string> sessions;
+  std::string turn_arr = "{";
+  for (const auto& [sv, turn] : turns) {
+    std::string session(sv);
+    if (fresh_sessions_.count(session)) continue;
+    auto [it, added] = stored_turn_.try_emplace(turn_key{session, turn}, false);
+    if (!added) continue;
+    if (!sessions.empty()) turn_arr += ',';
+    turn_arr += std::to_string(turn);
+    sessions.push_back(std::move(session));
+  }
+  turn_arr += '}';
+  if (sessions.empty()) return;
+  auto r = c_.run(
+      "SELECT u.s, u.t FROM unnest($1::text[], $2::bigint[]) AS u(s, t) WHERE EXISTS (SELECT 1 FROM "
+      "records r WHERE r.session_id = u.s AND r.turn_number = u.t)",
+      {text_array(sessions), turn_arr});
+  for (int i = 0; i < r.rows(); ++i) stored_turn_[turn_key{r.text(i, 0), r.i64(i, 1)}] = true;
+}
+
+bool pg_write_tx::stored_session_exists(const std::string& id) {
+  if (auto it = session_stored_.find(id); it != session_stored_.end()) return it->second;
   return c_.run("SELECT 1 FROM sessions WHERE id = $1", {id}).rows() > 0;
 }
 
-void pg_write_tx::insert_session(const std::string& id, const std::string& name, int64_t at_ms) {
-  c_.run("INSERT INTO sessions (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
-         {id, name, std::to_string(at_ms)});
-  deltas_.try_emplace(id);
+void pg_write_tx::store_session(const std::string& id, const std::string& name, int64_t at_ms) {
+  new_sessions_.emplace_back(id, name, at_ms);
+  fresh_sessions_.insert(id);
+}
+
+pg_write_tx::new_row* pg_write_tx::deferred(const found_record& r) {
+  if (r.row >= 0) return nullptr;
+  const auto i = static_cast<std::size_t>(-(r.row + 1));
+  return i < new_rows_.size() ? &new_rows_[i] : nullptr;
 }
 
 std::optional<found_record> pg_write_tx::find_record(const std::string& id) {
+  if (auto it = new_by_id_.find(id); it != new_by_id_.end()) {
+    return found_record{new_rows_[it->second].record, -static_cast<int64_t>(it->second) - 1};
+  }
+  if (auto it = expected_.find(id); it != expected_.end()) return it->second;
   auto r = c_.run("SELECT " + k_record_cols + " FROM records WHERE id = $1 FOR UPDATE", {id});
   if (r.rows() == 0) return std::nullopt;
   return read_record(r, 0);
 }
 
 std::optional<found_record> pg_write_tx::find_pending_top_level(const std::string& session_id, int64_t turn) {
-  auto r = c_.run("SELECT " + k_record_cols +
-                      " FROM records WHERE session_id = $1 AND turn_number = $2 AND nested = 0 AND "
-                      "status = 'pending' AND replay_of IS NULL AND parent_id IS NULL ORDER BY rid LIMIT 1 "
-                      "FOR UPDATE",
-                  {session_id, std::to_string(turn)});
-  if (r.rows() == 0) return std::nullopt;
-  return read_record(r, 0);
+  if (!fresh_sessions_.count(session_id)) {
+    auto r = c_.run("SELECT " + k_record_cols +
+                        " FROM records WHERE session_id = $1 AND turn_number = $2 AND nested = 0 AND "
+                        "status = 'pending' AND replay_of IS NULL AND parent_id IS NULL ORDER BY rid LIMIT 1 "
+                        "FOR UPDATE",
+                    {session_id, std::to_string(turn)});
+    if (r.rows() > 0) return read_record(r, 0);
+  }
+  for (std::size_t i = 0; i < new_rows_.size(); ++i) {
+    const auto& n = new_rows_[i];
+    const model::record& rec = n.record;
+    if (!n.erased && rec.session_id == session_id && rec.turn_number == turn &&
+        rec.status == model::record_status::pending && rec.replay_of.empty() && rec.parent_id.empty()) {
+      return found_record{rec, -static_cast<int64_t>(i) - 1};
+    }
+  }
+  return std::nullopt;
 }
 
 int64_t pg_write_tx::max_top_level_turn(const std::string& session_id) {
-  auto r = c_.run(
-      "SELECT turn_number FROM records WHERE session_id = $1 AND nested = 0 ORDER BY turn_number DESC LIMIT "
-      "1",
-      {session_id});
-  return r.rows() ? r.i64(0, 0) : 0;
+  int64_t top = 0;
+  if (!fresh_sessions_.count(session_id)) {
+    auto r = c_.run(
+        "SELECT turn_number FROM records WHERE session_id = $1 AND nested = 0 ORDER BY turn_number DESC "
+        "LIMIT 1",
+        {session_id});
+    if (r.rows()) top = r.i64(0, 0);
+  }
+  for (const auto& n : new_rows_) {
+    if (!n.erased && n.record.session_id == session_id && n.record.replay_of.empty() &&
+        n.record.parent_id.empty())
+      top = std::max(top, n.record.turn_number);
+  }
+  return top;
 }
 
 std::vector<found_record> pg_write_tx::find_trace_records(const std::string& trace_id) {
-  auto r = c_.run("SELECT " + k_record_cols + " FROM records WHERE trace_id = $1 ORDER BY rid FOR UPDATE",
-                  {trace_id});
   std::vector<found_record> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
+  if (auto it = expected_traces_.find(trace_id); it != expected_traces_.end()) {
+    out = it->second;
+  } else {
+    auto r = c_.run("SELECT " + k_record_cols + " FROM records WHERE trace_id = $1 ORDER BY rid FOR UPDATE",
+                    {trace_id});
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_record(r, i));
+  }
+  for (std::size_t i = 0; i < new_rows_.size(); ++i) {
+    if (!new_rows_[i].erased && new_rows_[i].record.trace_id == trace_id)
+      out.push_back(found_record{new_rows_[i].record, -static_cast<int64_t>(i) - 1});
+  }
   return out;
 }
 
-bool pg_write_tx::turn_present(const std::string& session_id, int64_t turn) {
-  return c_.run("SELECT 1 FROM records WHERE session_id = $1 AND turn_number = $2 LIMIT 1",
-                {session_id, std::to_string(turn)})
-             .rows() > 0;
-}
-
-void pg_write_tx::insert_record(const model::record& r, const std::string& search_text) {
-  auto& d = deltas_[r.session_id];
-  if (!turn_present(r.session_id, r.turn_number)) d.turns += 1;
-  params p = record_params(r);
-  if (search_text.empty()) {
-    p.emplace_back(std::nullopt);
-    p.emplace_back(std::nullopt);
-  } else {
-    std::string indexed = fts_index_text(search_text);
-    p.emplace_back(tsvector_literal(indexed));
-    p.emplace_back(std::move(indexed));
+int64_t pg_write_tx::count_at_turn(const std::string& session_id, int64_t turn, int64_t limit) {
+  turn_key key{session_id, turn};
+  int64_t n = 0;
+  if (auto it = new_at_turn_.find(key); it != new_at_turn_.end()) n = it->second;
+  if (n >= limit || fresh_sessions_.count(session_id)) return std::min(n, limit);
+  const int64_t want = limit - n;
+  if (want == 1) {
+    if (auto it = stored_turn_.find(key); it != stored_turn_.end()) return n + (it->second ? 1 : 0);
   }
-  // A concurrent writer that committed the same id first fails this on the unique key (23505): the store
-  // runs the batch again, and then find_record sees the row.
-  c_.run(
-      "INSERT INTO records (id, session_id, turn_number, nested, request, response, status, error_message, "
-      "metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, prompt_tokens, "
-      "completion_tokens, total_tokens, replay_of, parent_id, trace_id, name, kind, cost_usd, search_vec, "
-      "search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
-      "$19, $20, $21, $22, $23, $24, $25::tsvector, $26)",
-      p);
-  d.add(r, +1);
-  rollup_.add(r, +1);
-  d.touched_at = std::max(d.touched_at, r.updated_at_ms);
-  changed_.emplace_back(r.id, "created");
+  const int64_t stored = c_.run(
+                               "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = $1 AND "
+                               "turn_number = $2 LIMIT $3) t",
+                               {session_id, std::to_string(turn), std::to_string(want)})
+                             .i64(0, 0);
+  stored_turn_[std::move(key)] = stored > 0;
+  return n + stored;
 }
 
-void pg_write_tx::update_record(const found_record& before, const model::record& after,
-                                const std::string& search_text) {
+void pg_write_tx::store_record(const model::record& r, const std::string& search_text) {
+  new_by_id_[r.id] = new_rows_.size();
+  ++new_at_turn_[turn_key{r.session_id, r.turn_number}];
+  new_rows_.push_back(new_row{r, search_text.empty() ? std::string() : fts_index_text(search_text), false});
+}
+
+namespace {
+
+// The indexed text after an update brought `added` (fts_index_text's output), as SQLite merges its index:
+// the new text replaces the old only when it contains it; otherwise both are kept. nullopt: unchanged.
+std::optional<std::string> merged_index(const std::string& prev, std::string added) {
+  if (prev.empty()) return added;
+  if (prev.find(added) != std::string::npos) return std::nullopt;
+  if (added.find(prev) == std::string::npos) added = prev + "\n" + added;
+  return added;
+}
+
+}  // namespace
+
+void pg_write_tx::replace_record(const found_record& before, const model::record& after,
+                                 const std::string& search_text) {
+  if (new_row* n = deferred(before)) {
+    --new_at_turn_[turn_key{n->record.session_id, n->record.turn_number}];
+    ++new_at_turn_[turn_key{after.session_id, after.turn_number}];
+    n->record = after;
+    if (!search_text.empty()) {
+      if (auto m = merged_index(n->indexed, fts_index_text(search_text))) n->indexed = std::move(*m);
+    }
+    return;
+  }
+  flush_sessions();  // `after` may be in a session created here
+  forget_read_ahead(before.record);
+  forget_read_ahead(after);
+  fresh_sessions_.erase(after.session_id);  // a stored record is in it now
   params p = record_params(after);
   p.emplace_back(std::to_string(before.row));
   c_.run(
@@ -262,117 +380,212 @@ void pg_write_tx::update_record(const found_record& before, const model::record&
       "completion_tokens = $17, total_tokens = $18, replay_of = $19, parent_id = $20, trace_id = $21, "
       "name = $22, kind = $23, cost_usd = $24 WHERE rid = $25",
       p);
-  if (!search_text.empty()) {
-    // As SQLite: new text replaces the old only when it contains it; otherwise both are kept.
-    std::string indexed = fts_index_text(search_text);
-    auto old = c_.run("SELECT search_text FROM records WHERE rid = $1", {std::to_string(before.row)});
-    const std::string prev = (old.rows() && !old.null(0, 0)) ? old.text(0, 0) : std::string();
-    bool change = true;
-    if (!prev.empty()) {
-      if (prev.find(indexed) != std::string::npos) {
-        change = false;
-      } else if (indexed.find(prev) == std::string::npos) {
-        indexed = prev + "\n" + indexed;
-      }
-    }
-    if (change) {
-      c_.run("UPDATE records SET search_text = $2, search_vec = $3::tsvector WHERE rid = $1",
-             {std::to_string(before.row), indexed, tsvector_literal(indexed)});
-    }
-  }
-  // `after` may be in another session or turn (a trace re-homed into its root's session): both sessions'
-  // counters follow.
-  auto& from = deltas_[before.record.session_id];
-  auto& to = deltas_[after.session_id];
-  from.add(before.record, -1);
-  to.add(after, +1);
-  rollup_.add(before.record, -1);
-  rollup_.add(after, +1);
-  if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
-    if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
-    auto n = c_.run(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = $1 AND turn_number = $2 LIMIT 2) t",
-        {after.session_id, std::to_string(after.turn_number)});
-    if (n.i64(0, 0) == 1) to.turns += 1;
-  }
-  to.touched_at = std::max(to.touched_at, after.updated_at_ms);
-  changed_.emplace_back(after.id, "updated");
+  if (search_text.empty()) return;
+  auto old = c_.run("SELECT search_text FROM records WHERE rid = $1", {std::to_string(before.row)});
+  const std::string prev = (old.rows() && !old.null(0, 0)) ? old.text(0, 0) : std::string();
+  auto indexed = merged_index(prev, fts_index_text(search_text));
+  if (!indexed) return;
+  c_.run("UPDATE records SET search_text = $2, search_vec = $3::tsvector WHERE rid = $1",
+         {std::to_string(before.row), *indexed, tsvector_literal(*indexed)});
 }
 
-void pg_write_tx::erase_record(const found_record& r) {
-  c_.run("DELETE FROM records WHERE rid = $1", {std::to_string(r.row)});
+void pg_write_tx::forget_read_ahead(const model::record& r) {
+  stored_turn_.erase(turn_key{r.session_id, r.turn_number});
+  expected_.erase(r.id);
+  if (!r.trace_id.empty()) expected_traces_.erase(r.trace_id);
+}
+
+void pg_write_tx::delete_record_row(const found_record& r) {
   c_.run("DELETE FROM scores WHERE target = 'record' AND target_id = $1", {r.record.id});
-  auto& d = deltas_[r.record.session_id];
-  d.add(r.record, -1);
-  rollup_.add(r.record, -1);
-  if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
-  notify("record", "deleted", r.record.id);
+  if (new_row* n = deferred(r)) {
+    n->erased = true;
+    --new_at_turn_[turn_key{n->record.session_id, n->record.turn_number}];
+    new_by_id_.erase(n->record.id);
+    return;
+  }
+  forget_read_ahead(r.record);
+  c_.run("DELETE FROM records WHERE rid = $1", {std::to_string(r.row)});
 }
 
-void pg_write_tx::forget_session_records(const std::string& session_id, int64_t limit) {
+std::vector<timeseries_fold::item> pg_write_tx::session_rollup_items(const std::string& session_id,
+                                                                     int64_t limit) {
+  flush_records();
   auto r = c_.run("SELECT " + k_rollup_cols + " FROM records WHERE session_id = $1 ORDER BY rid LIMIT $2",
                   {session_id, std::to_string(limit)});
-  for (int i = 0; i < r.rows(); ++i) rollup_.add(read_rollup_item(r, i), -1);
+  std::vector<timeseries_fold::item> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_rollup_item(r, i));
+  return out;
 }
 
-void pg_write_tx::notify(const std::string& kind, const std::string& change, const std::string& id) {
-  if (notify_as_.empty() || id.size() > 4000) return;  // a NOTIFY payload stays under 8000 bytes
-  c_.run("SELECT pg_notify('llmtrace_changes', $1)", {notify_as_ + "\t" + kind + "\t" + change + "\t" + id});
+void pg_write_tx::flush_sessions() {
+  if (new_sessions_.empty()) return;
+  std::vector<std::string> ids, names;
+  std::string at = "{";
+  for (const auto& [id, name, at_ms] : new_sessions_) {
+    if (!ids.empty()) at += ',';
+    at += std::to_string(at_ms);
+    ids.push_back(id);
+    names.push_back(name);
+  }
+  at += '}';
+  c_.run(
+      "INSERT INTO sessions (id, name, created_at, updated_at) SELECT u.id, u.name, u.at, u.at FROM "
+      "unnest($1::text[], $2::text[], $3::bigint[]) AS u(id, name, at)",
+      {text_array(ids), text_array(names), at});
+  new_sessions_.clear();
+}
+
+void pg_write_tx::flush_records() {
+  flush_sessions();
+  if (new_rows_.empty()) return;
+  binary_copy out;
+  std::size_t bytes = 64;
+  for (const auto& n : new_rows_) {
+    const model::record& r = n.record;
+    // The texts, ~2.5x the indexed text for its tsvector, and ~200 bytes of other fields and lengths.
+    bytes += r.request_json.size() + r.response_json.size() + r.metadata_json.size() +
+             7 * n.indexed.size() / 2 + 256;
+  }
+  out.reserve(bytes);
+  bool any = false;
+  for (const auto& n : new_rows_) {
+    if (n.erased) continue;
+    any = true;
+    const model::record& r = n.record;
+    out.row(26);
+    out.text(r.id);
+    out.text(r.session_id);
+    out.int8(r.turn_number);
+    out.int2((r.replay_of.empty() && r.parent_id.empty()) ? 0 : 1);
+    out.text(r.request_json);
+    out.text(r.response_json);
+    out.text(model::to_string(r.status));
+    out.text(r.error_message);
+    out.text(r.metadata_json);
+    out.int8(r.created_at_ms);
+    out.int8(r.updated_at_ms);
+    out.int8(r.started_at_ms);
+    out.int8(r.ended_at_ms);
+    out.float8(r.latency_ms);
+    out.text_or_null(r.model);
+    out.int8(r.usage.prompt_tokens);
+    out.int8(r.usage.completion_tokens);
+    out.int8(r.usage.total_tokens);
+    out.text_or_null(r.replay_of);
+    out.text_or_null(r.parent_id);
+    out.text_or_null(r.trace_id);
+    out.text_or_null(r.name);
+    out.text(model::to_string(r.kind));
+    out.float8(r.cost_usd);
+    if (n.indexed.empty()) {
+      out.null();
+      out.null();
+    } else {
+      if (!out.tsvector(tsvector_literal(n.indexed))) throw std::logic_error("malformed tsvector literal");
+      out.text(n.indexed);
+    }
+  }
+  if (any) {
+    c_.copy_in(
+        "COPY records (id, session_id, turn_number, nested, request, response, status, error_message, "
+        "metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, prompt_tokens, "
+        "completion_tokens, total_tokens, replay_of, parent_id, trace_id, name, kind, cost_usd, search_vec, "
+        "search_text) FROM STDIN WITH (FORMAT binary)",
+        out.take());
+  }
+  // The rows are stored now: what was read ahead, and the deferred handles, are void.
+  new_rows_.clear();
+  new_by_id_.clear();
+  new_at_turn_.clear();
+  fresh_sessions_.clear();
+  expected_.clear();
+  expected_traces_.clear();
+  stored_turn_.clear();
+}
+
+void pg_write_tx::apply_session_deltas(const std::map<std::string, session_delta>& deltas) {
+  if (deltas.empty()) return;
+  std::vector<std::string> ids;
+  std::string cols[9];
+  for (auto& c : cols) c = "{";
+  for (const auto& [id, d] : deltas) {
+    const std::string v[9] = {
+        std::to_string(d.records), std::to_string(d.turns),      std::to_string(d.errors),
+        std::to_string(d.pending), std::to_string(d.prompt),     std::to_string(d.completion),
+        std::to_string(d.total),   std::to_string(d.touched_at), *dbl(d.cost)};
+    for (int k = 0; k < 9; ++k) {
+      if (!ids.empty()) cols[k] += ',';
+      cols[k] += v[k];
+    }
+    ids.push_back(id);
+  }
+  for (auto& c : cols) c += '}';
+  c_.run(
+      "UPDATE sessions s SET record_count = s.record_count + d.records, turn_count = s.turn_count + d.turns, "
+      "error_count = s.error_count + d.errors, pending_count = s.pending_count + d.pending, "
+      "prompt_tokens = s.prompt_tokens + d.prompt, completion_tokens = s.completion_tokens + d.completion, "
+      "total_tokens = s.total_tokens + d.total, updated_at = GREATEST(s.updated_at, d.touched), "
+      "cost_usd = GREATEST(s.cost_usd + d.cost, 0) FROM unnest($1::text[], $2::bigint[], $3::bigint[], "
+      "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
+      "$10::float8[]) AS d(id, records, turns, errors, pending, prompt, completion, total, touched, cost) "
+      "WHERE s.id = d.id",
+      {text_array(ids), cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]});
+}
+
+bool pg_write_tx::load_rollup_row(int64_t minute, const std::string& model, rollup::cell& row) {
+  auto cur =
+      c_.run("SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = $1 AND model = $2 FOR UPDATE",
+             {std::to_string(minute), model});
+  if (cur.rows() == 0) return false;
+  std::string bytes;
+  read_rollup_row(cur, 0, 0, row, bytes);
+  row.add_encoded_hist(bytes);
+  return true;
+}
+
+void pg_write_tx::save_rollup_row(int64_t minute, const std::string& model, const rollup::cell& row,
+                                  bool exists) {
+  params p = {std::to_string(minute),      model,
+              std::to_string(row.calls),   std::to_string(row.errors),
+              std::to_string(row.prompt),  std::to_string(row.completion),
+              std::to_string(row.total),   dbl(row.cost),
+              bytea_hex(row.encode_hist())};
+  if (exists) {
+    c_.run(
+        "UPDATE ts_rollup SET calls = $3, errors = $4, prompt_tokens = $5, completion_tokens = $6, "
+        "total_tokens = $7, cost_usd = $8, latency_hist = $9::bytea WHERE minute = $1 AND model = $2",
+        p);
+  } else {
+    c_.run(
+        "INSERT INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
+        "total_tokens, cost_usd, latency_hist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bytea)",
+        p);
+  }
+}
+
+void pg_write_tx::delete_rollup_row(int64_t minute, const std::string& model) {
+  c_.run("DELETE FROM ts_rollup WHERE minute = $1 AND model = $2", {std::to_string(minute), model});
+}
+
+void pg_write_tx::record_changed(change what, const std::string& record_id) {
+  changed_.emplace_back(record_id, what);
 }
 
 void pg_write_tx::finish() {
-  for (const auto& [id, d] : deltas_) {
-    c_.run(
-        "UPDATE sessions SET record_count = record_count + $2, turn_count = turn_count + $3, "
-        "error_count = error_count + $4, pending_count = pending_count + $5, "
-        "prompt_tokens = prompt_tokens + $6, completion_tokens = completion_tokens + $7, "
-        "total_tokens = total_tokens + $8, updated_at = GREATEST(updated_at, $9), "
-        "cost_usd = GREATEST(cost_usd + $10, 0) WHERE id = $1",
-        {id, std::to_string(d.records), std::to_string(d.turns), std::to_string(d.errors),
-         std::to_string(d.pending), std::to_string(d.prompt), std::to_string(d.completion),
-         std::to_string(d.total), std::to_string(d.touched_at), *dbl(d.cost)});
+  flush_records();
+  counted_write_tx::finish();
+  if (notify_as_.empty() || changed_.empty()) return;
+  // One statement for all of them, in the order written; a NOTIFY payload stays under 8000 bytes.
+  std::vector<std::string> payloads;
+  payloads.reserve(changed_.size());
+  for (const auto& [id, what] : changed_) {
+    if (id.size() > 4000) continue;
+    const char* kind = what == change::created ? "created" : what == change::updated ? "updated" : "deleted";
+    payloads.push_back(notify_as_ + "\trecord\t" + kind + "\t" + id);
   }
-  deltas_.clear();
-  rollup_.drain([this](int64_t minute, const std::string& model, const rollup::cell& change) {
-    const std::string m = std::to_string(minute);
-    auto cur =
-        c_.run("SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = $1 AND model = $2 FOR UPDATE",
-               {m, model});
-    rollup::cell row;
-    if (cur.rows() > 0) {
-      std::string bytes;
-      read_rollup_row(cur, 0, 0, row, bytes);
-      row.add_encoded_hist(bytes);
-    }
-    row.merge(change);
-    if (row.calls <= 0) {
-      if (cur.rows() > 0) c_.run("DELETE FROM ts_rollup WHERE minute = $1 AND model = $2", {m, model});
-      return;
-    }
-    params p = {m,
-                model,
-                std::to_string(row.calls),
-                std::to_string(row.errors),
-                std::to_string(row.prompt),
-                std::to_string(row.completion),
-                std::to_string(row.total),
-                dbl(row.cost),
-                bytea_hex(row.encode_hist())};
-    if (cur.rows() > 0) {
-      c_.run(
-          "UPDATE ts_rollup SET calls = $3, errors = $4, prompt_tokens = $5, completion_tokens = $6, "
-          "total_tokens = $7, cost_usd = $8, latency_hist = $9::bytea WHERE minute = $1 AND model = $2",
-          p);
-    } else {
-      // A concurrent writer that inserted this row first fails this on the key: the batch is run again.
-      c_.run(
-          "INSERT INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
-          "total_tokens, cost_usd, latency_hist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bytea)",
-          p);
-    }
-  });
-  for (const auto& [id, change] : changed_) notify("record", change, id);
   changed_.clear();
+  if (payloads.empty()) return;
+  c_.run("SELECT pg_notify('llmtrace_changes', u.p) FROM unnest($1::text[]) AS u(p)", {text_array(payloads)});
 }
 
 }  // namespace llmtrace::storage::pg

@@ -10,15 +10,14 @@ void sqlite_write_tx::lock_sessions(const std::vector<std::string_view>&) {
   // The transaction began IMMEDIATE: it holds the database's one write lock until it ends.
 }
 
-bool sqlite_write_tx::session_exists(const std::string& id) {
-  if (deltas_.find(id) != deltas_.end()) return true;
+bool sqlite_write_tx::stored_session_exists(const std::string& id) {
   static const std::string k_sql = "SELECT 1 FROM sessions WHERE id = ?1";
   stmt_use s(c_, k_sql);
   s->bindNoCopy(1, id);
   return s->executeStep();
 }
 
-void sqlite_write_tx::insert_session(const std::string& id, const std::string& name, int64_t at_ms) {
+void sqlite_write_tx::store_session(const std::string& id, const std::string& name, int64_t at_ms) {
   static const std::string k_sql =
       "INSERT INTO sessions (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)";
   stmt_use s(c_, k_sql);
@@ -26,7 +25,6 @@ void sqlite_write_tx::insert_session(const std::string& id, const std::string& n
   s->bindNoCopy(2, name);
   s->bind(3, at_ms);
   s->exec();
-  deltas_.try_emplace(id);
 }
 
 std::optional<found_record> sqlite_write_tx::find_record(const std::string& id) {
@@ -70,93 +68,68 @@ std::vector<found_record> sqlite_write_tx::find_trace_records(const std::string&
   return out;
 }
 
-bool sqlite_write_tx::turn_present(const std::string& session_id, int64_t turn) {
-  static const std::string k_sql = "SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 1";
-  stmt_use s(c_, k_sql);
-  s->bindNoCopy(1, session_id);
-  s->bind(2, turn);
-  return s->executeStep();
-}
-
-void sqlite_write_tx::insert_record(const model::record& r, const std::string& search_text) {
-  auto& d = deltas_[r.session_id];
-  if (!turn_present(r.session_id, r.turn_number)) d.turns += 1;
+void sqlite_write_tx::store_record(const model::record& r, const std::string& search_text) {
+  static const std::string k_sql =
+      "INSERT INTO records (rid, id, session_id, turn_number, nested, request, response, status, "
+      "error_message, metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, "
+      "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id, trace_id, name, kind, "
+      "cost_usd) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+      "?18, ?19, ?20, ?21, ?22, ?23, ?24)";
   int64_t rid = 0;
   {
-    static const std::string k_sql =
-        "INSERT INTO records (rid, id, session_id, turn_number, nested, request, response, status, "
-        "error_message, metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, "
-        "prompt_tokens, completion_tokens, total_tokens, replay_of, parent_id, trace_id, name, kind, "
-        "cost_usd) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-        "?18, ?19, ?20, ?21, ?22, ?23, ?24)";
     stmt_use s(c_, k_sql);
     bind_record(*s, r, 1);
     s->exec();
     rid = c_.db().getLastInsertRowid();
   }
   if (!search_text.empty()) set_search_text(rid, search_text, false);
-  d.add(r, +1);
-  rollup_.add(r, +1);
-  d.touched_at = std::max(d.touched_at, r.updated_at_ms);
 }
 
-void sqlite_write_tx::update_record(const found_record& before, const model::record& after,
-                                    const std::string& search_text) {
+void sqlite_write_tx::replace_record(const found_record& before, const model::record& after,
+                                     const std::string& search_text) {
+  static const std::string k_sql =
+      "UPDATE records SET id = ?1, session_id = ?2, turn_number = ?3, nested = ?4, request = ?5, "
+      "response = ?6, status = ?7, error_message = ?8, metadata = ?9, created_at = ?10, "
+      "updated_at = ?11, started_at = ?12, ended_at = ?13, latency_ms = ?14, model = ?15, "
+      "prompt_tokens = ?16, completion_tokens = ?17, total_tokens = ?18, replay_of = ?19, "
+      "parent_id = ?20, trace_id = ?21, name = ?22, kind = ?23, cost_usd = ?24 WHERE rid = ?25";
   {
-    static const std::string k_sql =
-        "UPDATE records SET id = ?1, session_id = ?2, turn_number = ?3, nested = ?4, request = ?5, "
-        "response = ?6, status = ?7, error_message = ?8, metadata = ?9, created_at = ?10, "
-        "updated_at = ?11, started_at = ?12, ended_at = ?13, latency_ms = ?14, model = ?15, "
-        "prompt_tokens = ?16, completion_tokens = ?17, total_tokens = ?18, replay_of = ?19, "
-        "parent_id = ?20, trace_id = ?21, name = ?22, kind = ?23, cost_usd = ?24 WHERE rid = ?25";
     stmt_use s(c_, k_sql);
     bind_record(*s, after, 1);
     s->bind(25, before.row);
     s->exec();
   }
   if (!search_text.empty()) set_search_text(before.row, search_text, true);
-  // The record may move to another session (one trace = one turn): its counts leave the old session's delta
-  // and join the new one's. unordered_map references survive the second insertion.
-  auto& from = deltas_[before.record.session_id];
-  auto& to = deltas_[after.session_id];
-  from.add(before.record, -1);
-  to.add(after, +1);
-  rollup_.add(before.record, -1);
-  rollup_.add(after, +1);
-  if (after.turn_number != before.record.turn_number || after.session_id != before.record.session_id) {
-    if (!turn_present(before.record.session_id, before.record.turn_number)) from.turns -= 1;
-    // The moved record itself is now at the new turn; count it if it is alone there.
-    static const std::string k_sql =
-        "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT 2)";
-    stmt_use s(c_, k_sql);
-    s->bindNoCopy(1, after.session_id);
-    s->bind(2, after.turn_number);
-    s->executeStep();
-    if (s->getColumn(0).getInt64() == 1) to.turns += 1;
-  }
-  to.touched_at = std::max(to.touched_at, after.updated_at_ms);
 }
 
-void sqlite_write_tx::erase_record(const found_record& r) {
-  {
-    static const std::string k_sql = "DELETE FROM records WHERE rid = ?1";
-    stmt_use s(c_, k_sql);
-    s->bind(1, r.row);
-    s->exec();
-  }
-  auto& d = deltas_[r.record.session_id];
-  d.add(r.record, -1);
-  rollup_.add(r.record, -1);
-  if (!turn_present(r.record.session_id, r.record.turn_number)) d.turns -= 1;
+void sqlite_write_tx::delete_record_row(const found_record& r) {
+  static const std::string k_sql = "DELETE FROM records WHERE rid = ?1";
+  stmt_use s(c_, k_sql);
+  s->bind(1, r.row);
+  s->exec();
 }
 
-void sqlite_write_tx::forget_session_records(const std::string& session_id, int64_t limit) {
+int64_t sqlite_write_tx::count_at_turn(const std::string& session_id, int64_t turn, int64_t limit) {
+  static const std::string k_sql =
+      "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE session_id = ?1 AND turn_number = ?2 LIMIT ?3)";
+  stmt_use s(c_, k_sql);
+  s->bindNoCopy(1, session_id);
+  s->bind(2, turn);
+  s->bind(3, limit);
+  s->executeStep();
+  return s->getColumn(0).getInt64();
+}
+
+std::vector<timeseries_fold::item> sqlite_write_tx::session_rollup_items(const std::string& session_id,
+                                                                         int64_t limit) {
   static const std::string k_sql =
       "SELECT " + k_rollup_cols + " FROM records WHERE session_id = ?1 ORDER BY rid LIMIT ?2";
   stmt_use s(c_, k_sql);
   s->bindNoCopy(1, session_id);
   s->bind(2, limit);
-  while (s->executeStep()) rollup_.add(read_rollup_item(*s), -1);
+  std::vector<timeseries_fold::item> out;
+  while (s->executeStep()) out.push_back(read_rollup_item(*s));
+  return out;
 }
 
 // Queues a record's message text for the full-text index (sqlite_fts_indexer moves it into records_fts after
@@ -171,14 +144,14 @@ void sqlite_write_tx::set_search_text(int64_t rid, const std::string& text, bool
   last_pending_seq_ = c_.db().getLastInsertRowid();
 }
 
-void sqlite_write_tx::finish() {
-  for (const auto& [id, d] : deltas_) {
-    static const std::string k_sql =
-        "UPDATE sessions SET record_count = record_count + ?2, turn_count = turn_count + ?3, "
-        "error_count = error_count + ?4, pending_count = pending_count + ?5, "
-        "prompt_tokens = prompt_tokens + ?6, completion_tokens = completion_tokens + ?7, "
-        "total_tokens = total_tokens + ?8, updated_at = MAX(updated_at, ?9), "
-        "cost_usd = MAX(cost_usd + ?10, 0) WHERE id = ?1";
+void sqlite_write_tx::apply_session_deltas(const std::map<std::string, session_delta>& deltas) {
+  static const std::string k_sql =
+      "UPDATE sessions SET record_count = record_count + ?2, turn_count = turn_count + ?3, "
+      "error_count = error_count + ?4, pending_count = pending_count + ?5, "
+      "prompt_tokens = prompt_tokens + ?6, completion_tokens = completion_tokens + ?7, "
+      "total_tokens = total_tokens + ?8, updated_at = MAX(updated_at, ?9), "
+      "cost_usd = MAX(cost_usd + ?10, 0) WHERE id = ?1";
+  for (const auto& [id, d] : deltas) {
     stmt_use s(c_, k_sql);
     s->bindNoCopy(1, id);
     s->bind(2, d.records);
@@ -192,42 +165,44 @@ void sqlite_write_tx::finish() {
     s->bind(10, d.cost);
     s->exec();
   }
-  deltas_.clear();
-  rollup_.drain([this](int64_t minute, const std::string& model, const rollup::cell& change) {
-    rollup::cell row;
-    {
-      static const std::string k_sql =
-          "SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = ?1 AND model = ?2";
-      stmt_use s(c_, k_sql);
-      s->bind(1, minute);
-      s->bindNoCopy(2, model);
-      if (s->executeStep()) row.add_encoded_hist(read_rollup_row(*s, 0, row));
-    }
-    row.merge(change);
-    if (row.calls <= 0) {
-      static const std::string k_sql = "DELETE FROM ts_rollup WHERE minute = ?1 AND model = ?2";
-      stmt_use s(c_, k_sql);
-      s->bind(1, minute);
-      s->bindNoCopy(2, model);
-      s->exec();
-      return;
-    }
-    static const std::string k_sql =
-        "INSERT OR REPLACE INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
-        "total_tokens, cost_usd, latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-    const std::string hist = row.encode_hist();
-    stmt_use s(c_, k_sql);
-    s->bind(1, minute);
-    s->bindNoCopy(2, model);
-    s->bind(3, row.calls);
-    s->bind(4, row.errors);
-    s->bind(5, row.prompt);
-    s->bind(6, row.completion);
-    s->bind(7, row.total);
-    s->bind(8, row.cost);
-    s->bindNoCopy(9, hist.data(), static_cast<int>(hist.size()));
-    s->exec();
-  });
+}
+
+bool sqlite_write_tx::load_rollup_row(int64_t minute, const std::string& model, rollup::cell& row) {
+  static const std::string k_sql =
+      "SELECT " + k_rollup_row_cols + " FROM ts_rollup WHERE minute = ?1 AND model = ?2";
+  stmt_use s(c_, k_sql);
+  s->bind(1, minute);
+  s->bindNoCopy(2, model);
+  if (!s->executeStep()) return false;
+  row.add_encoded_hist(read_rollup_row(*s, 0, row));
+  return true;
+}
+
+void sqlite_write_tx::save_rollup_row(int64_t minute, const std::string& model, const rollup::cell& row,
+                                      bool) {
+  static const std::string k_sql =
+      "INSERT OR REPLACE INTO ts_rollup (minute, model, calls, errors, prompt_tokens, completion_tokens, "
+      "total_tokens, cost_usd, latency_hist) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+  const std::string hist = row.encode_hist();
+  stmt_use s(c_, k_sql);
+  s->bind(1, minute);
+  s->bindNoCopy(2, model);
+  s->bind(3, row.calls);
+  s->bind(4, row.errors);
+  s->bind(5, row.prompt);
+  s->bind(6, row.completion);
+  s->bind(7, row.total);
+  s->bind(8, row.cost);
+  s->bindNoCopy(9, hist.data(), static_cast<int>(hist.size()));
+  s->exec();
+}
+
+void sqlite_write_tx::delete_rollup_row(int64_t minute, const std::string& model) {
+  static const std::string k_sql = "DELETE FROM ts_rollup WHERE minute = ?1 AND model = ?2";
+  stmt_use s(c_, k_sql);
+  s->bind(1, minute);
+  s->bindNoCopy(2, model);
+  s->exec();
 }
 
 }  // namespace llmtrace::storage::sqlite

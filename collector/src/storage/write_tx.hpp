@@ -7,8 +7,11 @@
 //   lock). The rules take it before they read the session's turns, so max + 1 cannot be handed out twice.
 // - find_* return rows this transaction may change without losing a concurrent update (PostgreSQL: FOR
 // UPDATE).
-// - insert_record of an id that exists (a concurrent writer committed it first) throws store_busy: the batch
-//   is retried whole and then finds the record (ids are a unique key).
+// - insert_record of an id that exists (a concurrent writer committed it first) fails the transaction as
+//   store_busy, at once or when the store writes its deferred rows before COMMIT: the batch is retried whole
+//   and then finds the record (ids are a unique key).
+// - A store may defer writing new rows to the end of the transaction (PostgreSQL: one COPY); every find_*
+//   and the counters see them all the same, and update_record of such a record changes the deferred row.
 // - Derived session counters (records, turns, errors, pending, tokens, last activity) are the store's
 //   business: insert_record / update_record keep them right, the rules never compute them.
 // Not thread-safe: one write_tx belongs to one transaction on one thread.
@@ -18,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "model/record.hpp"
@@ -30,6 +34,13 @@ struct found_record {
   int64_t row = 0;
 };
 
+// What a batch will look up (write_tx::expect_records): views into the batch, valid during the call only.
+struct expected_lookups {
+  std::vector<std::string_view> record_ids;                 // the ids its reports carry
+  std::vector<std::pair<std::string_view, int64_t>> turns;  // (session, turn) pairs it names
+  std::vector<std::string_view> trace_ids;  // traces whose records it reads (one trace = one turn)
+};
+
 class write_tx {
  public:
   virtual ~write_tx() = default;
@@ -37,6 +48,11 @@ class write_tx {
   // Holds these sessions (sorted, unique; possibly not yet existing) until the transaction ends. Called once
   // with every session a batch names before any other call, then for sessions learnt later (an anchor's).
   virtual void lock_sessions(const std::vector<std::string_view>& sorted_session_ids) = 0;
+
+  // A hint, given by the rules once after the first lock_sessions and before any lookup: what the batch will
+  // look up. A store may read it ahead in one go (PostgreSQL: one FOR UPDATE read per kind); every find_*
+  // must still answer exactly as without the hint. Default: nothing.
+  virtual void expect_records(const expected_lookups& /*batch*/) {}
 
   virtual bool session_exists(const std::string& id) = 0;
   // A new session with zeroed counters; created_at = updated_at = at_ms.

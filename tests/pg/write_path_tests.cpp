@@ -1,0 +1,131 @@
+// The PostgreSQL write path's binary forms: the tsvector a batch COPYs in binary (storage/pg_copy) must be
+// the value the server makes of pg_search's text literal, for every shape of text (quotes, backslashes,
+// CJK, diacritics, a word repeated past 256 positions, a text past the last position 16383), and phrase
+// search (which reads the positions) must answer as before.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ingest/write_rules.hpp"
+#include "model/time.hpp"
+#include "storage/fts_text.hpp"
+#include "storage/pg_connection.hpp"
+#include "storage/pg_copy.hpp"
+#include "storage/pg_search.hpp"
+#include "storage/store.hpp"
+#include "support/pg_server.hpp"
+
+namespace {
+
+using namespace llmtrace;
+
+model::record_write text_write(const std::string& id, const std::string& text) {
+  model::record_write w;
+  w.id = id;
+  w.session_id = "t";
+  w.status = model::record_status::success;
+  w.request_json = R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]})";
+  w.search_text = text;
+  w.received_at_ms = model::now_ms();
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("pg write path: the binary tsvector of a COPYed record is the server's parse of the literal") {
+  const auto& server = testing::test_pg_server();
+  REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
+  const std::string url = testing::fresh_pg_url();
+  storage::pg_options o;
+  o.url = url;
+  o.connections = 2;
+  o.listen = false;
+  auto store = storage::open_pg_store(o);
+
+  std::string repeated, long_text;
+  for (int i = 0; i < 300; ++i) repeated += "again and ";
+  for (int i = 0; i < 17000; ++i) long_text += "w" + std::to_string(i % 500) + " ";
+  const std::vector<std::string> texts = {
+      "the quick brown fox jumps over the lazy dog",
+      "It's a \"quoted\" phrase with 'apostrophes' and back\\slash \\\\ and a''b",
+      "请问北京今天的天气怎么样？東京の天気は晴れです。",
+      "Café au lait, résumé and naïve façade; ÆØÅ æøå ß Ωμέγα Привет",
+      "zeta alpha zeta beta alpha zeta 42 4.2 x_y a-b",
+      repeated,
+      long_text,
+      "brown quick fox",
+  };
+  std::vector<model::record_write> batch;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    batch.push_back(text_write("r" + std::to_string(i), texts[i]));
+  ingest::write_batch(*store, batch);
+
+  storage::pg::connection c(url);
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    CAPTURE(i);
+    const std::string literal = storage::pg::tsvector_literal(storage::fts_index_text(texts[i]));
+    auto r = c.run(
+        "SELECT search_vec = $2::tsvector, search_vec::text = $2::tsvector::text, length(search_vec) FROM "
+        "records "
+        "WHERE id = $1",
+        {"r" + std::to_string(i), literal});
+    REQUIRE(r.rows() == 1);
+    CHECK(r.text(0, 0) == "t");
+    CHECK(r.text(0, 1) == "t");
+    CHECK(r.i64(0, 2) > 0);
+  }
+
+  // Positions are there: a phrase matches in its order only.
+  storage::search_query q;
+  q.text = "quick-brown";
+  auto page = store->search(q);
+  REQUIRE(page.items.size() == 1);
+  CHECK(page.items[0].id == "r0");
+  q.text = "brown quick";
+  CHECK(store->search(q).total == 2);
+}
+
+TEST_CASE("pg write path: the binary tsvector lists each lexeme once, in the server's byte order") {
+  std::string text = "zebra zeb zebras ab abc abcdefgh abcdefghi abcdefgh zebra 東京 天气 Ωμέγα a a a";
+  for (int i = 0; i < 300; ++i) text += " abc";
+  const std::string literal = storage::pg::tsvector_literal(storage::fts_index_text(text));
+  storage::pg::binary_copy out;
+  REQUIRE(out.tsvector(literal));
+  CHECK_FALSE(storage::pg::binary_copy().tsvector("'unterminated:1"));
+  const std::string bytes = out.take();
+  auto be = [&](std::size_t at, int n) {
+    uint32_t v = 0;
+    for (int k = 0; k < n; ++k) v = (v << 8) | static_cast<unsigned char>(bytes.at(at + k));
+    return v;
+  };
+  std::size_t at = 19;  // the COPY header
+  const uint32_t length = be(at, 4);
+  CHECK(length + 19 + 4 + 2 == bytes.size());
+  const uint32_t lexemes = be(at + 4, 4);
+  at += 8;
+  std::vector<std::string> seen;
+  for (uint32_t i = 0; i < lexemes; ++i) {
+    const std::size_t end = bytes.find('\0', at);
+    REQUIRE(end != std::string::npos);
+    seen.push_back(bytes.substr(at, end - at));
+    at = end + 1;
+    const uint32_t npos = be(at, 2);
+    at += 2;
+    CHECK(npos >= 1);
+    CHECK(npos <= 256);
+    uint32_t last = 0;
+    for (uint32_t k = 0; k < npos; ++k, at += 2) {
+      CHECK(be(at, 2) > last);
+      last = be(at, 2);
+    }
+  }
+  CHECK(at + 2 == bytes.size());
+  for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i - 1] < seen[i]);
+  CHECK(std::find(seen.begin(), seen.end(), "abcdefgh") != seen.end());
+  CHECK(std::find(seen.begin(), seen.end(), "abcdefghi") != seen.end());
+  CHECK(std::find(seen.begin(), seen.end(), "zeb") != seen.end());
+}
