@@ -62,6 +62,31 @@ void pg_conn::copy_in(const std::string& sql, const std::string& data) {
   }
 }
 
+std::string pg_conn::copy_out(const std::string& sql) {
+  PGresult* r = PQexec(c_, sql.c_str());
+  if (PQresultStatus(r) != PGRES_COPY_OUT) {
+    std::string e = PQresultErrorMessage(r);
+    PQclear(r);
+    throw std::runtime_error("COPY: " + e);
+  }
+  PQclear(r);
+  std::string out;
+  char* buf = nullptr;
+  int n = 0;
+  while ((n = PQgetCopyData(c_, &buf, 0)) > 0) {
+    out.append(buf, static_cast<std::size_t>(n));
+    PQfreemem(buf);
+  }
+  if (n == -2) throw std::runtime_error(std::string("COPY data: ") + PQerrorMessage(c_));
+  while ((r = PQgetResult(c_)) != nullptr) {
+    const auto st = PQresultStatus(r);
+    std::string e = PQresultErrorMessage(r);
+    PQclear(r);
+    if (st != PGRES_COMMAND_OK) throw std::runtime_error("COPY: " + e);
+  }
+  return out;
+}
+
 std::string pg_fresh_database(const std::string& base_url, const std::string& name) {
   {
     pg_conn c(base_url);

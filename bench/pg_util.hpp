@@ -21,6 +21,7 @@ class pg_conn {
   void exec(const std::string& sql);          // throws on error
   std::string value(const std::string& sql);  // first column of the first row ("" when none)
   void copy_in(const std::string& sql, const std::string& data);  // COPY ... FROM STDIN with the given text
+  std::string copy_out(const std::string& sql);                   // COPY ... TO STDOUT: all it sends
   int backend_pid() const { return PQbackendPID(c_); }
 
  private:
