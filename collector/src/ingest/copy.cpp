@@ -40,6 +40,11 @@ void copy_records(storage::store& to, const std::vector<model::record>& batch,
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     tx.lock_sessions(ids);  // in sorted order (no lock-order deadlock with another writer)
+    // The batch's ids read ahead in one go where the store can (find_record below then costs no statement).
+    storage::expected_lookups ahead;
+    ahead.record_ids.reserve(batch.size());
+    for (const auto& r : batch) ahead.record_ids.emplace_back(r.id);
+    tx.expect_records(ahead);
     // Sessions are created in the order of their first record, as at ingest: the source's creation order,
     // which breaks ties of last activity in the sessions list (a batch commits many sessions in one ms).
     std::set<std::string_view> made;

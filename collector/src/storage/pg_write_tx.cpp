@@ -507,7 +507,7 @@ void pg_write_tx::apply_session_deltas(const std::map<std::string, session_delta
   if (deltas.empty()) return;
   std::vector<std::string> ids;
   std::string cols[9];
-  for (auto& c : cols) c = "{";
+  for (auto& c : cols) c.push_back('{');
   for (const auto& [id, d] : deltas) {
     const std::string v[9] = {
         std::to_string(d.records), std::to_string(d.turns),      std::to_string(d.errors),
