@@ -180,21 +180,43 @@ TEST_CASE("a record ingested through collector A reaches collector B's event str
     });
   });
   REQUIRE(llmtrace::testing::wait_until([&] { return opened.load(); }, std::chrono::milliseconds(5000)));
-  json t = trace("live", "across collectors");
-  t["id"] = "live-1";
-  const auto sent = std::chrono::steady_clock::now();
-  post_traces(c[0], json::array({t}));
-  const bool arrived = llmtrace::testing::wait_until(
-      [&] {
-        std::lock_guard<std::mutex> g(mu);
-        return seen.find("\"live-1\"") != std::string::npos;
-      },
-      std::chrono::milliseconds(3000));
-  const auto took = std::chrono::steady_clock::now() - sent;
+  auto arrives_within = [&](const std::string& id, std::chrono::milliseconds bound) {
+    return llmtrace::testing::wait_until(
+        [&] {
+          std::lock_guard<std::mutex> g(mu);
+          return seen.find("\"" + id + "\"") != std::string::npos;
+        },
+        bound);
+  };
+  // The first record after both collectors started: B LISTENs before it serves (a change committed before
+  // its LISTEN would never reach it), so this one arrives too. Its time is not the promise's: it includes
+  // each collector opening its first pooled connection (a new server process each, slow on a loaded
+  // machine); the clock starts once B's listener has delivered a change.
+  json warm = trace("live", "first after start");
+  warm["id"] = "warm-up";
+  const auto warm_sent = std::chrono::steady_clock::now();
+  post_traces(c[0], json::array({warm}));
+  REQUIRE(arrives_within("warm-up", std::chrono::milliseconds(5000)));
+  const auto warm_took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - warm_sent);
+  // The promise: a record ingested through A is in B's stream within a second of A being sent it.
+  std::vector<std::chrono::milliseconds> took;
+  bool arrived = true;
+  for (const char* id : {"live-0", "live-1"}) {
+    json t = trace("live", "across collectors");
+    t["id"] = id;
+    const auto sent = std::chrono::steady_clock::now();
+    post_traces(c[0], json::array({t}));
+    arrived = arrived && arrives_within(id, std::chrono::milliseconds(3000));
+    took.push_back(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent));
+  }
   stop = true;
   reader.join();
   REQUIRE(arrived);
-  CHECK(took < std::chrono::milliseconds(1000));
+  for (auto t : took) CHECK(t < std::chrono::milliseconds(1000));
+  MESSAGE("A -> B's stream: first record " << warm_took.count() << " ms, then " << took[0].count() << " ms, "
+                                           << took[1].count() << " ms");
   std::string text;
   {
     std::lock_guard<std::mutex> g(mu);
@@ -211,7 +233,7 @@ TEST_CASE("a record ingested through collector A reaches collector B's event str
   t2["id"] = "live-2";
   post_traces(c[0], json::array({t2}));
   REQUIRE(
-      llmtrace::testing::wait_until([&] { return get_json(c[1], "/api/sessions/live")["record_count"] == 2; },
+      llmtrace::testing::wait_until([&] { return get_json(c[1], "/api/sessions/live")["record_count"] == 4; },
                                     std::chrono::milliseconds(3000)));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // B's listener publishes after the commit
   std::string resumed;

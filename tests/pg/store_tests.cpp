@@ -426,3 +426,109 @@ TEST_CASE("search totals and pages are the same on both stores whichever plan a 
     CHECK_MESSAGE(answer(*pg, q) == answer(*lite, q), "query: " << std::string(text));
   }
 }
+
+namespace {
+
+// Records with distinct words ("w<i> x<7i> word<13i>"), inserted in one statement, so that a prefix over all
+// of them ("w* x* word*") merges tens of thousands of index entries: a costly search.
+void insert_distinct_words(const std::string& url, int n) {
+  storage::pg::connection c(url);
+  c.exec("INSERT INTO sessions (id, name, created_at, updated_at) VALUES ('b', 'b', 1, 1)");
+  c.exec(
+      "INSERT INTO records (id, session_id, turn_number, request, response, status, metadata, created_at, "
+      "updated_at, model, search_text, search_vec) SELECT 'b' || i, 'b', i + 1, '{}', '{}', 'success', '{}', "
+      "1, 1, 'm', t, to_tsvector('simple', t) FROM (SELECT i, concat_ws(' ', 'w' || i, 'x' || (i * 7), "
+      "'word' || (i * 13)) AS t FROM generate_series(0, " +
+      std::to_string(n - 1) + ") i) g");
+  c.exec("UPDATE sessions SET record_count = " + std::to_string(n) + " WHERE id = 'b'");
+  c.exec("ANALYZE records");
+}
+
+std::string error_code(const httplib::Result& r) {
+  if (!r) return "<no answer>";
+  try {
+    return nlohmann::json::parse(r->body)["error"]["code"].get<std::string>();
+  } catch (...) {
+    return "<not the JSON error shape: " + r->body.substr(0, 200) + ">";
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a PostgreSQL search past its budget is stopped (search_too_costly) and the connection stays usable") {
+  const auto& server = testing::test_pg_server();
+  REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
+  const std::string url = testing::fresh_pg_url();
+  storage::pg_options o;
+  o.url = url;
+  o.connections = 1;  // every search below on the same pooled connection
+  o.listen = false;
+  auto pg = storage::open_pg_store(o);  // creates the schema
+  insert_distinct_words(url, 60000);
+
+  storage::search_query costly;
+  costly.text = "w* x* word*";
+  costly.budget_ms = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  const auto unbounded = pg->search(costly);
+  const auto unbounded_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(unbounded.total == 10000);  // the capped total
+  MESSAGE("the costly search unbounded: " << unbounded_ms << " ms");
+  // The budget is a tenth of what the search takes: the server cancels a statement at its statement_timeout.
+  REQUIRE(unbounded_ms >= 50);
+  costly.budget_ms = static_cast<int>(unbounded_ms / 10);
+  t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(pg->search(costly), storage::search_too_costly);
+  const auto stopped_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("stopped after " << stopped_ms << " ms (budget " << costly.budget_ms << " ms)");
+  CHECK(stopped_ms < unbounded_ms);
+
+  // The next searches on the same connection: no timeout left behind (the unbounded one would be canceled
+  // again and answered store_busy).
+  costly.budget_ms = 0;
+  CHECK(pg->search(costly).total == 10000);
+  storage::search_query word;
+  word.text = "w42";
+  CHECK(pg->search(word).total == 1);  // the default 2 s budget
+  storage::search_query all;
+  all.budget_ms = 0;
+  all.paging.size = 5;
+  CHECK(pg->search(all).total == 60000);
+  // A budget already spent before a statement starts is refused without running it.
+  costly.budget_ms = 1;
+  CHECK_THROWS_AS(pg->search(costly), storage::search_too_costly);
+  CHECK(pg->search(word).items.size() == 1);
+
+  // Through the API, as on SQLite (tests/reliability/hardening_tests.cpp): 422 search_too_costly, and an
+  // ordinary search right after it answers 200.
+  config cfg;
+  cfg.host = "127.0.0.1";
+  cfg.port = 0;
+  cfg.db_path = url;
+  cfg.threads = 4;
+  cfg.upstream = "http://127.0.0.1:9";
+  cfg.search_budget_ms = static_cast<int>(std::max<int64_t>(1, unbounded_ms / 10));
+  o.connections = 2;
+  collector_server srv(cfg, storage::open_pg_store(o));
+  const int port = srv.bind();
+  std::thread th([&] { srv.run(); });
+  REQUIRE(testing::wait_until([&] { return srv.is_running(); }));
+  httplib::Client cl("127.0.0.1", port);
+  cl.set_read_timeout(10, 0);
+  auto r = cl.Get("/api/search?q=w*%20x*%20word*");
+  CHECK((r && r->status == 422));
+  CHECK(error_code(r) == "search_too_costly");
+  for (int i = 0; i < 3; ++i) {  // both pooled connections, each after its own canceled search
+    auto fine = cl.Get("/api/search?q=w42");
+    REQUIRE(fine);
+    CHECK_MESSAGE(fine->status == 200, fine->body);
+    CHECK(nlohmann::json::parse(fine->body)["total"] == 1);
+    r = cl.Get("/api/search?q=w*%20x*%20word*");
+    CHECK((r && r->status == 422));
+  }
+  srv.stop();
+  th.join();
+}

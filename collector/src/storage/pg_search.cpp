@@ -1,6 +1,7 @@
 #include "storage/pg_search.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
@@ -141,22 +142,78 @@ std::string tsquery_literal(std::string_view text, bool all_prefix) {
 
 namespace {
 
+// Runs SQL text that restores settings the pooled connection must not keep. It starts with RESET
+// statement_timeout, so the rest runs unbounded even when the search's budget is nearly spent (the next
+// budgeted statement sets what is left again, see time_budget::arm); the text is one implicit transaction,
+// so a try cut short by the timeout changed nothing and is simply run again.
+void restore(connection& c, const std::string& sql) noexcept {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    try {
+      if (!c.ok()) return;  // the pool drops a lost connection
+      c.exec(sql);
+      return;
+    } catch (...) {
+    }
+  }
+}
+
+// The search's time budget (search_query::budget_ms) over all of its statements: before each one, what is
+// left of it becomes the server's statement_timeout, so the server cancels a statement past the deadline
+// (SQLSTATE 57014, mapped to search_too_costly by search()) and later statements get only the rest. The
+// timeout is reset before the search returns (errors included), so other statements on the pooled
+// connection run unbounded.
+class time_budget {
+ public:
+  time_budget(connection& c, int budget_ms) : c_(c), budget_ms_(budget_ms) {
+    if (budget_ms > 0) deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(budget_ms);
+  }
+  ~time_budget() {
+    if (set_) restore(c_, "RESET statement_timeout");
+  }
+  time_budget(const time_budget&) = delete;
+  time_budget& operator=(const time_budget&) = delete;
+
+  bool bounded() const { return budget_ms_ > 0; }
+  // Before a statement of the search: its timeout is what is left (at least 1 ms: 0 would mean none).
+  void arm() {
+    if (!bounded()) return;
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
+    if (left.count() <= 0) throw costly();
+    c_.exec("SET statement_timeout = " + std::to_string(left.count()));
+    set_ = true;
+  }
+  // The planner settings' restore() reset the timeout too.
+  void cleared() { set_ = false; }
+  search_too_costly costly() const {
+    return search_too_costly("the search took longer than " + std::to_string(budget_ms_) +
+                             " ms and was stopped; use fewer or longer words");
+  }
+
+ private:
+  connection& c_;
+  int budget_ms_;
+  std::chrono::steady_clock::time_point deadline_{};
+  bool set_ = false;
+};
+
 // Planner settings for the statements of one search, restored on the way out (errors included) so the pooled
 // connection's other statements keep the server's defaults. `set` and `reset` are SQL text run as is.
 class settings {
  public:
-  settings(connection& c, const char* set, const char* reset) : c_(c), reset_(reset) { c_.exec(set); }
+  settings(connection& c, time_budget& b, const char* set, const char* reset) : c_(c), b_(b), reset_(reset) {
+    c_.exec(set);
+  }
   ~settings() {
-    try {
-      if (c_.ok()) c_.exec(reset_);
-    } catch (...) {
-    }
+    restore(c_, std::string("RESET statement_timeout; ") + reset_);
+    b_.cleared();
   }
   settings(const settings&) = delete;
   settings& operator=(const settings&) = delete;
 
  private:
   connection& c_;
+  time_budget& b_;
   const char* reset_;
 };
 
@@ -187,7 +244,8 @@ constexpr int64_t k_sample_min_estimate = 3 * sqlite::k_search_count_cap;
 constexpr int64_t k_collect_max = 3 * sqlite::k_search_count_cap;
 
 // The planner's estimate of the rows a statement returns (EXPLAIN's top plan node).
-int64_t estimated_rows(connection& c, const std::string& select, const params& p) {
+int64_t estimated_rows(connection& c, time_budget& b, const std::string& select, const params& p) {
+  b.arm();
   auto r = c.run("EXPLAIN (FORMAT JSON) " + select, p);
   if (r.rows() == 0) return 0;
   const std::string plan = r.text(0, 0);
@@ -203,7 +261,13 @@ bool single_lexeme(const std::string& match) {
          match.find(":*") == std::string::npos;
 }
 
-page<model::record> search_in(connection& c, const search_query& q, bool has_text, const std::string& match) {
+page<model::record> search_in(connection& c, time_budget& b, const search_query& q, bool has_text,
+                              const std::string& match) {
+  // Every statement of the search within what is left of its budget.
+  auto run = [&](const std::string& sql, const params& p = {}) {
+    b.arm();
+    return c.run(sql, p);
+  };
   page<model::record> out;
   out.page = sqlite::clamp_page(q.paging.page);
   out.size = sqlite::clamp_size(q.paging.size);
@@ -245,24 +309,24 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   // The page newest first by walking the primary key backwards, testing each row: right when matches are
   // many (a page is found within a few rows), wrong when they are few (the walk crosses the table).
   auto read_walk = [&] {
-    auto r = c.run("SELECT " + k_record_cols + " FROM records" + where + " ORDER BY rid DESC LIMIT " + n1 +
-                       " OFFSET " + n2,
-                   with({size, offset}));
+    auto r = run("SELECT " + k_record_cols + " FROM records" + where + " ORDER BY rid DESC LIMIT " + n1 +
+                     " OFFSET " + n2,
+                 with({size, offset}));
     for (int i = 0; i < r.rows(); ++i) out.items.push_back(read_record(r, i).record);
   };
 
   if (has_text) {
-    settings text_plan(c, k_text_set, k_text_reset);
-    const int64_t estimate = estimated_rows(c, "SELECT FROM records" + where, p);
+    settings text_plan(c, b, k_text_set, k_text_reset);
+    const int64_t estimate = estimated_rows(c, b, "SELECT FROM records" + where, p);
     if (q.session_id.empty() && single_lexeme(match) && estimate >= k_sample_min_estimate) {
       // A common word: a GIN sample of it (see k_sample_set) usually holds `cap` visible matches, which is
       // the total; only when it does not is the word's whole posting list read below.
       int64_t sampled = 0;
       {
-        settings sample(c, k_sample_set, k_sample_reset);  // for this statement only: the page reads all
+        settings sample(c, b, k_sample_set, k_sample_reset);  // for this statement only: the page reads all
         sampled =
-            c.run("SELECT COUNT(*) FROM (SELECT FROM records" + where + " LIMIT " + n1 + ") t /* sample */",
-                  with({cap}))
+            run("SELECT COUNT(*) FROM (SELECT FROM records" + where + " LIMIT " + n1 + ") t /* sample */",
+                with({cap}))
                 .i64(0, 0);
       }
       if (sampled >= sqlite::k_search_count_cap) {
@@ -282,13 +346,13 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
     int64_t found = 0;
     std::vector<found_record> rows;
     {
-      settings bitmap(c, k_bitmap_set, k_bitmap_reset);
-      auto r = c.run("WITH m AS MATERIALIZED (SELECT rid FROM records" + where + " LIMIT " + n1 +
-                         "), p AS (SELECT rid FROM m ORDER BY rid DESC LIMIT " + n2 + " OFFSET " + n3 +
-                         ") SELECT r.*, (SELECT COUNT(*) FROM m) FROM (SELECT 1) one LEFT JOIN (SELECT " +
-                         k_record_cols + " FROM records WHERE rid IN (SELECT rid FROM p)) r ON true " +
-                         "ORDER BY r.rid DESC",
-                     with({std::to_string(limit), size, offset}));
+      settings bitmap(c, b, k_bitmap_set, k_bitmap_reset);
+      auto r = run("WITH m AS MATERIALIZED (SELECT rid FROM records" + where + " LIMIT " + n1 +
+                       "), p AS (SELECT rid FROM m ORDER BY rid DESC LIMIT " + n2 + " OFFSET " + n3 +
+                       ") SELECT r.*, (SELECT COUNT(*) FROM m) FROM (SELECT 1) one LEFT JOIN (SELECT " +
+                       k_record_cols + " FROM records WHERE rid IN (SELECT rid FROM p)) r ON true " +
+                       "ORDER BY r.rid DESC",
+                   with({std::to_string(limit), size, offset}));
       static const int count_col =
           static_cast<int>(std::count(k_record_cols.begin(), k_record_cols.end(), ',')) + 1;
       for (int i = 0; i < r.rows(); ++i) {
@@ -309,7 +373,7 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   if (counted) {
     // Counted first (the answer needs it anyway): past the last match nothing is read.
     out.total =
-        c.run("SELECT COUNT(*) FROM (SELECT 1 FROM records" + where + " LIMIT " + n1 + ") t", with({cap}))
+        run("SELECT COUNT(*) FROM (SELECT 1 FROM records" + where + " LIMIT " + n1 + ") t", with({cap}))
             .i64(0, 0);
     if (out.total < sqlite::k_search_count_cap && out.total <= (out.page - 1) * out.size) return out;
   }
@@ -317,11 +381,9 @@ page<model::record> search_in(connection& c, const search_query& q, bool has_tex
   if (!counted) {
     // Status and session filters alone are answered from the session counters (as SQLite).
     auto n = q.session_id.empty()
-                 ? c.run(
-                       "SELECT COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
+                 ? run("SELECT COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
                        "COALESCE(SUM(pending_count), 0) FROM sessions")
-                 : c.run(
-                       "SELECT COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
+                 : run("SELECT COALESCE(SUM(record_count), 0), COALESCE(SUM(error_count), 0), "
                        "COALESCE(SUM(pending_count), 0) FROM sessions WHERE id = $1",
                        {q.session_id});
     const int64_t all = n.i64(0, 0);
@@ -366,12 +428,19 @@ bool prefix_retry_allowed(std::string_view text) {
 page<model::record> search(connection& c, const search_query& q) {
   const bool has_text = q.text.find_first_not_of(" \t\r\n") != std::string::npos;
   const std::string exact = has_text ? tsquery_literal(q.text) : std::string();
-  auto out = search_in(c, q, has_text, exact);
-  if (has_text && out.total == 0 && prefix_retry_allowed(q.text)) {
-    const std::string prefixed = tsquery_literal(q.text, true);
-    if (prefixed != exact) out = search_in(c, q, true, prefixed);
+  time_budget budget(c, q.budget_ms);  // one budget for the exact search and its prefix retry together
+  try {
+    auto out = search_in(c, budget, q, has_text, exact);
+    if (has_text && out.total == 0 && prefix_retry_allowed(q.text)) {
+      const std::string prefixed = tsquery_literal(q.text, true);
+      if (prefixed != exact) out = search_in(c, budget, q, true, prefixed);
+    }
+    return out;
+  } catch (const pg_error& e) {
+    // query_canceled: the server stopped a statement at the budget's statement_timeout.
+    if (budget.bounded() && e.sqlstate == "57014" && !e.lost) throw budget.costly();
+    throw;
   }
-  return out;
 }
 
 }  // namespace llmtrace::storage::pg

@@ -84,7 +84,11 @@ class pg_store final : public store {
     }
     if (!listen_ || listener_.joinable()) return;
     on_change_ = std::move(fn);
-    listener_ = std::thread([this] { listen_loop(); });
+    // LISTEN before returning, so that a collector serving requests already hears every change committed
+    // from then on (a NOTIFY sent before the LISTEN is never delivered). A server that cannot be reached now
+    // is tried again by the listener thread.
+    std::unique_ptr<connection> first = open_listener();
+    listener_ = std::thread([this, c = std::move(first)]() mutable { listen_loop(std::move(c)); });
   }
 
   // --- writer ----------------------------------------------------------------------------------------------
@@ -418,18 +422,26 @@ class pg_store final : public store {
     c.run("SELECT pg_notify('llmtrace_changes', $1)", {instance_ + "\t" + kind + "\t" + change + "\t" + id});
   }
 
-  // A connection of its own that LISTENs; lost, it is opened again (every second) until the store closes.
-  void listen_loop() {
-    std::unique_ptr<connection> c;
+  // A connection that LISTENs, or null (logged) when the server cannot be reached.
+  std::unique_ptr<connection> open_listener() {
+    try {
+      auto c = std::make_unique<connection>(pool_.conninfo());
+      c->exec("LISTEN llmtrace_changes");
+      return c;
+    } catch (const pg::pg_error& e) {
+      spdlog::warn("live events from other collectors paused: {}", e.what());
+      return nullptr;
+    }
+  }
+
+  // Delivers the changes heard on c, a connection of its own; lost (or null), it is opened again (every
+  // second) until the store closes.
+  void listen_loop(std::unique_ptr<connection> c) {
     while (!stop_) {
       if (!c || !c->ok()) {
         c.reset();
-        try {
-          c = std::make_unique<connection>(pool_.conninfo());
-          c->exec("LISTEN llmtrace_changes");
-        } catch (const pg::pg_error& e) {
-          c.reset();
-          spdlog::warn("live events from other collectors paused: {}", e.what());
+        c = open_listener();
+        if (!c) {
           for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
           continue;
         }
