@@ -522,7 +522,12 @@ TEST_CASE(
   CHECK((r && r->status == 422));
   CHECK(error_code(r) == "search_too_costly");
   for (int i = 0; i < 3; ++i) {  // both pooled connections, each after its own canceled search
+    // The budget is a tenth of the costly search, a few ms: on a loaded machine the round trips of even this
+    // one-hit search can pass it now and then, so it gets a few tries. (A timeout left on the connection is
+    // caught above, where the next search is unbounded.)
     auto fine = cl.Get("/api/search?q=w42");
+    for (int attempt = 1; attempt < 5 && fine && fine->status == 422; ++attempt)
+      fine = cl.Get("/api/search?q=w42");
     REQUIRE(fine);
     CHECK_MESSAGE(fine->status == 200, fine->body);
     CHECK(nlohmann::json::parse(fine->body)["total"] == 1);
