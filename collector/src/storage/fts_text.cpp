@@ -107,4 +107,12 @@ std::string fts_match_query(std::string_view text, bool all_prefix) {
   return out;
 }
 
+bool fts_prefix_retry_allowed(std::string_view text) {
+  const auto words = fts_query_words(text, false);
+  if (words.empty() || words.size() > static_cast<std::size_t>(k_max_prefix_terms)) return false;
+  for (const auto& w : words)
+    if (w.text.size() < 2) return false;
+  return true;
+}
+
 }  // namespace llmtrace::storage

@@ -34,4 +34,11 @@ struct fts_query_word {
 // The words of a query in order (split at bytes <= ' ').
 std::vector<fts_query_word> fts_query_words(std::string_view text, bool all_prefix);
 
+// A query that found nothing is retried as prefixes only when it has at most this many words.
+inline constexpr int k_max_prefix_terms = 8;
+// Whether a query that found nothing as whole words may be retried as prefixes, on either store: each prefix
+// word merges every entry of its stem, so only up to k_max_prefix_terms words of two or more characters
+// (before any '*') are expanded; a one-letter prefix matches most of the index.
+bool fts_prefix_retry_allowed(std::string_view text);
+
 }  // namespace llmtrace::storage

@@ -402,27 +402,6 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
   return out;
 }
 
-// As SQLite's search (sqlite_search.cpp): a query that found nothing as whole words is retried as prefixes
-// only with at most k_max_prefix_terms words of two characters or more each (a one-letter prefix matches
-// most of the index), so both stores answer such a query alike.
-bool prefix_retry_allowed(std::string_view text) {
-  int terms = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && static_cast<unsigned char>(text[i]) <= ' ') ++i;
-    std::size_t j = i;
-    while (j < text.size() && static_cast<unsigned char>(text[j]) > ' ') ++j;
-    if (j > i) {
-      if (++terms > sqlite::k_max_prefix_terms) return false;
-      std::string_view tok = text.substr(i, j - i);
-      while (!tok.empty() && tok.back() == '*') tok.remove_suffix(1);
-      if (tok.size() < 2) return false;
-    }
-    i = j;
-  }
-  return terms > 0;
-}
-
 }  // namespace
 
 page<model::record> search(connection& c, const search_query& q) {
@@ -431,7 +410,7 @@ page<model::record> search(connection& c, const search_query& q) {
   time_budget budget(c, q.budget_ms);  // one budget for the exact search and its prefix retry together
   try {
     auto out = search_in(c, budget, q, has_text, exact);
-    if (has_text && out.total == 0 && prefix_retry_allowed(q.text)) {
+    if (has_text && out.total == 0 && fts_prefix_retry_allowed(q.text)) {
       const std::string prefixed = tsquery_literal(q.text, true);
       if (prefixed != exact) out = search_in(c, budget, q, true, prefixed);
     }

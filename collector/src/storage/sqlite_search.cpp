@@ -139,32 +139,11 @@ class time_budget {
   bool expired_ = false;
 };
 
-// Whether a query that found nothing as whole words may be retried as prefixes: each prefix term merges every
-// doclist of its stem, so only a few terms of two or more characters are expanded (a one-letter prefix
-// matches most of the index).
-bool prefix_retry_allowed(std::string_view text) {
-  int terms = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && static_cast<unsigned char>(text[i]) <= ' ') ++i;
-    std::size_t j = i;
-    while (j < text.size() && static_cast<unsigned char>(text[j]) > ' ') ++j;
-    if (j > i) {
-      if (++terms > k_max_prefix_terms) return false;
-      std::string_view tok = text.substr(i, j - i);
-      while (!tok.empty() && tok.back() == '*') tok.remove_suffix(1);
-      if (tok.size() < 2) return false;
-    }
-    i = j;
-  }
-  return terms > 0;
-}
-
 page<model::record> search_bounded(connection& c, const search_query& q) {
   const bool has_text = q.text.find_first_not_of(" \t\r\n") != std::string::npos;
   const std::string exact = has_text ? fts_match_query(q.text) : std::string();
   auto out = search_in(c, q, has_text, exact);
-  if (has_text && out.total == 0 && prefix_retry_allowed(q.text)) {
+  if (has_text && out.total == 0 && fts_prefix_retry_allowed(q.text)) {
     // Whole words first (one doclist per word, fast on any database); only a query that found nothing
     // is retried as prefixes ("weath" finds "weather"), paying for the doclist merge when it can help.
     const std::string prefixed = fts_match_query(q.text, true);

@@ -11,8 +11,6 @@ namespace llmtrace::storage::sqlite {
 
 // Search totals with a text or model filter are exact up to this many matches.
 inline constexpr int64_t k_search_count_cap = 10000;
-// A query that found nothing is retried as prefixes only when it has at most this many words.
-inline constexpr int k_max_prefix_terms = 8;
 
 // Runs q within q.budget_ms (throws search_too_costly past it).
 page<model::record> search(connection& c, const search_query& q);
