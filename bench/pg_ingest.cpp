@@ -59,6 +59,18 @@ ingest_run run_collectors(const std::string& bin, const std::string& base_url, c
   return out;
 }
 
+// A fresh database NAME with the collector's own schema and nothing else (a collector started once on it and
+// stopped): what the raw peers COPY into.
+std::string pg_schema_only_database(const std::string& bin, const std::string& base_url,
+                                    const std::string& work, const std::string& name) {
+  const std::string url = pg_fresh_database(base_url, name);
+  collector_process col;
+  col.set_log(work + "/" + name + "_schema.log");
+  col.start(bin, url);
+  col.stop();
+  return url;
+}
+
 struct raw_result {
   double seconds = 0, client_cpu = 0, backend_cpu = 0;
   int64_t stored = 0;
@@ -69,13 +81,7 @@ struct raw_result {
 // columns row 2's raw SQLite peer writes (no JSON parsing, no session counters, no search text).
 raw_result raw_copy(const std::string& bin, const std::string& base_url, const std::string& work,
                     const row_source& src, int64_t batches) {
-  const std::string url = pg_fresh_database(base_url, "bench_ingest_raw");
-  {
-    collector_process col;
-    col.set_log(work + "/pg_ingest_raw_schema.log");
-    col.start(bin, url);
-    col.stop();
-  }
+  const std::string url = pg_schema_only_database(bin, base_url, work, "bench_ingest_raw");
   pg_conn c(url);
   const auto now = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
@@ -165,13 +171,7 @@ raw_result raw_copy_same_rows(const std::string& bin, const std::string& base_ur
       at += 4 + (len > 0 ? static_cast<std::size_t>(len) : 0);
     }
   }
-  const std::string url = pg_fresh_database(base_url, "bench_ingest_same_rows");
-  {
-    collector_process col;
-    col.set_log(work + "/pg_ingest_same_rows_schema.log");
-    col.start(bin, url);
-    col.stop();
-  }
+  const std::string url = pg_schema_only_database(bin, base_url, work, "bench_ingest_same_rows");
   pg_conn c(url);
   c.copy_in("COPY sessions (id, name, created_at, updated_at) FROM STDIN", sessions);
   const std::size_t n = starts.size() - 1;

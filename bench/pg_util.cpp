@@ -44,6 +44,17 @@ std::string pg_conn::value(const std::string& sql) {
   return v;
 }
 
+// The results after a COPY's data: each must be COMMAND_OK.
+void pg_conn::finish_copy() {
+  PGresult* r = nullptr;
+  while ((r = PQgetResult(c_)) != nullptr) {
+    const auto st = PQresultStatus(r);
+    std::string e = PQresultErrorMessage(r);
+    PQclear(r);
+    if (st != PGRES_COMMAND_OK) throw std::runtime_error("COPY: " + e);
+  }
+}
+
 void pg_conn::copy_in(const std::string& sql, const std::string& data) {
   PGresult* r = PQexec(c_, sql.c_str());
   if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -54,12 +65,7 @@ void pg_conn::copy_in(const std::string& sql, const std::string& data) {
   PQclear(r);
   if (PQputCopyData(c_, data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(c_, nullptr) != 1)
     throw std::runtime_error(std::string("COPY data: ") + PQerrorMessage(c_));
-  while ((r = PQgetResult(c_)) != nullptr) {
-    const auto st = PQresultStatus(r);
-    std::string e = PQresultErrorMessage(r);
-    PQclear(r);
-    if (st != PGRES_COMMAND_OK) throw std::runtime_error("COPY: " + e);
-  }
+  finish_copy();
 }
 
 std::string pg_conn::copy_out(const std::string& sql) {
@@ -78,12 +84,7 @@ std::string pg_conn::copy_out(const std::string& sql) {
     PQfreemem(buf);
   }
   if (n == -2) throw std::runtime_error(std::string("COPY data: ") + PQerrorMessage(c_));
-  while ((r = PQgetResult(c_)) != nullptr) {
-    const auto st = PQresultStatus(r);
-    std::string e = PQresultErrorMessage(r);
-    PQclear(r);
-    if (st != PGRES_COMMAND_OK) throw std::runtime_error("COPY: " + e);
-  }
+  finish_copy();
   return out;
 }
 

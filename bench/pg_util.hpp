@@ -25,6 +25,8 @@ class pg_conn {
   int backend_pid() const { return PQbackendPID(c_); }
 
  private:
+  void finish_copy();
+
   PGconn* c_ = nullptr;
 };
 
