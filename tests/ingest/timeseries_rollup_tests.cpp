@@ -270,9 +270,9 @@ TEST_CASE("timeseries rollup: the PostgreSQL migration rebuilds it from the reco
     testing::subject s({"postgresql", [&](const std::filesystem::path&) { return open(); }});
     mixed_workload(s);
   }
-  testing::pg_admin_exec(
-      "DROP TABLE " + schema + ".ts_rollup; UPDATE " + schema +
-      ".llmtrace_schema SET version = " + std::to_string(storage::pg_schema::current_version() - 1));
+  // Back to schema v2: v4 (record_terms) undone, then v3's rollup dropped.
+  testing::pg_admin_exec(testing::pg_schema_back_to_v3(schema) + "; DROP TABLE " + schema +
+                         ".ts_rollup; UPDATE " + schema + ".llmtrace_schema SET version = 2");
   auto st = open();
   check_all_shapes(*st);
 }

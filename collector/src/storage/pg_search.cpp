@@ -229,10 +229,10 @@ constexpr const char* k_text_set =
 constexpr const char* k_text_reset = "RESET enable_seqscan; RESET plan_cache_mode; RESET jit; RESET work_mem";
 
 // The matches of a statement come from the GIN index's bitmap only: without this, a LIMITed statement over a
-// word the planner knows to be common walks an index testing each row's tsvector (fetched from TOAST, ~13 us
-// a row). With k_sample, the bitmap holds a random sample of about that many of each word's index entries
-// (gin_fuzzy_search_limit): the sample's matching rows are real matches, so a sample of `cap` matching rows
-// proves the capped total without reading the word's whole posting list.
+// word the planner knows to be common walks an index testing each row's tsvector. With k_sample, the bitmap
+// holds a random sample of about that many of each word's index entries (gin_fuzzy_search_limit): the
+// sample's matching rows are real matches, so a sample of `cap` matching rows proves the capped total without
+// reading the word's whole posting list (a word in most of 1M records: 15 against 90 ms).
 constexpr const char* k_bitmap_set = "SET enable_indexscan = off";
 constexpr const char* k_bitmap_reset = "RESET enable_indexscan";
 constexpr const char* k_sample_set = "SET enable_indexscan = off; SET gin_fuzzy_search_limit = 20000";
@@ -240,8 +240,10 @@ constexpr const char* k_sample_reset = "RESET enable_indexscan; RESET gin_fuzzy_
 // The sample is tried for a word the planner expects in at least this many records (its estimate comes from
 // the column statistics' most common lexemes, accurate for exactly these words).
 constexpr int64_t k_sample_min_estimate = 3 * sqlite::k_search_count_cap;
-// Below that estimate a search collects up to this many matches from the GIN bitmap (see search_in).
-constexpr int64_t k_collect_max = 3 * sqlite::k_search_count_cap;
+// When the matches are more than the cap, the page is looked for among this many of the newest records
+// (at least; more for a later page) before the whole set of matches is sorted: a word in 1% of the records
+// has its first page there, read at ~3 us a row, where sorting a common word's matches costs tens of ms.
+constexpr int64_t k_walk_rows = 2000;
 
 // The planner's estimate of the rows a statement returns (EXPLAIN's top plan node).
 int64_t estimated_rows(connection& c, time_budget& b, const std::string& select, const params& p) {
@@ -273,6 +275,12 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
   out.size = sqlite::clamp_size(q.paging.size);
   if (has_text && match.empty()) return out;
 
+  // Text alone is answered from record_terms (schema v4: the tsvector beside its rid, a narrow table whose
+  // heap pages the matches' visibility is checked on); the records are read for the page only. With other
+  // filters the text is a condition on records' rid.
+  const bool text_only =
+      has_text && !q.status && q.model.empty() && q.session_id.empty() && q.score_name.empty();
+  const std::string from = text_only ? " FROM record_terms" : " FROM records";
   // Parameters are numbered as conditions are added, so each combination of filters is one prepared
   // statement with no placeholder conditions for the planner to keep.
   std::string where;
@@ -281,7 +289,10 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     p.emplace_back(std::move(value));
     where += (where.empty() ? " WHERE " : " AND ") + before + "$" + std::to_string(p.size()) + after;
   };
-  if (has_text) add_cond("search_vec @@ ", match, "::tsquery");
+  if (text_only) add_cond("search_vec @@ ", match, "::tsquery");
+  if (has_text && !text_only) {
+    add_cond("rid IN (SELECT rid FROM record_terms WHERE search_vec @@ ", match, "::tsquery)");
+  }
   if (q.status) add_cond("status = ", std::string(model::to_string(*q.status)), "");
   if (!q.model.empty()) add_cond("model = ", q.model, "");
   if (!q.session_id.empty()) add_cond("session_id = ", q.session_id, "");
@@ -306,6 +317,12 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     for (const auto& e : extra) all.emplace_back(e);
     return all;
   };
+  // The page's records, newest first, from a statement that selects their rids.
+  auto read_page = [&](const std::string& rids, const params& all) {
+    auto r =
+        run("SELECT " + k_record_cols + " FROM records WHERE rid IN (" + rids + ") ORDER BY rid DESC", all);
+    for (int i = 0; i < r.rows(); ++i) out.items.push_back(read_record(r, i).record);
+  };
   // The page newest first by walking the primary key backwards, testing each row: right when matches are
   // many (a page is found within a few rows), wrong when they are few (the walk crosses the table).
   auto read_walk = [&] {
@@ -317,42 +334,49 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
 
   if (has_text) {
     settings text_plan(c, b, k_text_set, k_text_reset);
-    const int64_t estimate = estimated_rows(c, b, "SELECT FROM records" + where, p);
-    if (q.session_id.empty() && single_lexeme(match) && estimate >= k_sample_min_estimate) {
+    // More matches than the cap: the page is looked for among the newest records first (a bounded walk,
+    // which meets a common word's matches every few rows), and only when they hold too few of them are all
+    // the matches taken from the GIN bitmap and sorted (a word common in old records only).
+    auto read_many = [&] {
+      const int64_t window = std::max<int64_t>(k_walk_rows, 20 * (out.page * out.size));
+      read_page("SELECT rid FROM (SELECT *" + from + " ORDER BY rid DESC LIMIT " + n1 + ") w" + where +
+                    " ORDER BY rid DESC LIMIT " + n2 + " OFFSET " + n3,
+                with({std::to_string(window), size, offset}));
+      if (static_cast<int64_t>(out.items.size()) == out.size) return;
+      out.items.clear();
+      settings bitmap(c, b, k_bitmap_set, k_bitmap_reset);
+      read_page("SELECT rid" + from + where + " ORDER BY rid DESC LIMIT " + n1 + " OFFSET " + n2,
+                with({size, offset}));
+    };
+    if (single_lexeme(match) && estimated_rows(c, b, "SELECT" + from + where, p) >= k_sample_min_estimate) {
       // A common word: a GIN sample of it (see k_sample_set) usually holds `cap` visible matches, which is
-      // the total; only when it does not is the word's whole posting list read below.
+      // the total; only when it does not are the matches collected below.
       int64_t sampled = 0;
       {
-        settings sample(c, b, k_sample_set, k_sample_reset);  // for this statement only: the page reads all
-        sampled =
-            run("SELECT COUNT(*) FROM (SELECT FROM records" + where + " LIMIT " + n1 + ") t /* sample */",
-                with({cap}))
-                .i64(0, 0);
+        settings sample(c, b, k_sample_set, k_sample_reset);  // for this statement only
+        sampled = run("SELECT COUNT(*) FROM (SELECT" + from + where + " LIMIT " + n1 + ") t /* sample */",
+                      with({cap}))
+                      .i64(0, 0);
       }
       if (sampled >= sqlite::k_search_count_cap) {
         out.total = sqlite::k_search_count_cap;
-        read_walk();
+        read_many();
         return out;
       }
     }
-    // The matches from the GIN bitmap, once, for both the total and the page. Up to `cap` of them when the
-    // planner expects many (the page is then read by the backward walk, which meets a match every few
-    // rows); otherwise up to k_collect_max, so that a query with somewhat more matches than the cap, whose
-    // matches are too sparse for the walk (at 1M records, two words in 10,910 records, none among the
-    // newest 154,000: 820 ms of walking), still gets its page from the bitmap: the newest of the matches,
-    // sorted here (row ids only, no tsvector tested). One row even when the page is empty (its record
-    // columns NULL), for the count.
-    const int64_t limit = estimate >= k_sample_min_estimate ? sqlite::k_search_count_cap : k_collect_max;
+    // The matches from the GIN bitmap, up to the cap, once, for both the total and the page: the newest of
+    // them, sorted here (row ids only, no tsvector tested). One row even when the page is empty (its
+    // record columns NULL), for the count. At the cap, the page is read as read_many reads it.
     int64_t found = 0;
     std::vector<found_record> rows;
     {
       settings bitmap(c, b, k_bitmap_set, k_bitmap_reset);
-      auto r = run("WITH m AS MATERIALIZED (SELECT rid FROM records" + where + " LIMIT " + n1 +
+      auto r = run("WITH m AS MATERIALIZED (SELECT rid" + from + where + " LIMIT " + n1 +
                        "), p AS (SELECT rid FROM m ORDER BY rid DESC LIMIT " + n2 + " OFFSET " + n3 +
                        ") SELECT r.*, (SELECT COUNT(*) FROM m) FROM (SELECT 1) one LEFT JOIN (SELECT " +
                        k_record_cols + " FROM records WHERE rid IN (SELECT rid FROM p)) r ON true " +
                        "ORDER BY r.rid DESC",
-                   with({std::to_string(limit), size, offset}));
+                   with({cap, size, offset}));
       static const int count_col =
           static_cast<int>(std::count(k_record_cols.begin(), k_record_cols.end(), ',')) + 1;
       for (int i = 0; i < r.rows(); ++i) {
@@ -361,10 +385,10 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
       }
     }
     out.total = std::min(found, sqlite::k_search_count_cap);
-    if (found < limit) {
+    if (found < sqlite::k_search_count_cap) {
       for (auto& f : rows) out.items.push_back(std::move(f.record));
     } else {
-      read_walk();
+      read_many();
     }
     return out;
   }

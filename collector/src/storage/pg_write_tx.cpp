@@ -385,8 +385,11 @@ void pg_write_tx::replace_record(const found_record& before, const model::record
   const std::string prev = (old.rows() && !old.null(0, 0)) ? old.text(0, 0) : std::string();
   auto indexed = merged_index(prev, fts_index_text(search_text));
   if (!indexed) return;
-  c_.run("UPDATE records SET search_text = $2, search_vec = $3::tsvector WHERE rid = $1",
-         {std::to_string(before.row), *indexed, tsvector_literal(*indexed)});
+  c_.run(
+      "WITH t AS (UPDATE records SET search_text = $2 WHERE rid = $1) INSERT INTO record_terms (rid, "
+      "search_vec) VALUES ($1, $3::tsvector) ON CONFLICT (rid) DO UPDATE SET search_vec = "
+      "EXCLUDED.search_vec",
+      {std::to_string(before.row), *indexed, tsvector_literal(*indexed)});
 }
 
 void pg_write_tx::forget_read_ahead(const model::record& r) {
@@ -437,61 +440,74 @@ void pg_write_tx::flush_sessions() {
 
 void pg_write_tx::flush_records() {
   flush_sessions();
-  if (new_rows_.empty()) return;
-  binary_copy out;
-  std::size_t bytes = 64;
-  for (const auto& n : new_rows_) {
-    const model::record& r = n.record;
-    // The texts, ~2.5x the indexed text for its tsvector, and ~200 bytes of other fields and lengths.
-    bytes += r.request_json.size() + r.response_json.size() + r.metadata_json.size() +
-             7 * n.indexed.size() / 2 + 256;
-  }
-  out.reserve(bytes);
-  bool any = false;
+  std::size_t count = 0;
+  std::size_t bytes = 64, terms_bytes = 64;
   for (const auto& n : new_rows_) {
     if (n.erased) continue;
-    any = true;
+    ++count;
     const model::record& r = n.record;
-    out.row(26);
-    out.text(r.id);
-    out.text(r.session_id);
-    out.int8(r.turn_number);
-    out.int2((r.replay_of.empty() && r.parent_id.empty()) ? 0 : 1);
-    out.text(r.request_json);
-    out.text(r.response_json);
-    out.text(model::to_string(r.status));
-    out.text(r.error_message);
-    out.text(r.metadata_json);
-    out.int8(r.created_at_ms);
-    out.int8(r.updated_at_ms);
-    out.int8(r.started_at_ms);
-    out.int8(r.ended_at_ms);
-    out.float8(r.latency_ms);
-    out.text_or_null(r.model);
-    out.int8(r.usage.prompt_tokens);
-    out.int8(r.usage.completion_tokens);
-    out.int8(r.usage.total_tokens);
-    out.text_or_null(r.replay_of);
-    out.text_or_null(r.parent_id);
-    out.text_or_null(r.trace_id);
-    out.text_or_null(r.name);
-    out.text(model::to_string(r.kind));
-    out.float8(r.cost_usd);
-    if (n.indexed.empty()) {
-      out.null();
-      out.null();
-    } else {
-      if (!out.tsvector(tsvector_literal(n.indexed))) throw std::logic_error("malformed tsvector literal");
-      out.text(n.indexed);
-    }
+    // The texts and ~200 bytes of other fields and lengths; a tsvector is ~1.5x its indexed text.
+    bytes += r.request_json.size() + r.response_json.size() + r.metadata_json.size() + n.indexed.size() + 256;
+    terms_bytes += 3 * n.indexed.size() / 2 + 32;
   }
-  if (any) {
+  if (count > 0) {
+    // The rows' rids first (one statement, ascending, in the order the rows were made), so the record and
+    // its record_terms row (schema v4) are written with the same key by two COPYs.
+    auto ids =
+        c_.run("SELECT nextval('records_rid_seq') FROM generate_series(1, $1)", {std::to_string(count)});
+    binary_copy out, terms;
+    out.reserve(bytes);
+    terms.reserve(terms_bytes);
+    bool any_terms = false;
+    int k = 0;
+    for (const auto& n : new_rows_) {
+      if (n.erased) continue;
+      const int64_t rid = ids.i64(k++, 0);
+      const model::record& r = n.record;
+      out.row(26);
+      out.int8(rid);
+      out.text(r.id);
+      out.text(r.session_id);
+      out.int8(r.turn_number);
+      out.int2((r.replay_of.empty() && r.parent_id.empty()) ? 0 : 1);
+      out.text(r.request_json);
+      out.text(r.response_json);
+      out.text(model::to_string(r.status));
+      out.text(r.error_message);
+      out.text(r.metadata_json);
+      out.int8(r.created_at_ms);
+      out.int8(r.updated_at_ms);
+      out.int8(r.started_at_ms);
+      out.int8(r.ended_at_ms);
+      out.float8(r.latency_ms);
+      out.text_or_null(r.model);
+      out.int8(r.usage.prompt_tokens);
+      out.int8(r.usage.completion_tokens);
+      out.int8(r.usage.total_tokens);
+      out.text_or_null(r.replay_of);
+      out.text_or_null(r.parent_id);
+      out.text_or_null(r.trace_id);
+      out.text_or_null(r.name);
+      out.text(model::to_string(r.kind));
+      out.float8(r.cost_usd);
+      if (n.indexed.empty()) {
+        out.null();
+        continue;
+      }
+      out.text(n.indexed);
+      terms.row(2);
+      terms.int8(rid);
+      if (!terms.tsvector(tsvector_literal(n.indexed))) throw std::logic_error("malformed tsvector literal");
+      any_terms = true;
+    }
     c_.copy_in(
-        "COPY records (id, session_id, turn_number, nested, request, response, status, error_message, "
+        "COPY records (rid, id, session_id, turn_number, nested, request, response, status, error_message, "
         "metadata, created_at, updated_at, started_at, ended_at, latency_ms, model, prompt_tokens, "
-        "completion_tokens, total_tokens, replay_of, parent_id, trace_id, name, kind, cost_usd, search_vec, "
-        "search_text) FROM STDIN WITH (FORMAT binary)",
+        "completion_tokens, total_tokens, replay_of, parent_id, trace_id, name, kind, cost_usd, search_text) "
+        "FROM STDIN WITH (FORMAT binary)",
         out.take());
+    if (any_terms)
+      c_.copy_in("COPY record_terms (rid, search_vec) FROM STDIN WITH (FORMAT binary)", terms.take());
   }
   // The rows are stored now: what was read ahead, and the deferred handles, are void.
   new_rows_.clear();

@@ -1,9 +1,9 @@
 // The write_tx of the PostgreSQL store: the primitives for many writers (pg_advisory_xact_lock per session,
 // FOR UPDATE lookups, a unique id key) under counted_write_tx's counters, batch-shaped: a batch's lookups
 // are read ahead in a few statements (expect_records), its new sessions and records wait in memory and are
-// written by finish() with one INSERT and one binary COPY, and every lookup sees them (stored rows, then the
-// deferred ones). So a 512-record batch costs ~10 statements instead of ~4 a record. Not thread-safe: one
-// transaction on one leased connection.
+// written by finish() with one INSERT and binary COPYs (records, then their record_terms rows), and every
+// lookup sees them (stored rows, then the deferred ones). So a 512-record batch costs ~10 statements instead
+// of ~4 a record. Not thread-safe: one transaction on one leased connection.
 #pragma once
 
 #include <map>
@@ -77,11 +77,11 @@ class pg_write_tx final : public counted_write_tx {
   // Deferred: written by flush_sessions before anything could refer to it.
   void store_session(const std::string& id, const std::string& name, int64_t at_ms) override;
   void store_record(const model::record& r, const std::string& search_text) override;
-  // New search text is merged with the indexed text (as SQLite's index merge) and search_vec rebuilt. A
-  // deferred record is changed where it waits.
+  // New search text is merged with the indexed text (as SQLite's index merge) and its record_terms row
+  // rebuilt. A deferred record is changed where it waits.
   void replace_record(const found_record& before, const model::record& after,
                       const std::string& search_text) override;
-  // The record's scores go too (no triggers here).
+  // The record's scores go too (no triggers for them; schema v4's trigger removes its record_terms row).
   void delete_record_row(const found_record& r) override;
   int64_t count_at_turn(const std::string& session_id, int64_t turn, int64_t limit) override;
   // Writes the deferred rows first, so the session's records are all stored.
@@ -102,7 +102,8 @@ class pg_write_tx final : public counted_write_tx {
   // A stored row changed (moved, deleted): what was read ahead of it no longer holds.
   void forget_read_ahead(const model::record& r);
   void flush_sessions();
-  // Writes the deferred records (one COPY); found_records of them handed out before are void afterwards.
+  // Writes the deferred records (their rids taken first, then one COPY of the records and one of their
+  // record_terms rows); found_records of them handed out before are void afterwards.
   void flush_records();
 
   connection& c_;
