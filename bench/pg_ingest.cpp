@@ -5,12 +5,14 @@
 // search text and tsvector. The server is scripts/bench.sh's throwaway PostgreSQL
 // (tests/support/pg_test_server.py: --pg-dir DIR).
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <llmtrace/llmtrace.hpp>
 
@@ -128,64 +130,86 @@ raw_result raw_copy(const std::string& bin, const std::string& base_url, const s
   return r;
 }
 
+// A binary COPY stream cut into its tuples. The format: an 11-byte signature, flags, an extension area, then
+// tuples (int16 field count, each field an int32 length, -1 for NULL, and its bytes) and the trailer -1.
+struct copy_tuples {
+  std::string header;
+  std::vector<std::size_t> starts;  // each tuple's offset, then the trailer's
+  std::vector<int64_t> first;       // each tuple's first field read as an int8 (the rid)
+
+  explicit copy_tuples(const std::string& data) {
+    auto be = [&](std::size_t at, int n) {
+      uint64_t v = 0;
+      for (int k = 0; k < n; ++k) v = (v << 8) | static_cast<unsigned char>(data.at(at + k));
+      return v;
+    };
+    if (data.size() < 21) throw std::runtime_error("binary COPY: short header");
+    const std::size_t header_end = 19 + static_cast<std::size_t>(be(15, 4));
+    header = data.substr(0, header_end);
+    std::size_t at = header_end;
+    for (;;) {
+      const auto fields = static_cast<int16_t>(be(at, 2));
+      starts.push_back(at);
+      if (fields < 0) break;
+      first.push_back(static_cast<int64_t>(be(at + 6, 8)));
+      at += 2;
+      for (int f = 0; f < fields; ++f) {
+        const auto len = static_cast<int32_t>(be(at, 4));
+        at += 4 + (len > 0 ? static_cast<std::size_t>(len) : 0);
+      }
+    }
+  }
+  std::size_t size() const { return first.size(); }
+  // Tuples [from, to) as a COPY stream of their own.
+  std::string slice(const std::string& data, std::size_t from, std::size_t to) const {
+    std::string out = header;
+    out.append(data, starts[from], starts[to] - starts[from]);
+    out.append("\xff\xff", 2);
+    return out;
+  }
+};
+
 // The target's peer: the rows one collector stored (url: run 1's database), every column it writes (the
-// search_text and its tsvector too), sent back by one libpq client with COPY ... (FORMAT binary), 512 rows
-// per transaction, into a fresh database with the collector's own schema (all indexes, GIN included, the
-// session foreign key; the sessions copied first). Binary: the server parses nothing, so this is the physical
-// limit of storing these rows here.
+// search_text, and the tsvector of its record_terms row), sent back by one libpq client with COPY ... (FORMAT
+// binary), 512 records per transaction (their records rows, then their record_terms rows), into a fresh
+// database with the collector's own schema (all indexes, GIN included, the session foreign key; the sessions
+// copied first). Binary: the server parses nothing, so this is the physical limit of storing these rows here.
 raw_result raw_copy_same_rows(const std::string& bin, const std::string& base_url, const std::string& work,
                               const std::string& run1_url) {
   static const std::string k_cols =
-      "id, session_id, turn_number, nested, request, response, status, error_message, metadata, created_at, "
-      "updated_at, started_at, ended_at, latency_ms, model, prompt_tokens, completion_tokens, total_tokens, "
-      "replay_of, parent_id, trace_id, name, kind, cost_usd, search_text, search_vec";
-  std::string rows, sessions;
+      "rid, id, session_id, turn_number, nested, request, response, status, error_message, metadata, "
+      "created_at, updated_at, started_at, ended_at, latency_ms, model, prompt_tokens, completion_tokens, "
+      "total_tokens, replay_of, parent_id, trace_id, name, kind, cost_usd, search_text";
+  std::string rows, terms, sessions;
   {
     pg_conn src(run1_url);
     rows = src.copy_out("COPY (SELECT " + k_cols + " FROM records ORDER BY rid) TO STDOUT (FORMAT binary)");
+    terms = src.copy_out(
+        "COPY (SELECT rid, search_vec FROM record_terms ORDER BY rid) TO STDOUT (FORMAT binary)");
     sessions = src.copy_out("COPY (SELECT id, name, created_at, updated_at FROM sessions) TO STDOUT");
   }
-  // Binary COPY: an 11-byte signature, flags, an extension area, then tuples (int16 field count, each field
-  // an int32 length, -1 for NULL, and its bytes) and the trailer -1.
-  auto be16 = [&](std::size_t at) {
-    return static_cast<int16_t>((static_cast<unsigned char>(rows[at]) << 8) |
-                                static_cast<unsigned char>(rows[at + 1]));
-  };
-  auto be32 = [&](std::size_t at) {
-    uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(rows[at + k]);
-    return static_cast<int32_t>(v);
-  };
-  if (rows.size() < 21) throw std::runtime_error("binary COPY: short header");
-  const std::size_t header_end = 19 + static_cast<std::size_t>(be32(15));
-  const std::string header = rows.substr(0, header_end);
-  std::vector<std::size_t> starts;  // each tuple's offset, then the trailer's
-  std::size_t at = header_end;
-  for (;;) {
-    const int16_t fields = be16(at);
-    starts.push_back(at);
-    if (fields < 0) break;
-    at += 2;
-    for (int f = 0; f < fields; ++f) {
-      const int32_t len = be32(at);
-      at += 4 + (len > 0 ? static_cast<std::size_t>(len) : 0);
-    }
-  }
+  const copy_tuples row_at(rows), term_at(terms);
   const std::string url = pg_schema_only_database(bin, base_url, work, "bench_ingest_same_rows");
   pg_conn c(url);
   c.copy_in("COPY sessions (id, name, created_at, updated_at) FROM STDIN", sessions);
-  const std::size_t n = starts.size() - 1;
+  const std::size_t n = row_at.size();
   raw_result r;
   const double backend0 = process_cpu_seconds(c.backend_pid());
   const double self0 = self_cpu_seconds();
   const auto t0 = steady::now();
-  std::string data;
+  std::size_t term = 0;
   for (std::size_t first = 0; first < n; first += kIngestBatch) {
     const std::size_t last = std::min(n, first + kIngestBatch);
-    data.assign(header);
-    data.append(rows, starts[first], starts[last] - starts[first]);
-    data.append("\xff\xff", 2);
-    c.copy_in("COPY records (" + k_cols + ") FROM STDIN (FORMAT binary)", data);
+    std::size_t term_end = term;
+    while (term_end < term_at.size() && term_at.first[term_end] <= row_at.first[last - 1]) ++term_end;
+    c.exec("BEGIN");
+    c.copy_in("COPY records (" + k_cols + ") FROM STDIN (FORMAT binary)", row_at.slice(rows, first, last));
+    if (term_end > term) {
+      c.copy_in("COPY record_terms (rid, search_vec) FROM STDIN (FORMAT binary)",
+                term_at.slice(terms, term, term_end));
+    }
+    c.exec("COMMIT");
+    term = term_end;
   }
   r.seconds = std::chrono::duration<double>(steady::now() - t0).count();
   r.client_cpu = self_cpu_seconds() - self0;

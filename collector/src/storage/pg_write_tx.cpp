@@ -385,10 +385,11 @@ void pg_write_tx::replace_record(const found_record& before, const model::record
   const std::string prev = (old.rows() && !old.null(0, 0)) ? old.text(0, 0) : std::string();
   auto indexed = merged_index(prev, fts_index_text(search_text));
   if (!indexed) return;
+  // The pad too (its default, see schema v4), so that the new tsvector is stored out of line.
   c_.run(
       "WITH t AS (UPDATE records SET search_text = $2 WHERE rid = $1) INSERT INTO record_terms (rid, "
       "search_vec) VALUES ($1, $3::tsvector) ON CONFLICT (rid) DO UPDATE SET search_vec = "
-      "EXCLUDED.search_vec",
+      "EXCLUDED.search_vec, pad = EXCLUDED.pad",
       {std::to_string(before.row), *indexed, tsvector_literal(*indexed)});
 }
 
