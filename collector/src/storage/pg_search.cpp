@@ -240,7 +240,7 @@ constexpr const char* k_sample_reset = "RESET enable_indexscan; RESET gin_fuzzy_
 // The sample is tried for a word the planner expects in at least this many records (its estimate comes from
 // the column statistics' most common lexemes, accurate for exactly these words).
 constexpr int64_t k_sample_min_estimate = 3 * sqlite::k_search_count_cap;
-// Below that estimate a search collects up to this many matches from the GIN bitmap (see search_in).
+// Below the cap's estimate a search collects up to this many matches from the GIN bitmap (see search_in).
 constexpr int64_t k_collect_max = 3 * sqlite::k_search_count_cap;
 // When the matches are more than the cap, the page is looked for among the newest records (1.5 times the
 // rows that should hold it, at least 2,000) before the whole set of matches is sorted: a word in 3% of the
@@ -408,11 +408,12 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     }
     // The matches from the GIN bitmap, once, for both the total and the page: the newest of them, sorted
     // here (row ids only, no tsvector tested). One row even when the page is empty (its record columns
-    // NULL), for the count. Up to the cap when the planner expects many (the page is then read as read_many
-    // reads it); otherwise up to k_collect_max, so that a query with somewhat more matches than the cap gets
-    // its page from the same bitmap (at 1M records, two words in 13,258 records: 45 ms, where counting to
-    // the cap and then looking for the page, too sparse among the newest records, took 80).
-    const int64_t limit = estimate >= k_sample_min_estimate ? sqlite::k_search_count_cap : k_collect_max;
+    // NULL), for the count. Up to the cap when the planner expects at least that many (the page is then read
+    // as read_many reads it, among the newest records when the expected share of matches puts it there:
+    // each match past the cap costs a heap visit, ~2-4 us, and a walk of ~3 us a row finds a page of a
+    // query in 1% of the records within 3,000 rows); otherwise up to k_collect_max, so that a query the
+    // planner underestimated still gets its page from the same bitmap when its matches are not too many.
+    const int64_t limit = estimate >= sqlite::k_search_count_cap ? sqlite::k_search_count_cap : k_collect_max;
     int64_t found = 0;
     std::vector<found_record> rows;
     {
