@@ -34,17 +34,26 @@ model::record_write text_write(const std::string& id, const std::string& text) {
   return w;
 }
 
-}  // namespace
-
-TEST_CASE("pg write path: the binary tsvector of a COPYed record is the server's parse of the literal") {
+// A fresh schema on the test server (the test fails, saying why, when there is none) and a store on it.
+std::string fresh_url() {
   const auto& server = testing::test_pg_server();
   REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
-  const std::string url = testing::fresh_pg_url();
+  return testing::fresh_pg_url();
+}
+
+std::unique_ptr<storage::store> open_store(const std::string& url) {
   storage::pg_options o;
   o.url = url;
   o.connections = 2;
   o.listen = false;
-  auto store = storage::open_pg_store(o);
+  return storage::open_pg_store(o);
+}
+
+}  // namespace
+
+TEST_CASE("pg write path: the binary tsvector of a COPYed record is the server's parse of the literal") {
+  const std::string url = fresh_url();
+  auto store = open_store(url);
 
   std::string repeated, long_text;
   for (int i = 0; i < 300; ++i) repeated += "again and ";
@@ -132,14 +141,8 @@ TEST_CASE("pg write path: the binary tsvector lists each lexeme once, in the ser
 TEST_CASE("pg write path: record_terms rows stay narrow (the tsvector out of line), new and replaced alike") {
   // Schema v4 keeps the tsvector out of line so that a search checks its matches' visibility on narrow rows
   // (storage/pg_schema.cpp): ~1 KB tsvectors inline would fill ~8 rows a page instead of ~100.
-  const auto& server = testing::test_pg_server();
-  REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
-  const std::string url = testing::fresh_pg_url();
-  storage::pg_options o;
-  o.url = url;
-  o.connections = 2;
-  o.listen = false;
-  auto store = storage::open_pg_store(o);
+  const std::string url = fresh_url();
+  auto store = open_store(url);
   const int n = 400;
   auto text_of = [](int i) {
     std::string t = "first";
