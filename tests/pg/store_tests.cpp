@@ -102,6 +102,45 @@ TEST_CASE("several stores opening one new schema at once migrate it exactly once
   CHECK(stores[3]->stats().records == 1);
 }
 
+TEST_CASE("the sessions total stays exact while stores create and delete sessions at once") {
+  // Schema v5 keeps the count in 16 rows, one per backend's pid % 16; four stores of three connections each
+  // write and delete at once, so some backends share a row.
+  const auto& server = testing::test_pg_server();
+  REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
+  const std::string url = testing::fresh_pg_url();
+  std::vector<std::unique_ptr<storage::store>> stores;
+  for (int i = 0; i < 4; ++i) stores.push_back(open_pg(url));
+  auto name = [](int i, int b, int k) {
+    return "c" + std::to_string(i) + "-" + std::to_string(b) + "-" + std::to_string(k);
+  };
+  std::vector<std::thread> ts;
+  std::vector<std::string> errors(4);
+  for (int i = 0; i < 4; ++i) {
+    ts.emplace_back([&, i] {
+      try {
+        for (int b = 0; b < 15; ++b) {
+          std::vector<model::record_write> batch;
+          for (int k = 0; k < 3; ++k) batch.push_back(text_write(name(i, b, k), "hello"));
+          ingest::write_batch(*stores[i], batch);
+          if (b % 4 == 1) stores[i]->delete_session(name(i, b - 1, 0));
+        }
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  for (const auto& e : errors) CHECK_MESSAGE(e.empty(), e);
+  storage::pg::connection c(url);
+  const int64_t counted = c.run("SELECT COUNT(*) FROM sessions").i64(0, 0);
+  CHECK(counted == 4 * (15 * 3 - 4));
+  storage::page_request p;
+  p.size = 5;
+  CHECK(stores[0]->list_sessions(p).total == counted);
+  p.page = 1000;  // past the last page: the total all the same
+  CHECK(stores[1]->list_sessions(p).total == counted);
+}
+
 TEST_CASE(
     "schema v4: an older database's search index moves to record_terms, whose rows follow their records") {
   const auto& server = testing::test_pg_server();
@@ -139,6 +178,8 @@ TEST_CASE(
   testing::pg_admin_exec(testing::pg_schema_back_to_v3(schema) + "; UPDATE " + schema +
                          ".llmtrace_schema SET version = 3");
   auto pg = open_pg(url);
+  storage::page_request first;
+  CHECK(pg->list_sessions(first).total == 2);  // v5's session count starts from the sessions there
   CHECK(words(*pg, "apple") == before_apple);
   CHECK(words(*pg, "pear") == before_pear);
   CHECK(terms("true") == 30);
@@ -151,6 +192,7 @@ TEST_CASE(
   fin.id = "r1";
   ingest::write_batch(*pg, {fin});
   CHECK(terms("NOT EXISTS (SELECT 1 FROM records r WHERE r.rid = t.rid)") == 0);
+  CHECK(pg->list_sessions(first).total == 1);
   CHECK(terms("true") == 19);
   CHECK(words(*pg, "plum") == "1: r1");
   CHECK(words(*pg, "apple").rfind("13:", 0) == 0);  // r1 keeps its old text beside the new (as SQLite)

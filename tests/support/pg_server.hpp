@@ -141,12 +141,14 @@ inline void pg_admin_exec(const std::string& sql) {
   if (!ok) throw std::runtime_error("test PostgreSQL: " + m);
 }
 
-// SQL that takes a store's schema (named `schema`) from version 4 back to version 3's shape: the tsvector
-// back in records (from record_terms) with its GIN index, record_terms and its trigger gone. The version row
-// is the caller's to set.
+// SQL that takes a store's schema (named `schema`) from version 5 back to version 3's shape: v5's session
+// count and its triggers gone; the tsvector back in records (from record_terms) with its GIN index,
+// record_terms and its trigger gone. The version row is the caller's to set.
 inline std::string pg_schema_back_to_v3(const std::string& schema) {
   const std::string s = schema + ".";
-  return "ALTER TABLE " + s + "records ADD COLUMN search_vec TSVECTOR; UPDATE " + s +
+  return "DROP TRIGGER sessions_count_added ON " + s + "sessions; DROP TRIGGER sessions_count_gone ON " + s +
+         "sessions; DROP FUNCTION " + s + "llmtrace_count_sessions(); DROP TABLE " + s + "session_counts; " +
+         "ALTER TABLE " + s + "records ADD COLUMN search_vec TSVECTOR; UPDATE " + s +
          "records r SET search_vec = t.search_vec FROM " + s + "record_terms t WHERE t.rid = r.rid; " +
          "CREATE INDEX records_search ON " + s + "records USING GIN (search_vec); " +
          "DROP TRIGGER records_forget_terms ON " + s + "records; DROP FUNCTION " + s +
