@@ -288,7 +288,8 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
   // filters the text is a condition on records' rid.
   const bool text_only =
       has_text && !q.status && q.model.empty() && q.session_id.empty() && q.score_name.empty();
-  const std::string from = text_only ? " FROM record_terms" : " FROM records";
+  const std::string table = text_only ? "record_terms" : "records";
+  const std::string from = " FROM " + table;
   // Parameters are numbered as conditions are added, so each combination of filters is one prepared
   // statement with no placeholder conditions for the planner to keep.
   std::string where;
@@ -348,12 +349,14 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     double share = -1;
     auto expected_share = [&] {
       if (share >= 0) return share;
-      const auto n = run(std::string("SELECT reltuples::bigint FROM pg_class WHERE oid = '") +
-                         (text_only ? "record_terms" : "records") + "'::regclass");
+      const auto n = run("SELECT reltuples::bigint FROM pg_class WHERE oid = '" + table + "'::regclass");
       const double all = n.rows() ? static_cast<double>(n.i64(0, 0)) : 0;
       share = all > 0 ? std::min(1.0, static_cast<double>(estimate) / all) : 0;
       return share;
     };
+    // The newest rows of the table the search reads (as many as the parameter after the filters' says), as
+    // `w`, for a walk that tests each of them against the conditions.
+    const std::string newest = "(SELECT *" + from + " ORDER BY rid DESC LIMIT " + n1 + ") w";
     // More matches than the cap: the page is looked for among the newest records first (a bounded walk,
     // which meets a common word's matches every few rows), unless the expected share of matches puts the
     // page's end beyond k_walk_rows_max, or the walk finds too few (a word common in old records only);
@@ -363,8 +366,7 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
       const double rows = expected_share() > 0 ? 1.5 * need / expected_share() : 1e18;
       if (rows <= static_cast<double>(k_walk_rows_max)) {
         const int64_t window = std::max(k_walk_rows, static_cast<int64_t>(rows));
-        read_page("SELECT rid FROM (SELECT *" + from + " ORDER BY rid DESC LIMIT " + n1 + ") w" + where +
-                      " ORDER BY rid DESC LIMIT " + n2 + " OFFSET " + n3,
+        read_page("SELECT rid FROM " + newest + where + " ORDER BY rid DESC LIMIT " + n2 + " OFFSET " + n3,
                   with({std::to_string(window), size, offset}));
         if (static_cast<int64_t>(out.items.size()) == out.size) return;
         out.items.clear();
@@ -394,11 +396,10 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
       if (expected_share() >= k_dense_walk_min) {
         const auto window =
             static_cast<int64_t>(1.3 * static_cast<double>(sqlite::k_search_count_cap) / expected_share());
-        const int64_t counted = run("SELECT COUNT(*) FROM (SELECT FROM (SELECT search_vec FROM record_terms "
-                                    "ORDER BY rid DESC LIMIT " +
-                                        n1 + ") w" + where + " LIMIT " + n2 + ") t /* dense */",
-                                    with({std::to_string(window), cap}))
-                                    .i64(0, 0);
+        const int64_t counted =
+            run("SELECT COUNT(*) FROM (SELECT FROM " + newest + where + " LIMIT " + n2 + ") t /* dense */",
+                with({std::to_string(window), cap}))
+                .i64(0, 0);
         if (counted >= sqlite::k_search_count_cap) {
           out.total = sqlite::k_search_count_cap;
           read_many();
