@@ -426,7 +426,8 @@ std::string plan_text(int i, int n) {
 TEST_CASE("search totals and pages are the same on both stores whichever plan a word's frequency picks") {
   // 36,000 records: words in every record (a GIN sample proves the capped total), in 27,000, in exactly
   // 10,000 (the cap) and 9,999 (just under: exact, the page sorted from the GIN matches), in 15, in all but
-  // the newest 3,000 (common, but the page is not among the newest records), and pairs of them. SQLite
+  // the newest 3,000 (common, but the page is not among the newest records: the walk finds nothing, and
+  // the page comes from the matches among the newest rids), and pairs of them. SQLite
   // through ingest; PostgreSQL in one INSERT ... SELECT of the same ids in the same order (ingest at this
   // size takes minutes there), then ANALYZE, so the planner knows which words are common.
   const auto& server = testing::test_pg_server();

@@ -97,6 +97,27 @@ TEST_CASE("pg write path: the binary tsvector of a COPYed record is the server's
   CHECK(store->search(q).total == 2);
 }
 
+TEST_CASE("pg search: a term given twice is one condition, so a word repeated is searched as that word") {
+  CHECK(storage::pg::tsquery_literal("error error") == "('error')");
+  CHECK(storage::pg::tsquery_literal("Error ERROR error") == "('error')");
+  CHECK(storage::pg::tsquery_literal("error timeout error") == "('error') & ('timeout')");
+  // Different terms stay: a prefix beside its whole word, a phrase beside one of its words.
+  CHECK(storage::pg::tsquery_literal("err err*") == "('err') & ('err':*)");
+  CHECK(storage::pg::tsquery_literal("quick-brown quick") == "('quick' <-> 'brown') & ('quick')");
+
+  auto store = open_store(fresh_url());
+  std::vector<model::record_write> batch = {text_write("r0", "quick brown fox"),
+                                            text_write("r1", "quick dog"), text_write("r2", "slow fox")};
+  ingest::write_batch(*store, batch);
+  storage::search_query q;
+  q.text = "quick quick";
+  auto page = store->search(q);
+  CHECK(page.total == 2);
+  REQUIRE(page.items.size() == 2);
+  CHECK(page.items[0].id == "r1");
+  CHECK(page.items[1].id == "r0");
+}
+
 TEST_CASE("pg write path: the binary tsvector lists each lexeme once, in the server's byte order") {
   std::string text = "zebra zeb zebras ab abc abcdefgh abcdefghi abcdefgh zebra 東京 天气 Ωμέγα a a a";
   for (int i = 0; i < 300; ++i) text += " abc";
