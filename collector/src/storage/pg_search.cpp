@@ -246,11 +246,13 @@ class settings {
 // or in most of them); no JIT (a count over a common word is estimated costly enough to be compiled, 60-80 ms
 // spent before the first row, on a query of tens of milliseconds); memory for an exact bitmap of a 1M-record
 // table (at the default 4 MB the bitmap of a word in most records turns lossy, and every row of a lossy page
-// has its tsvector fetched from TOAST and tested again: two common words, 400 ms against 300 ms at 1M).
+// has its tsvector fetched from TOAST and tested again: two common words, 400 ms against 300 ms at 1M); no
+// prefetch in the bitmap scans (effective_io_concurrency 0: 99.9% of record_terms' heap pages are read from
+// shared buffers in the 1M-record bench, and the prefetch's buffer lookup of each page ahead was ~5% of a
+// two-word search's CPU under perf).
 constexpr const char* k_text_set =
-    "SET enable_seqscan = off; SET plan_cache_mode = force_custom_plan; SET jit = off; SET work_mem = "
-    "'32MB'; "
-    "SET effective_io_concurrency = 0";
+    "SET enable_seqscan = off; SET plan_cache_mode = force_custom_plan; SET jit = off; "
+    "SET work_mem = '32MB'; SET effective_io_concurrency = 0";
 constexpr const char* k_text_reset =
     "RESET enable_seqscan; RESET plan_cache_mode; RESET jit; RESET work_mem; RESET effective_io_concurrency";
 
