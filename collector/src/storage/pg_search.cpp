@@ -271,9 +271,9 @@ constexpr int64_t k_sample_min_estimate = 3 * sqlite::k_search_count_cap;
 // Below the cap's estimate a search collects up to this many matches from the GIN bitmap (see search_in).
 constexpr int64_t k_collect_max = 3 * sqlite::k_search_count_cap;
 // When the matches are more than the cap, the page is looked for among the newest records (1.5 times the
-// rows that should hold it, at least 2,000) before the whole set of matches is sorted: a word in 3% of the
-// records has its first page among the newest 2,000, read at ~3.5 us a row, where sorting a common word's
-// matches costs tens of ms. A page expected beyond 8,000 rows (~30 ms of walking) is sorted at once.
+// rows that should hold it, at least 2,000) before the GIN bitmap's matches are: a word in 3% of the records
+// has its first page among the newest 2,000, read at ~3.5 us a row, where the bitmap of a common word's
+// matches costs tens of ms. A page expected beyond 8,000 rows (~30 ms of walking) goes to the bitmap at once.
 constexpr int64_t k_walk_rows = 2000;
 constexpr int64_t k_walk_rows_max = 8000;
 // Past the walk, the page is looked for among the matches whose rid is among the newest this many (a tenth of
