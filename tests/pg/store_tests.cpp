@@ -30,7 +30,8 @@ namespace {
 // planner's statistics.
 const char* const k_index_search_text =
     "INSERT INTO record_terms (rid, search_vec) SELECT rid, to_tsvector('simple', search_text) FROM records "
-    "WHERE search_text IS NOT NULL; SELECT gin_clean_pending_list('record_terms_search'); ANALYZE records; "
+    "WHERE search_text IS NOT NULL; SELECT gin_clean_pending_list(relid) FROM "
+    "pg_partition_tree('record_terms_search') WHERE isleaf; ANALYZE records; "
     "ANALYZE record_terms";
 
 using namespace llmtrace;

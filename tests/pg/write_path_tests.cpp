@@ -5,9 +5,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ingest/write_rules.hpp"
@@ -159,6 +161,48 @@ TEST_CASE("pg write path: the binary tsvector lists each lexeme once, in the ser
   CHECK(std::find(seen.begin(), seen.end(), "zeb") != seen.end());
 }
 
+TEST_CASE("pg write path: rids past record_terms' last partition get theirs made, by two stores at once") {
+  // Schema v6 partitions record_terms by rid, 131,072 a partition; a new schema has the first two. The
+  // sequence is moved to just short of the second's end, and two stores write at once across it: the first
+  // batch of each needs the third partition (its rids, and half a partition ahead), which one store makes
+  // while the other waits for it on the advisory lock and then finds it.
+  const std::string url = fresh_url();
+  auto a = open_store(url);
+  auto b = open_store(url);
+  storage::pg::connection c(url);
+  c.run("SELECT setval('records_rid_seq', 262144 - 300)");
+  CHECK(c.run("SELECT COUNT(*) FROM pg_partition_tree('record_terms') WHERE isleaf").i64(0, 0) == 2);
+  std::atomic<int> failures{0};
+  auto writer = [&](storage::store& s, const std::string& prefix) {
+    for (int k = 0; k < 6; ++k) {
+      std::vector<model::record_write> batch;
+      for (int i = 0; i < 200; ++i)
+        batch.push_back(text_write(prefix + std::to_string(k * 200 + i), "crossing words " + prefix));
+      try {
+        ingest::write_batch(s, batch);
+      } catch (...) {
+        ++failures;
+      }
+    }
+  };
+  std::thread ta([&] { writer(*a, "a"); });
+  std::thread tb([&] { writer(*b, "b"); });
+  ta.join();
+  tb.join();
+  CHECK(failures.load() == 0);
+  auto r = c.run("SELECT COUNT(*), COUNT(DISTINCT tableoid), MAX(rid) FROM record_terms");
+  CHECK(r.i64(0, 0) == 2400);
+  CHECK(r.i64(0, 1) == 2);  // the second partition's last rids and the third's first
+  CHECK(r.i64(0, 2) > 262144);
+  CHECK(c.run("SELECT COUNT(*) FROM pg_partition_tree('record_terms') WHERE isleaf").i64(0, 0) == 3);
+  storage::search_query q;
+  q.text = "crossing";
+  q.budget_ms = 0;
+  CHECK(a->search(q).total == 2400);
+  q.text = "crossing b";
+  CHECK(b->search(q).total == 1200);
+}
+
 TEST_CASE("pg write path: record_terms rows stay narrow (the tsvector out of line), new and replaced alike") {
   // Schema v4 keeps the tsvector out of line so that a search checks its matches' visibility on narrow rows
   // (storage/pg_schema.cpp): ~1 KB tsvectors inline would fill ~8 rows a page instead of ~100.
@@ -181,7 +225,8 @@ TEST_CASE("pg write path: record_terms rows stay narrow (the tsvector out of lin
 
   storage::pg::connection c(url);
   auto r = c.run(
-      "SELECT COUNT(*), MIN(octet_length(search_vec::text)), pg_relation_size('record_terms') FROM "
+      "SELECT COUNT(*), MIN(octet_length(search_vec::text)), (SELECT SUM(pg_relation_size(relid)) FROM "
+      "pg_partition_tree('record_terms')) FROM "
       "record_terms");
   REQUIRE(r.i64(0, 0) == n);
   CHECK(r.i64(0, 1) > 1000);  // each tsvector is ~1 KB or more

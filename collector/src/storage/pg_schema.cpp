@@ -226,6 +226,63 @@ CREATE TRIGGER sessions_count_gone AFTER DELETE ON sessions REFERENCING OLD TABL
   FOR EACH STATEMENT EXECUTE FUNCTION llmtrace_count_sessions();
 )sql";
 
+// v6 (issue 12, search at 1M records): record_terms partitioned by rid, 131,072 rids a partition, each with
+// its own GIN index. A capped count stops in the first partitions it scans, each sampled on its own, so its
+// matches lie on a few hundred heap pages instead of thousands; a page is read from the newest partition
+// first. The write path makes the partitions of the rids it takes, and of the next half partition's, before
+// it writes them (llmtrace_terms_partitions, which looks them up and makes a missing one: CREATE TABLE ...
+// LIKE and ATTACH PARTITION, which locks the parent in SHARE UPDATE EXCLUSIVE mode, so reads and inserts go
+// on, where CREATE TABLE ... PARTITION OF would take it in ACCESS EXCLUSIVE mode); collectors that need the
+// same partition take turns under an advisory lock, and the later ones find it made.
+const char* const k_v6 = R"sql(
+ALTER TABLE record_terms RENAME TO record_terms_v5;
+ALTER TABLE record_terms_v5 RENAME CONSTRAINT record_terms_pkey TO record_terms_v5_pkey;
+ALTER INDEX record_terms_search RENAME TO record_terms_v5_search;
+CREATE TABLE record_terms (
+  rid        BIGINT NOT NULL,
+  search_vec TSVECTOR NOT NULL,
+  pad        TEXT NOT NULL DEFAULT repeat('.', 2100),
+  PRIMARY KEY (rid)
+) PARTITION BY RANGE (rid);
+ALTER TABLE record_terms ALTER COLUMN search_vec SET STORAGE EXTERNAL, ALTER COLUMN pad SET STORAGE MAIN;
+DO $$
+BEGIN
+  EXECUTE 'ALTER TABLE record_terms ALTER COLUMN pad SET COMPRESSION lz4';
+EXCEPTION WHEN feature_not_supported OR syntax_error THEN
+  NULL;
+END
+$$;
+CREATE INDEX record_terms_search ON record_terms USING GIN (search_vec);
+CREATE FUNCTION llmtrace_terms_partitions(since BIGINT, upto BIGINT) RETURNS VOID LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+DECLARE
+  width CONSTANT BIGINT := 131072;
+  locked BOOLEAN := false;
+  name  TEXT;
+BEGIN
+  FOR k IN since / width .. upto / width LOOP
+    name := 'record_terms_p' || k;
+    IF to_regclass(name) IS NULL THEN
+      IF NOT locked THEN
+        PERFORM pg_advisory_xact_lock(7364920118);
+        locked := true;
+        CONTINUE WHEN to_regclass(name) IS NOT NULL;
+      END IF;
+      EXECUTE format('CREATE TABLE %I (LIKE record_terms INCLUDING DEFAULTS INCLUDING STORAGE '
+                     'INCLUDING COMPRESSION) WITH (toast_tuple_target = 128)', name);
+      EXECUTE format('ALTER TABLE record_terms ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)', name,
+                     k * width, (k + 1) * width);
+    END IF;
+  END LOOP;
+END
+$$;
+SELECT llmtrace_terms_partitions(0, GREATEST((SELECT last_value FROM records_rid_seq),
+                                          (SELECT COALESCE(MAX(rid), 0) FROM record_terms_v5)) + 131072);
+INSERT INTO record_terms (rid, search_vec) SELECT rid, search_vec FROM record_terms_v5 ORDER BY rid;
+DROP TABLE record_terms_v5;
+ANALYZE record_terms;
+)sql";
+
 // A step: SQL, then (optionally) C++ in the same transaction.
 struct migration {
   const char* sql;
@@ -233,8 +290,8 @@ struct migration {
 };
 
 // Append v4... here; never edit a released step.
-const migration k_migrations[] = {
-    {k_v1, nullptr}, {k_v2, nullptr}, {k_v3, backfill_rollup}, {k_v4, nullptr}, {k_v5, nullptr}};
+const migration k_migrations[] = {{k_v1, nullptr}, {k_v2, nullptr}, {k_v3, backfill_rollup},
+                                  {k_v4, nullptr}, {k_v5, nullptr}, {k_v6, nullptr}};
 
 }  // namespace
 

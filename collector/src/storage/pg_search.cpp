@@ -383,7 +383,12 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     double all = 0;  // the table's rows, as the planner knows them
     auto expected_share = [&] {
       if (share >= 0) return share;
-      const auto n = run("SELECT reltuples::bigint FROM pg_class WHERE oid = '" + table + "'::regclass");
+      // (record_terms is partitioned, schema v6: autovacuum analyses its partitions, never the parent.)
+      const auto n =
+          run("SELECT CASE WHEN t.relkind = 'p' THEN (SELECT COALESCE(SUM(GREATEST(c.reltuples, 0)), 0) FROM "
+              "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = t.oid) ELSE "
+              "GREATEST(t.reltuples, 0) END::bigint FROM pg_class t WHERE t.oid = '" +
+              table + "'::regclass");
       all = n.rows() ? static_cast<double>(n.i64(0, 0)) : 0;
       share = all > 0 ? std::min(1.0, static_cast<double>(estimate) / all) : 0;
       return share;

@@ -456,6 +456,12 @@ void pg_write_tx::flush_records() {
     // its record_terms row (schema v4) are written with the same key by two COPYs.
     auto ids =
         c_.run("SELECT nextval('records_rid_seq') FROM generate_series(1, $1)", {std::to_string(count)});
+    // record_terms is partitioned by rid (schema v6): the partitions of these rids, and of the next half
+    // partition's, exist before the COPY needs them. Almost always they do, and the function only looks
+    // them up; it makes the missing one in this transaction, so a batch that rolls back takes its
+    // partition with it and the next batch makes it again.
+    c_.run("SELECT llmtrace_terms_partitions($1::bigint, $2::bigint)",
+           {std::to_string(ids.i64(0, 0)), std::to_string(ids.i64(static_cast<int>(count) - 1, 0) + 65536)});
     binary_copy out, terms;
     out.reserve(bytes);
     terms.reserve(terms_bytes);
