@@ -234,24 +234,15 @@ CREATE TRIGGER sessions_count_gone AFTER DELETE ON sessions REFERENCING OLD TABL
 // LIKE and ATTACH PARTITION, which locks the parent in SHARE UPDATE EXCLUSIVE mode, so reads and inserts go
 // on, where CREATE TABLE ... PARTITION OF would take it in ACCESS EXCLUSIVE mode); collectors that need the
 // same partition take turns under an advisory lock, and the later ones find it made.
+// The parent, like each partition, takes v4's columns with their storage and compression as v4 made them.
 const char* const k_v6 = R"sql(
 ALTER TABLE record_terms RENAME TO record_terms_v5;
 ALTER TABLE record_terms_v5 RENAME CONSTRAINT record_terms_pkey TO record_terms_v5_pkey;
 ALTER INDEX record_terms_search RENAME TO record_terms_v5_search;
 CREATE TABLE record_terms (
-  rid        BIGINT NOT NULL,
-  search_vec TSVECTOR NOT NULL,
-  pad        TEXT NOT NULL DEFAULT repeat('.', 2100),
+  LIKE record_terms_v5 INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMPRESSION,
   PRIMARY KEY (rid)
 ) PARTITION BY RANGE (rid);
-ALTER TABLE record_terms ALTER COLUMN search_vec SET STORAGE EXTERNAL, ALTER COLUMN pad SET STORAGE MAIN;
-DO $$
-BEGIN
-  EXECUTE 'ALTER TABLE record_terms ALTER COLUMN pad SET COMPRESSION lz4';
-EXCEPTION WHEN feature_not_supported OR syntax_error THEN
-  NULL;
-END
-$$;
 CREATE INDEX record_terms_search ON record_terms USING GIN (search_vec);
 CREATE FUNCTION llmtrace_terms_partitions(since BIGINT, upto BIGINT) RETURNS VOID LANGUAGE plpgsql
   SET search_path FROM CURRENT AS $$

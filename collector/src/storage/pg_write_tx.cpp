@@ -453,15 +453,16 @@ void pg_write_tx::flush_records() {
   }
   if (count > 0) {
     // The rows' rids first (one statement, ascending, in the order the rows were made), so the record and
-    // its record_terms row (schema v4) are written with the same key by two COPYs.
-    auto ids =
-        c_.run("SELECT nextval('records_rid_seq') FROM generate_series(1, $1)", {std::to_string(count)});
-    // record_terms is partitioned by rid (schema v6): the partitions of these rids, and of the next half
-    // partition's, exist before the COPY needs them. Almost always they do, and the function only looks
-    // them up; it makes the missing one in this transaction, so a batch that rolls back takes its
-    // partition with it and the next batch makes it again.
-    c_.run("SELECT llmtrace_terms_partitions($1::bigint, $2::bigint)",
-           {std::to_string(ids.i64(0, 0)), std::to_string(ids.i64(static_cast<int>(count) - 1, 0) + 65536)});
+    // its record_terms row (schema v4) are written with the same key by two COPYs. In the same statement,
+    // since record_terms is partitioned by rid (schema v6): the partitions of these rids, and of the next
+    // half partition's, are made to exist before the COPY needs them. Almost always
+    // they do, and the function only looks them up; it makes a missing one in this transaction, so a batch
+    // that rolls back takes its partition with it and the next batch makes it again.
+    auto ids = c_.run(
+        "WITH ids AS MATERIALIZED (SELECT nextval('records_rid_seq') AS rid FROM generate_series(1, $1)), "
+        "made AS (SELECT llmtrace_terms_partitions(MIN(rid), MAX(rid) + 65536) FROM ids) "
+        "SELECT rid FROM ids, made ORDER BY rid",
+        {std::to_string(count)});
     binary_copy out, terms;
     out.reserve(bytes);
     terms.reserve(terms_bytes);
