@@ -21,12 +21,14 @@
 
 namespace {
 
-std::unique_ptr<llmtrace::storage::store> open_store(const std::string& db, int connections) {
+// summarize: build PostgreSQL's search summaries in the background (the server; a copy leaves them to it).
+std::unique_ptr<llmtrace::storage::store> open_store(const std::string& db, int connections, bool summarize) {
   using namespace llmtrace;
   if (storage::is_pg_url(db)) {
     storage::pg_options po;
     po.url = db;
     po.connections = connections;
+    po.summarize = summarize;
     return storage::open_pg_store(po);
   }
   storage::sqlite_options so;
@@ -54,8 +56,8 @@ int run_copy(const std::vector<std::string>& args) {
     return 2;
   }
   try {
-    auto a = open_store(from, 2);
-    auto b = open_store(to, 2);
+    auto a = open_store(from, 2, false);
+    auto b = open_store(to, 2, false);
     ingest::copy_progress p;
     std::string diff = ingest::copy_store(
         *a, *b,
@@ -122,7 +124,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<collector_server> server;
   try {
-    auto store = open_store(cfg.db_path, std::max(4, cfg.threads));
+    auto store = open_store(cfg.db_path, std::max(4, cfg.threads), true);
     server = std::make_unique<collector_server>(cfg, std::move(store));
     server->bind();
   } catch (const std::exception& e) {

@@ -141,10 +141,10 @@ inline void pg_admin_exec(const std::string& sql) {
   if (!ok) throw std::runtime_error("test PostgreSQL: " + m);
 }
 
-// SQL that takes a store's schema (named `schema`) from version 6 back to version 3's shape: v5's session
+// SQL that takes a store's schema (named `schema`) from version 7 back to version 3's shape: v5's session
 // count and its triggers gone; the tsvector back in records (from record_terms) with its GIN index,
-// record_terms (v6: partitioned, with the function that makes its partitions) and its trigger gone. The
-// version row is the caller's to set.
+// record_terms (v6: partitioned, with the function that makes its partitions) and its trigger gone, and v7's
+// search summaries. The version row is the caller's to set.
 inline std::string pg_schema_back_to_v3(const std::string& schema) {
   const std::string s = schema + ".";
   return "DROP TRIGGER sessions_count_added ON " + s + "sessions; DROP TRIGGER sessions_count_gone ON " + s +
@@ -154,7 +154,8 @@ inline std::string pg_schema_back_to_v3(const std::string& schema) {
          "CREATE INDEX records_search ON " + s + "records USING GIN (search_vec); " +
          "DROP TRIGGER records_forget_terms ON " + s + "records; DROP FUNCTION " + s +
          "llmtrace_forget_terms(); DROP TABLE " + s + "record_terms; DROP FUNCTION " + s +
-         "llmtrace_terms_partitions(bigint, bigint)";
+         "llmtrace_terms_partitions(bigint, bigint); DROP TABLE " + s + "record_terms_summary, " + s +
+         "record_terms_summary_state; DROP FUNCTION " + s + "llmtrace_terms_summary_stale()";
 }
 
 // A URL whose tables live in a new, empty schema of the test server.

@@ -274,6 +274,31 @@ DROP TABLE record_terms_v5;
 ANALYZE record_terms;
 )sql";
 
+// v7 (issue 12, search at 1M records): search summaries of sealed record_terms partitions (pg_summary.hpp),
+// built by the collectors in the background. The postings are stored uncompressed (a bitmap or ascending
+// offsets compress poorly, and a search reads a few of them). A summarized partition gets a row trigger that
+// marks its summary stale in the transaction of any change to it (a late write, a delete, a replaced text);
+// with the partition's number as its argument, and the migration's search_path.
+const char* const k_v7 = R"sql(
+CREATE TABLE record_terms_summary (
+  part     BIGINT NOT NULL,
+  lexeme   TEXT COLLATE "C" NOT NULL,
+  postings BYTEA NOT NULL,
+  PRIMARY KEY (part, lexeme)
+);
+ALTER TABLE record_terms_summary ALTER COLUMN postings SET STORAGE EXTERNAL;
+CREATE TABLE record_terms_summary_state (
+  part  BIGINT PRIMARY KEY,
+  ready BOOLEAN NOT NULL
+);
+CREATE FUNCTION llmtrace_terms_summary_stale() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+  UPDATE record_terms_summary_state SET ready = false WHERE part = TG_ARGV[0]::bigint AND ready;
+  RETURN NULL;
+END
+$$;
+)sql";
+
 // A step: SQL, then (optionally) C++ in the same transaction.
 struct migration {
   const char* sql;
@@ -281,8 +306,8 @@ struct migration {
 };
 
 // Append v4... here; never edit a released step.
-const migration k_migrations[] = {{k_v1, nullptr}, {k_v2, nullptr}, {k_v3, backfill_rollup},
-                                  {k_v4, nullptr}, {k_v5, nullptr}, {k_v6, nullptr}};
+const migration k_migrations[] = {{k_v1, nullptr}, {k_v2, nullptr}, {k_v3, backfill_rollup}, {k_v4, nullptr},
+                                  {k_v5, nullptr}, {k_v6, nullptr}, {k_v7, nullptr}};
 
 }  // namespace
 

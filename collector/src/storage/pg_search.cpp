@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "json_text/json_text.hpp"
 #include "storage/fts_text.hpp"
+#include "storage/pg_summary.hpp"
 #include "storage/pg_write_tx.hpp"
 #include "storage/sqlite_search.hpp"
 
@@ -304,6 +306,39 @@ bool single_lexeme(const std::string& match) {
          match.find(":*") == std::string::npos;
 }
 
+// The lexemes of a query of plain words ('a' & 'b': no phrase, no prefix), as tsquery_literal wrote them
+// unquoted; empty for any other query.
+std::vector<std::string> plain_lexemes(const std::string& match) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < match.size()) {
+    if (!out.empty()) {
+      if (match.compare(i, 3, " & ") != 0) return {};
+      i += 3;
+    }
+    if (match.compare(i, 2, "('") != 0) return {};
+    std::string lexeme;
+    for (i += 2;; ++i) {
+      if (i >= match.size()) return {};
+      if (match[i] == '\\' && i + 1 < match.size()) {
+        lexeme += match[++i];
+      } else if (match[i] == '\'') {
+        if (i + 1 < match.size() && match[i + 1] == '\'') {
+          lexeme += match[++i];
+        } else {
+          break;
+        }
+      } else {
+        lexeme += match[i];
+      }
+    }
+    if (match.compare(i, 2, "')") != 0) return {};
+    i += 2;
+    out.push_back(std::move(lexeme));
+  }
+  return out;
+}
+
 page<model::record> search_in(connection& c, time_budget& b, const search_query& q, bool has_text,
                               const std::string& match) {
   // Every statement of the search within what is left of its budget.
@@ -376,7 +411,12 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
 
   if (has_text) {
     settings text_plan(c, b, k_text_set, k_text_reset);
-    const int64_t estimate = estimated_rows(c, b, "SELECT" + from + where, p);
+    // The planner's estimate of the matches (EXPLAIN; once, when needed).
+    std::optional<int64_t> estimated;
+    auto estimate = [&] {
+      if (!estimated) estimated = estimated_rows(c, b, "SELECT" + from + where, p);
+      return *estimated;
+    };
     // The share of the records the planner expects to match, from its estimate and the table's size (read
     // once, when needed); 0 when the table was never analysed.
     double share = -1;
@@ -390,7 +430,7 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
               "GREATEST(t.reltuples, 0) END::bigint FROM pg_class t WHERE t.oid = '" +
               table + "'::regclass");
       all = n.rows() ? static_cast<double>(n.i64(0, 0)) : 0;
-      share = all > 0 ? std::min(1.0, static_cast<double>(estimate) / all) : 0;
+      share = all > 0 ? std::min(1.0, static_cast<double>(estimate()) / all) : 0;
       return share;
     };
     // The newest rows of the table the search reads (as many as the parameter after the filters' says), as
@@ -426,7 +466,86 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
       read_page("SELECT rid" + from + where + " ORDER BY rid DESC LIMIT " + n1 + " OFFSET " + n2,
                 with({size, offset}));
     };
-    if (single_lexeme(match) && estimate >= k_sample_min_estimate) {
+    // Text alone, of plain words, once some partition is summarized (pg_summary.hpp): each summarized
+    // partition's matches from its postings, the other partitions' (the newest ones, and any whose summary is
+    // stale or not built yet) from the GIN index; the page from both, newest first. Only when the GIN index
+    // alone finds the cap's matches is the page looked for as below (read_many).
+    auto summarized = [&](const std::vector<std::string>& lexemes) {
+      // Every partition, newest first, and for those with a ready summary the query's postings (a row each;
+      // a ready partition without one of the lexemes has no match).
+      auto s = run(
+          "SELECT p.k, st.part IS NOT NULL, s.postings FROM (SELECT substr(c.relname, 15)::bigint AS k FROM "
+          "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'record_terms'::regclass) "
+          "p "
+          "LEFT JOIN record_terms_summary_state st ON st.part = p.k AND st.ready LEFT JOIN "
+          "record_terms_summary "
+          "s ON st.part IS NOT NULL AND s.part = p.k AND s.lexeme = ANY($1::text[]) ORDER BY p.k DESC",
+          {text_array(lexemes)});
+      struct partition {
+        int64_t k = 0;
+        bool ready = false;
+        std::vector<std::string> postings;
+      };
+      std::vector<partition> parts;
+      for (int i = 0; i < s.rows(); ++i) {
+        if (parts.empty() || parts.back().k != s.i64(i, 0))
+          parts.push_back({s.i64(i, 0), s.text(i, 1) == "t", {}});
+        if (!s.null(i, 2)) parts.back().postings.push_back(bytea_from_hex(s.text(i, 2)));
+      }
+      if (std::none_of(parts.begin(), parts.end(), [](const partition& x) { return x.ready; })) return false;
+      const int64_t need = out.page * out.size;
+      std::vector<int64_t> rids;  // the newest `need` matches of each source: the page is among them
+      int64_t found = 0;
+      for (const auto& x : parts) {
+        if (!x.ready || x.postings.size() != lexemes.size()) continue;
+        const auto m = intersect_postings(x.postings, static_cast<std::size_t>(need));
+        found += m.count;
+        for (uint32_t o : m.newest) rids.push_back(x.k * k_terms_partition_rids + o);
+      }
+      // The other partitions' matches, up to what the cap still lacks; when the cap is reached, the page is
+      // looked for among the newest records (read_many), whose partitions are the ones not summarized.
+      std::string rest;
+      for (const auto& x : parts) {
+        if (x.ready) continue;
+        rest += rest.empty() ? "" : " UNION ALL ";
+        rest += "SELECT rid FROM record_terms_p" + std::to_string(x.k) + " WHERE search_vec @@ $1::tsquery";
+      }
+      if (found < sqlite::k_search_count_cap && !rest.empty()) {
+        auto r =
+            run("WITH m AS MATERIALIZED (" + rest +
+                    " LIMIT $2) SELECT p.rid, (SELECT COUNT(*) FROM m) FROM (SELECT 1) one LEFT JOIN (SELECT "
+                    "rid FROM m ORDER BY rid DESC LIMIT $3) p ON true",
+                {match, std::to_string(sqlite::k_search_count_cap - found), std::to_string(need)});
+        int64_t more = 0;
+        for (int i = 0; i < r.rows(); ++i) {
+          more = r.i64(i, 1);
+          if (!r.null(i, 0)) rids.push_back(r.i64(i, 0));
+        }
+        found += more;
+      }
+      if (found >= sqlite::k_search_count_cap && !rest.empty()) {
+        out.total = sqlite::k_search_count_cap;
+        read_many();
+        return true;
+      }
+      out.total = std::min(found, sqlite::k_search_count_cap);
+      std::sort(rids.begin(), rids.end(), std::greater<>());
+      const auto skip = static_cast<std::size_t>((out.page - 1) * out.size);
+      if (rids.size() <= skip) return true;
+      std::string page_rids = "{";
+      for (std::size_t i = skip; i < rids.size() && i < skip + static_cast<std::size_t>(out.size); ++i) {
+        if (i > skip) page_rids += ',';
+        page_rids += std::to_string(rids[i]);
+      }
+      page_rids += '}';
+      read_page("SELECT unnest($1::bigint[])", {page_rids});
+      return true;
+    };
+    if (text_only) {
+      const auto lexemes = plain_lexemes(match);
+      if (!lexemes.empty() && summarized(lexemes)) return out;
+    }
+    if (single_lexeme(match) && estimate() >= k_sample_min_estimate) {
       // A common word: a GIN sample of it (see k_sample_set) usually holds `cap` visible matches, which is
       // the total; only when it does not are the matches collected below.
       int64_t sampled = 0;
@@ -441,7 +560,7 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
         read_many();
         return out;
       }
-    } else if (text_only && estimate >= k_sample_min_estimate) {
+    } else if (text_only && estimate() >= k_sample_min_estimate) {
       // Several common words: counted among the newest records when they match at least every other one
       // (see k_dense_walk_min); a walk that finds fewer than the cap leaves it to the GIN bitmap below.
       if (expected_share() >= k_dense_walk_min) {
@@ -465,7 +584,8 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     // each match past the cap costs a heap visit, ~2-4 us, and a walk of ~3 us a row finds a page of a
     // query in 1% of the records within 3,000 rows); otherwise up to k_collect_max, so that a query the
     // planner underestimated still gets its page from the same bitmap when its matches are not too many.
-    const int64_t limit = estimate >= sqlite::k_search_count_cap ? sqlite::k_search_count_cap : k_collect_max;
+    const int64_t limit =
+        estimate() >= sqlite::k_search_count_cap ? sqlite::k_search_count_cap : k_collect_max;
     int64_t found = 0;
     std::vector<found_record> rows;
     {

@@ -20,6 +20,7 @@
 #include "storage/pg_connection.hpp"
 #include "storage/pg_schema.hpp"
 #include "storage/pg_search.hpp"
+#include "storage/pg_summary.hpp"
 #include "storage/pg_write_tx.hpp"
 #include "storage/sqlite_search.hpp"
 #include "storage/store.hpp"
@@ -69,11 +70,14 @@ class pg_store final : public store {
     } catch (const pg::pg_error& e) {
       throw std::runtime_error("cannot open PostgreSQL database " + redact_db_url(o.url) + ": " + e.what());
     }
+    if (o.summarize) summarizer_ = std::thread([this] { summarize_loop(); });
   }
 
   ~pg_store() override {
     stop_ = true;
+    summarize_stop_ = true;
     if (listener_.joinable()) listener_.join();
+    if (summarizer_.joinable()) summarizer_.join();
   }
 
   void on_remote_change(std::function<void(const remote_change&)> fn) override {
@@ -425,6 +429,32 @@ class pg_store final : public store {
   }
 
   // A connection that LISTENs, or null (logged) when the server cannot be reached.
+  // The search summaries (pg_summary.hpp): every sealed partition without a ready one is summarized, the
+  // newest first, on a pooled connection; then again every k_summarize_period.
+  void summarize_loop() {
+    constexpr auto k_summarize_period = std::chrono::seconds(5);
+    while (!summarize_stop_) {
+      try {
+        pool_.with([&](connection& c) {
+          while (!summarize_stop_) {
+            const auto start = std::chrono::steady_clock::now();
+            const int64_t part = pg::summarize_next(c, summarize_stop_);
+            if (part < 0) return;
+            spdlog::info("search: summarized record_terms partition {} in {} ms", part,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count());
+          }
+        });
+      } catch (const std::exception& e) {
+        spdlog::warn("search: summarizing record_terms failed, tried again later: {}", e.what());
+      }
+      const auto until = std::chrono::steady_clock::now() + k_summarize_period;
+      while (!summarize_stop_ && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
   std::unique_ptr<connection> open_listener() {
     try {
       auto c = std::make_unique<connection>(pool_.conninfo());
@@ -485,6 +515,8 @@ class pg_store final : public store {
   std::function<void(const remote_change&)> on_change_;
   std::atomic<bool> stop_{false};
   std::thread listener_;
+  std::atomic<bool> summarize_stop_{false};
+  std::thread summarizer_;
 };
 
 }  // namespace

@@ -218,6 +218,9 @@ struct pg_options {
   int connections = 8;  // the pool: concurrent statements of this collector
   int wait_ms = 2000;   // a request waits this long for a free connection, then store_busy (503)
   bool listen = true;   // LISTEN for other collectors' changes (on_remote_change)
+  // Build the search summaries of sealed record_terms partitions in a background thread (pg_summary.hpp);
+  // one collector of a database builds at a time.
+  bool summarize = true;
 };
 
 // true for postgresql:// and postgres:// URLs (--db selects the PostgreSQL store with them).
