@@ -173,9 +173,11 @@ TEST_CASE(
 
   const answers gin = answers_of(*store);
   CHECK(gin.front().first > 100);  // "alpha" is common
+  CHECK(store->stats().search_summaries_pending == 1);
   CHECK(storage::pg::summarize_next(c, stop) == 0);
   CHECK(storage::pg::summarize_next(c, stop) == -1);  // the second partition is not sealed
   REQUIRE(ready(c, 0));
+  CHECK(store->stats().search_summaries_pending == 0);
   CHECK(c.run("SELECT COUNT(*) FROM record_terms_summary WHERE part = 0").i64(0, 0) == 12);
   CHECK(answers_of(*store) == gin);
 
@@ -196,6 +198,7 @@ TEST_CASE(
   // the summary answers the same.
   REQUIRE(store->delete_record("a10"));
   CHECK(!ready(c, 0));
+  CHECK(store->stats().search_summaries_pending == 1);
   const answers after_delete = answers_of(*store);
   CHECK(after_delete != gin);
   CHECK(storage::pg::summarize_next(c, stop) == 0);

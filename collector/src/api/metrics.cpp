@@ -130,7 +130,11 @@ std::string metrics::render(const ingest::ingest_service& ingest, const event_hu
       << "llmtrace_db_size_bytes " << st.db_size_bytes << "\n"
       << "# HELP llmtrace_search_index_lag Records stored but not yet in the full-text index.\n"
       << "# TYPE llmtrace_search_index_lag gauge\n"
-      << "llmtrace_search_index_lag " << st.search_index_lag << "\n";
+      << "llmtrace_search_index_lag " << st.search_index_lag << "\n"
+      << "# HELP llmtrace_search_summaries_pending PostgreSQL: sealed partitions whose search summary is not "
+         "ready.\n"
+      << "# TYPE llmtrace_search_summaries_pending gauge\n"
+      << "llmtrace_search_summaries_pending " << st.search_summaries_pending << "\n";
   } catch (const std::exception&) {
     o << "# store statistics unavailable\n";
   }

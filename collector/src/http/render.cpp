@@ -227,7 +227,8 @@ json to_json(const storage::store_stats& s) {
           {"total_tokens", s.total_tokens},
           {"cost_usd", s.cost_usd},
           {"db_size_bytes", s.db_size_bytes},
-          {"search_index_lag", s.search_index_lag}};
+          {"search_index_lag", s.search_index_lag},
+          {"search_summaries_pending", s.search_summaries_pending}};
 }
 
 void append_stored_json(std::string& out, std::string_view text, bool as_object) {

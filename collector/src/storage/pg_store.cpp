@@ -297,6 +297,7 @@ class pg_store final : public store {
       out.total_tokens = r.i64(0, 6);
       out.cost_usd = r.f64(0, 7);
       out.db_size_bytes = r.i64(0, 8);
+      out.search_summaries_pending = pg::summaries_pending(c);
       return out;
     });
   }

@@ -78,7 +78,21 @@ void for_each_element(std::string_view s, const std::function<void(std::string&&
   }
 }
 
+// The sealed partitions (the sequence has gone the margin past their end) that exist and have no ready
+// summary, as k.
+constexpr const char* k_pending =
+    "SELECT k FROM generate_series(0::bigint, ((SELECT last_value FROM records_rid_seq) - $2::bigint) / "
+    "$1::bigint - 1) k WHERE to_regclass('record_terms_p' || k) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+    "record_terms_summary_state s WHERE s.part = k AND s.ready)";
+params pending_params() {
+  return {std::to_string(k_terms_partition_rids), std::to_string(k_seal_margin)};
+}
+
 }  // namespace
+
+int64_t summaries_pending(connection& c) {
+  return c.run("SELECT COUNT(*) FROM (" + std::string(k_pending) + ") p", pending_params()).i64(0, 0);
+}
 
 std::string encode_postings(const std::vector<uint32_t>& offsets) {
   std::string out;
@@ -178,11 +192,7 @@ int64_t summarize_next(connection& c, const std::atomic<bool>& stop) {
     return -1;
   // Sealed: the sequence has gone the margin past the partition's end (a writer that took the partition's
   // last rids has had time to write them; one that writes later marks the summary stale, see the trigger).
-  auto pending = c.run(
-      "SELECT k FROM generate_series(0::bigint, ((SELECT last_value FROM records_rid_seq) - $2::bigint) / "
-      "$1::bigint - 1) k WHERE to_regclass('record_terms_p' || k) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-      "record_terms_summary_state s WHERE s.part = k AND s.ready) ORDER BY k DESC LIMIT 1",
-      {std::to_string(k_terms_partition_rids), std::to_string(k_seal_margin)});
+  auto pending = c.run(std::string(k_pending) + " ORDER BY k DESC LIMIT 1", pending_params());
   if (pending.rows() == 0) return -1;
   const int64_t part = pending.i64(0, 0);
   const std::string table = "record_terms_p" + std::to_string(part);

@@ -45,6 +45,8 @@ std::string bytea_from_hex(const std::string& text);
 // the partition's number, or -1 when none is pending, another collector is building, or `stop` was set (the
 // transaction is rolled back). Throws pg_error.
 int64_t summarize_next(connection& c, const std::atomic<bool>& stop);
+// How many sealed partitions have no ready summary.
+int64_t summaries_pending(connection& c);
 inline constexpr int64_t k_seal_margin = k_terms_partition_rids / 16;
 
 }  // namespace llmtrace::storage::pg

@@ -91,6 +91,9 @@ struct store_stats {
   // Records committed but not yet in the full-text index (SQLite: fts_indexer::lag; 0 for a store that
   // indexes in the write transaction).
   int64_t search_index_lag = 0;
+  // PostgreSQL: sealed record_terms partitions whose search summary is not ready (not built yet, or stale
+  // after a change and not rebuilt yet; pg_summary.hpp). 0 on SQLite.
+  int64_t search_summaries_pending = 0;
 };
 
 // GET /api/stats/timeseries: records by creation time in [from_ms, to_ms), in buckets of bucket_ms.
