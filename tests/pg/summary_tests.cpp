@@ -73,9 +73,9 @@ std::string text_of(uint64_t& seed) {
 using answers = std::vector<std::pair<int64_t, std::vector<std::string>>>;
 answers answers_of(storage::store& s) {
   answers out;
-  const std::vector<std::string> queries = {"alpha",           "bravo charlie", "alpha bravo",
-                                            "delta echo golf", "lima",          "kilo alpha",
-                                            "nothing",         "alpha nothing", "\"alpha bravo\""};
+  const std::vector<std::string> queries = {
+      "alpha",         "bravo charlie",   "alpha bravo", "delta echo golf", "lima", "kilo alpha", "nothing",
+      "alpha nothing", "\"alpha bravo\"", "数",          "cafe alpha",      "数据"};
   for (const auto& text : queries) {
     for (int page = 1; page <= 4; ++page) {
       storage::search_query q;
@@ -163,7 +163,10 @@ TEST_CASE(
   // 600 records in the first partition; then the sequence past its end and the margin, and 200 more in the
   // second: the first is sealed, the second is not.
   std::vector<model::record_write> batch;
-  for (int i = 0; i < 600; ++i) batch.push_back(text_write("a" + std::to_string(i), text_of(seed)));
+  for (int i = 0; i < 600; ++i) {
+    // Some with CJK (a token per character) and a folded diacritic.
+    batch.push_back(text_write("a" + std::to_string(i), text_of(seed) + (i % 10 == 3 ? " 数据 Café" : "")));
+  }
   ingest::write_batch(*store, batch);
   c.run("SELECT setval('records_rid_seq', $1)",
         {std::to_string(k_terms_partition_rids + storage::pg::k_seal_margin)});
@@ -178,7 +181,7 @@ TEST_CASE(
   CHECK(storage::pg::summarize_next(c, stop) == -1);  // the second partition is not sealed
   REQUIRE(ready(c, 0));
   CHECK(store->stats().search_summaries_pending == 0);
-  CHECK(c.run("SELECT COUNT(*) FROM record_terms_summary WHERE part = 0").i64(0, 0) == 12);
+  CHECK(c.run("SELECT COUNT(*) FROM record_terms_summary WHERE part = 0").i64(0, 0) == 12 + 3);
   CHECK(answers_of(*store) == gin);
 
   // The summary is what answers: without its postings of "alpha", the first partition has no "alpha".
