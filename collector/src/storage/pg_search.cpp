@@ -283,6 +283,11 @@ constexpr int64_t k_walk_rows_max = 8000;
 // bitmap with a range of the primary key, so only the matches in the range are visited and sorted. Two words
 // in 2% of 1M records, all 18,000 matches sorted: 117 ms; those among the newest 164,000 rids: 17 ms.
 constexpr int64_t k_range_rows = 100000;
+// A query whose summarized partitions hold the cap's matches (pg_summary.hpp) takes its page from the other
+// partitions' matches and the summaries' when the other partitions are expected to hold at most half this
+// many (their share of matches in the summaries): collecting them all costs ~2 us a match, ~10 ms at most;
+// a walk of the newest records finds the page of a word in 1% of them in ~3,000 rows, ~10 ms.
+constexpr int64_t k_rest_page_max = 5000;
 // A query of several words that the planner expects in at least half of the records (all of them common:
 // "you are") is counted by walking the newest records, testing each tsvector: 10,000 matches within ~13,000
 // rows (45 ms at 1M records), where the GIN index would intersect posting lists of ~1M entries (330 ms).
@@ -468,18 +473,22 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     };
     // Text alone, of plain words, once some partition is summarized (pg_summary.hpp): each summarized
     // partition's matches from its postings, the other partitions' (the newest ones, and any whose summary is
-    // stale or not built yet) from the GIN index; the page from both, newest first. Only when the GIN index
-    // alone finds the cap's matches is the page looked for as below (read_many).
+    // stale or not built yet) from the GIN index, collected up to what the cap still lacks, or up to what the
+    // summaries' share of matches expects of them (k_rest_page_max at most) when the cap is reached; when
+    // those are all of their matches, the page is the newest of both. Otherwise (a word common in the newest
+    // records too) the page is looked for as below (read_many), the total being the cap.
     auto summarized = [&](const std::vector<std::string>& lexemes) {
       // Every partition, newest first, and for those with a ready summary the query's postings (a row each;
-      // a ready partition without one of the lexemes has no match).
+      // a ready partition without one of the lexemes has no match); and the last rid taken.
       auto s = run(
-          "SELECT p.k, st.part IS NOT NULL, s.postings FROM (SELECT substr(c.relname, 15)::bigint AS k FROM "
-          "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'record_terms'::regclass) "
-          "p "
-          "LEFT JOIN record_terms_summary_state st ON st.part = p.k AND st.ready LEFT JOIN "
-          "record_terms_summary "
-          "s ON st.part IS NOT NULL AND s.part = p.k AND s.lexeme = ANY($1::text[]) ORDER BY p.k DESC",
+          "SELECT p.k, st.part IS NOT NULL, s.postings, (SELECT last_value FROM records_rid_seq) FROM "
+          "(SELECT "
+          "substr(c.relname, 15)::bigint AS k FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE "
+          "i.inhparent = 'record_terms'::regclass) p LEFT JOIN record_terms_summary_state st ON st.part = "
+          "p.k "
+          "AND st.ready LEFT JOIN record_terms_summary s ON st.part IS NOT NULL AND s.part = p.k AND "
+          "s.lexeme = "
+          "ANY($1::text[]) ORDER BY p.k DESC",
           {text_array(lexemes)});
       struct partition {
         int64_t k = 0;
@@ -493,40 +502,50 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
         if (!s.null(i, 2)) parts.back().postings.push_back(bytea_from_hex(s.text(i, 2)));
       }
       if (std::none_of(parts.begin(), parts.end(), [](const partition& x) { return x.ready; })) return false;
+      const int64_t last_rid = s.i64(0, 3);
       const int64_t need = out.page * out.size;
       std::vector<int64_t> rids;  // the newest `need` matches of each source: the page is among them
       int64_t found = 0;
+      double summarized_rids = 0, other_rids = 0;
+      std::string rest;  // the other partitions' matches
       for (const auto& x : parts) {
-        if (!x.ready || x.postings.size() != lexemes.size()) continue;
+        const int64_t first = x.k * k_terms_partition_rids;
+        if (!x.ready) {
+          other_rids +=
+              static_cast<double>(std::clamp<int64_t>(last_rid + 1 - first, 0, k_terms_partition_rids));
+          rest += rest.empty() ? "" : " UNION ALL ";
+          rest += "SELECT rid FROM record_terms_p" + std::to_string(x.k) + " WHERE search_vec @@ $1::tsquery";
+          continue;
+        }
+        summarized_rids += static_cast<double>(k_terms_partition_rids);
+        if (x.postings.size() != lexemes.size()) continue;
         const auto m = intersect_postings(x.postings, static_cast<std::size_t>(need));
         found += m.count;
-        for (uint32_t o : m.newest) rids.push_back(x.k * k_terms_partition_rids + o);
+        for (uint32_t o : m.newest) rids.push_back(first + o);
       }
-      // The other partitions' matches, up to what the cap still lacks; when the cap is reached, the page is
-      // looked for among the newest records (read_many), whose partitions are the ones not summarized.
-      std::string rest;
-      for (const auto& x : parts) {
-        if (x.ready) continue;
-        rest += rest.empty() ? "" : " UNION ALL ";
-        rest += "SELECT rid FROM record_terms_p" + std::to_string(x.k) + " WHERE search_vec @@ $1::tsquery";
-      }
-      if (found < sqlite::k_search_count_cap && !rest.empty()) {
-        auto r =
-            run("WITH m AS MATERIALIZED (" + rest +
-                    " LIMIT $2) SELECT p.rid, (SELECT COUNT(*) FROM m) FROM (SELECT 1) one LEFT JOIN (SELECT "
-                    "rid FROM m ORDER BY rid DESC LIMIT $3) p ON true",
-                {match, std::to_string(sqlite::k_search_count_cap - found), std::to_string(need)});
+      if (!rest.empty()) {
+        const double expected = static_cast<double>(found) / summarized_rids * other_rids;
+        int64_t limit = std::max<int64_t>(sqlite::k_search_count_cap - found, 0);
+        if (expected <= static_cast<double>(k_rest_page_max) / 2)
+          limit =
+              std::max(limit, std::min(k_rest_page_max, 2 * static_cast<int64_t>(expected) + need + 1000));
         int64_t more = 0;
-        for (int i = 0; i < r.rows(); ++i) {
-          more = r.i64(i, 1);
-          if (!r.null(i, 0)) rids.push_back(r.i64(i, 0));
+        if (limit > 0) {
+          auto r = run("WITH m AS MATERIALIZED (" + rest +
+                           " LIMIT $2) SELECT p.rid, (SELECT COUNT(*) FROM m) FROM (SELECT 1) one LEFT JOIN "
+                           "(SELECT rid FROM m ORDER BY rid DESC LIMIT $3) p ON true",
+                       {match, std::to_string(limit), std::to_string(need)});
+          for (int i = 0; i < r.rows(); ++i) {
+            more = r.i64(i, 1);
+            if (!r.null(i, 0)) rids.push_back(r.i64(i, 0));
+          }
         }
         found += more;
-      }
-      if (found >= sqlite::k_search_count_cap && !rest.empty()) {
-        out.total = sqlite::k_search_count_cap;
-        read_many();
-        return true;
+        if (more >= limit) {  // not all of the other partitions' matches: the cap is reached
+          out.total = sqlite::k_search_count_cap;
+          read_many();
+          return true;
+        }
       }
       out.total = std::min(found, sqlite::k_search_count_cap);
       std::sort(rids.begin(), rids.end(), std::greater<>());
