@@ -16,6 +16,7 @@
 
 #include "ingest/write_rules.hpp"
 #include "model/time.hpp"
+#include "pg/pg_store_util.hpp"
 #include "storage/pg_connection.hpp"
 #include "storage/pg_summary.hpp"
 #include "storage/store.hpp"
@@ -26,31 +27,9 @@ namespace {
 using namespace llmtrace;
 using storage::pg::k_terms_partition_rids;
 
-model::record_write text_write(const std::string& id, const std::string& text) {
-  model::record_write w;
-  w.id = id;
-  w.session_id = "t";
-  w.status = model::record_status::success;
-  w.request_json = R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]})";
-  w.search_text = text;
-  w.received_at_ms = model::now_ms();
-  return w;
-}
-
-std::string fresh_url() {
-  const auto& server = testing::test_pg_server();
-  REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
-  return testing::fresh_pg_url();
-}
-
-std::unique_ptr<storage::store> open_store(const std::string& url, bool summarize) {
-  storage::pg_options o;
-  o.url = url;
-  o.connections = 2;
-  o.listen = false;
-  o.summarize = summarize;
-  return storage::open_pg_store(o);
-}
+using testing::fresh_url;
+using testing::open_store;
+using testing::text_write;
 
 // Words of a small vocabulary, the first ones common (so pairs and triples of them match many records).
 const std::vector<std::string> k_words = {"alpha", "bravo", "charlie", "delta",  "echo", "foxtrot",

@@ -14,6 +14,7 @@
 
 #include "ingest/write_rules.hpp"
 #include "model/time.hpp"
+#include "pg/pg_store_util.hpp"
 #include "storage/fts_text.hpp"
 #include "storage/pg_connection.hpp"
 #include "storage/pg_copy.hpp"
@@ -25,31 +26,9 @@ namespace {
 
 using namespace llmtrace;
 
-model::record_write text_write(const std::string& id, const std::string& text) {
-  model::record_write w;
-  w.id = id;
-  w.session_id = "t";
-  w.status = model::record_status::success;
-  w.request_json = R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]})";
-  w.search_text = text;
-  w.received_at_ms = model::now_ms();
-  return w;
-}
-
-// A fresh schema on the test server (the test fails, saying why, when there is none) and a store on it.
-std::string fresh_url() {
-  const auto& server = testing::test_pg_server();
-  REQUIRE_MESSAGE(!server.base_url.empty(), server.problem);
-  return testing::fresh_pg_url();
-}
-
-std::unique_ptr<storage::store> open_store(const std::string& url) {
-  storage::pg_options o;
-  o.url = url;
-  o.connections = 2;
-  o.listen = false;
-  return storage::open_pg_store(o);
-}
+using testing::fresh_url;
+using testing::open_store;
+using testing::text_write;
 
 }  // namespace
 
