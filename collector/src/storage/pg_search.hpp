@@ -20,13 +20,14 @@ std::string tsvector_literal(std::string_view indexed);
 std::string tsquery_literal(std::string_view text, bool all_prefix = false);
 
 // The store's search (as store.hpp's contract, same answers as SQLite's), over record_terms (the tsvector and
-// its GIN index, beside each record's rid). The plan follows the planner's estimate of the matches: a common
-// word's capped total from a GIN sample, otherwise the matches from one GIN bitmap; past the cap, the page
-// among the newest records first; planner settings are changed for its statements and reset before it
-// returns. q.budget_ms bounds the whole search (the exact query and its prefix retry together): each
-// statement runs with what is left of it as the server's statement_timeout, and a statement canceled at it
-// (SQLSTATE 57014) throws search_too_costly, as SQLite's progress handler does; the timeout is reset before
-// it returns, errors included.
+// its GIN index, beside each record's rid). A query of plain words takes the matches of the partitions that
+// have a ready summary from their postings (pg_summary.hpp), and only the others' from the index. Otherwise
+// the plan follows the planner's estimate of the matches: a common word's capped total from a GIN sample,
+// otherwise the matches from one GIN bitmap; past the cap, the page among the newest records first; planner
+// settings are changed for its statements and reset before it returns. q.budget_ms bounds the whole search
+// (the exact query and its prefix retry together): each statement runs with what is left of it as the
+// server's statement_timeout, and a statement canceled at it (SQLSTATE 57014) throws search_too_costly, as
+// SQLite's progress handler does; the timeout is reset before it returns, errors included.
 page<model::record> search(connection& c, const search_query& q);
 
 }  // namespace llmtrace::storage::pg

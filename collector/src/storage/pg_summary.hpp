@@ -2,10 +2,11 @@
 // handed out, every lexeme's postings (the rows whose tsvector holds it), built once in the background. A
 // search of plain words takes its exact total, and its page when the page lies there, from these postings
 // instead of the GIN index and one heap page per match (PostgreSQL proves each match visible on its heap
-// page; at 1M records a pair of words in ~8,000 records cost ~25 ms of such visits, a summary's postings ~1
-// ms). A row trigger on a summarized partition marks its summary stale in the transaction that changes the
-// partition, so a search never reads a summary older than the rows it stands for; the next build replaces it.
-// Thread safety: functions of one connection, used by one thread at a time.
+// page; at 1M records a pair of words in ~8,000 records cost ~25 ms, ~15 of it such visits; two words' p95
+// under ingest went from 39-58 ms to 16-17, docs/BENCHMARKS.md). A row trigger on a summarized partition
+// marks its summary stale in the transaction that changes the partition, so a search never reads a summary
+// older than the rows it stands for; the next build replaces it. Thread safety: functions of one connection,
+// used by one thread at a time.
 #pragma once
 
 #include <atomic>
