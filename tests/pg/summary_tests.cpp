@@ -53,8 +53,9 @@ using answers = std::vector<std::pair<int64_t, std::vector<std::string>>>;
 answers answers_of(storage::store& s) {
   answers out;
   const std::vector<std::string> queries = {
-      "alpha",         "bravo charlie",   "alpha bravo", "delta echo golf", "lima", "kilo alpha", "nothing",
-      "alpha nothing", "\"alpha bravo\"", "数",          "cafe alpha",      "数据"};
+      "alpha",      "bravo charlie", "alpha bravo",   "delta echo golf", "lima",
+      "kilo alpha", "nothing",       "alpha nothing", "\"alpha bravo\"", "数",
+      "cafe alpha", "sierra alpha",  "数据"};
   for (const auto& text : queries) {
     for (int page = 1; page <= 4; ++page) {
       storage::search_query q;
@@ -150,7 +151,8 @@ TEST_CASE(
   c.run("SELECT setval('records_rid_seq', $1)",
         {std::to_string(k_terms_partition_rids + storage::pg::k_seal_margin)});
   batch.clear();
-  for (int i = 0; i < 200; ++i) batch.push_back(text_write("b" + std::to_string(i), text_of(seed)));
+  for (int i = 0; i < 200; ++i)  // "sierra" only here: the summarized partition has none
+    batch.push_back(text_write("b" + std::to_string(i), text_of(seed) + (i % 7 == 0 ? " sierra" : "")));
   ingest::write_batch(*store, batch);
 
   const answers gin = answers_of(*store);

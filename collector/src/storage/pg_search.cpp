@@ -478,18 +478,17 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
     // those are all of their matches, the page is the newest of both. Otherwise (a word common in the newest
     // records too) the page is looked for as below (read_many), the total being the cap.
     auto summarized = [&](const std::vector<std::string>& lexemes) {
-      // Every partition, newest first, and for those with a ready summary the query's postings (a row each;
-      // a ready partition without one of the lexemes has no match); and the last rid taken.
+      // Every partition, newest first, and for those with a ready summary the query's postings when it has
+      // every lexeme of the query (a row each; NULL when one is missing: no match there, and a common word's
+      // postings are not read for nothing); and the last rid taken.
       auto s = run(
-          "SELECT p.k, st.part IS NOT NULL, s.postings, (SELECT last_value FROM records_rid_seq) FROM "
-          "(SELECT "
-          "substr(c.relname, 15)::bigint AS k FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE "
-          "i.inhparent = 'record_terms'::regclass) p LEFT JOIN record_terms_summary_state st ON st.part = "
-          "p.k "
-          "AND st.ready LEFT JOIN record_terms_summary s ON st.part IS NOT NULL AND s.part = p.k AND "
-          "s.lexeme = "
+          "SELECT p.k, st.part IS NOT NULL, CASE WHEN COUNT(s.part) OVER (PARTITION BY p.k) = $2 THEN "
+          "s.postings END, (SELECT last_value FROM records_rid_seq) FROM (SELECT substr(c.relname, "
+          "15)::bigint AS k FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = "
+          "'record_terms'::regclass) p LEFT JOIN record_terms_summary_state st ON st.part = p.k AND st.ready "
+          "LEFT JOIN record_terms_summary s ON st.part IS NOT NULL AND s.part = p.k AND s.lexeme = "
           "ANY($1::text[]) ORDER BY p.k DESC",
-          {text_array(lexemes)});
+          {text_array(lexemes), std::to_string(lexemes.size())});
       struct partition {
         int64_t k = 0;
         bool ready = false;
