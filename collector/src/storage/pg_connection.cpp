@@ -138,6 +138,24 @@ void connection::copy_in(const std::string& sql, std::string_view data) {
   if (!sent) fail(nullptr);
 }
 
+transaction::transaction(connection& c) : c_(c) {
+  c_.exec("BEGIN");
+}
+
+transaction::~transaction() {
+  if (!done_ && c_.ok()) {
+    try {
+      c_.exec("ROLLBACK");
+    } catch (...) {
+    }
+  }
+}
+
+void transaction::commit() {
+  c_.exec("COMMIT");
+  done_ = true;
+}
+
 std::string text_array(const std::vector<std::string>& v) {
   std::string out = "{";
   for (size_t i = 0; i < v.size(); ++i) {

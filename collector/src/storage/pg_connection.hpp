@@ -84,6 +84,21 @@ class connection {
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
 
+// A transaction on a connection: BEGIN when made, ROLLBACK when destroyed unless committed (a lost connection
+// needs none).
+class transaction {
+ public:
+  explicit transaction(connection& c);
+  ~transaction();
+  void commit();
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+
+ private:
+  connection& c_;
+  bool done_ = false;
+};
+
 // Formats a PostgreSQL text[] literal of these strings.
 std::string text_array(const std::vector<std::string>& v);
 

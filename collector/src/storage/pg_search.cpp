@@ -513,7 +513,7 @@ page<model::record> search_in(connection& c, time_budget& b, const search_query&
           other_rids +=
               static_cast<double>(std::clamp<int64_t>(last_rid + 1 - first, 0, k_terms_partition_rids));
           rest += rest.empty() ? "" : " UNION ALL ";
-          rest += "SELECT rid FROM record_terms_p" + std::to_string(x.k) + " WHERE search_vec @@ $1::tsquery";
+          rest += "SELECT rid FROM record_terms_p" + std::to_string(x.k) + where;
           continue;
         }
         summarized_rids += static_cast<double>(k_terms_partition_rids);

@@ -32,31 +32,9 @@ namespace {
 
 using pg::connection;
 using pg::params;
+using pg::transaction;
 
 constexpr int k_write_attempts = 8;
-
-// Rolls back unless committed; a lost connection needs no ROLLBACK.
-struct transaction {
-  explicit transaction(connection& c) : c_(c) { c_.exec("BEGIN"); }
-  ~transaction() {
-    if (!done_ && c_.ok()) {
-      try {
-        c_.exec("ROLLBACK");
-      } catch (...) {
-      }
-    }
-  }
-  void commit() {
-    c_.exec("COMMIT");
-    done_ = true;
-  }
-  transaction(const transaction&) = delete;
-  transaction& operator=(const transaction&) = delete;
-
- private:
-  connection& c_;
-  bool done_ = false;
-};
 
 class pg_store final : public store {
  public:
@@ -429,7 +407,6 @@ class pg_store final : public store {
     c.run("SELECT pg_notify('llmtrace_changes', $1)", {instance_ + "\t" + kind + "\t" + change + "\t" + id});
   }
 
-  // A connection that LISTENs, or null (logged) when the server cannot be reached.
   // The search summaries (pg_summary.hpp): every sealed partition without a ready one is summarized, the
   // newest first, on a pooled connection; then again every k_summarize_period.
   void summarize_loop() {
@@ -456,6 +433,7 @@ class pg_store final : public store {
     }
   }
 
+  // A connection that LISTENs, or null (logged) when the server cannot be reached.
   std::unique_ptr<connection> open_listener() {
     try {
       auto c = std::make_unique<connection>(pool_.conninfo());

@@ -33,18 +33,9 @@ bool is_bitmap(const std::string& p) {
   return p.size() == k_postings_bitmap_bytes;
 }
 
+// The offsets of postings stored as a list (a bitmap is read 64 bits at a time, see intersect_postings).
 std::vector<uint32_t> offsets_of(const std::string& p) {
   std::vector<uint32_t> out;
-  if (is_bitmap(p)) {
-    for (std::size_t byte = 0; byte < p.size(); ++byte) {
-      auto bits = static_cast<unsigned char>(p[byte]);
-      while (bits) {
-        out.push_back(static_cast<uint32_t>(byte * 8 + static_cast<std::size_t>(std::countr_zero(bits))));
-        bits &= static_cast<unsigned char>(bits - 1);
-      }
-    }
-    return out;
-  }
   if (p.size() % 4 != 0) throw std::runtime_error("a search summary's postings have an impossible size");
   out.resize(p.size() / 4);
   for (std::size_t i = 0; i < out.size(); ++i) {
@@ -173,19 +164,7 @@ std::string bytea_from_hex(const std::string& text) {
 }
 
 int64_t summarize_next(connection& c, const std::atomic<bool>& stop) {
-  c.exec("BEGIN");
-  bool done = false;
-  struct rollback {
-    connection& c;
-    bool& done;
-    ~rollback() {
-      if (done || !c.ok()) return;
-      try {
-        c.exec("ROLLBACK");
-      } catch (...) {
-      }
-    }
-  } guard{c, done};
+  transaction tx(c);
 
   if (c.run("SELECT pg_try_advisory_xact_lock($1::bigint)", {std::to_string(k_summary_lock)}).text(0, 0) !=
       "t")
@@ -235,11 +214,9 @@ int64_t summarize_next(connection& c, const std::atomic<bool>& stop) {
          " FOR EACH ROW EXECUTE FUNCTION llmtrace_terms_summary_stale(" + std::to_string(part) + ")");
   c.run(
       "INSERT INTO record_terms_summary_state (part, ready) VALUES ($1, true) ON CONFLICT (part) DO UPDATE "
-      "SET "
-      "ready = true",
+      "SET ready = true",
       {std::to_string(part)});
-  c.exec("COMMIT");
-  done = true;
+  tx.commit();
   return part;
 }
 
